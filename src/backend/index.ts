@@ -1,0 +1,115 @@
+// Chooses and initialises the TF.js backend (DESIGN.md §3). The only place that knows about
+// backends: models are written from raw tf ops that every backend implements.
+//   auto       webgpu when a GPU adapter exists, else wasm
+//   wasm       XNNPACK SIMD, one thread (Node has no wasm threads); patched (wasm_patches.ts)
+//   cpu        pure JS; slow reference
+//   webgpu     Dawn through the optional `webgpu` package (webgpu.ts)
+//   tensorflow @tensorflow/tfjs-node-gpu or -node, only if the user installed one
+import * as tf from '@tensorflow/tfjs';
+import { MetalaError } from '../util/errors.js';
+
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendInfo {
+  /** The tf backend actually in use: 'wasm' | 'cpu' | 'webgpu' | 'tensorflow'. */
+  backend: string;
+  /** Human-readable device (GPU adapter name, or the CPU model). */
+  device: string;
+}
+
+let current: BackendInfo | undefined;
+
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
+async function cpuModel(): Promise<string> {
+  const os = await import('node:os');
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() ?? 'cpu'} (${cpus.length} cores)`;
+}
+
+async function initWasm(): Promise<BackendInfo> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  // Inside the single-file bundle the .wasm files sit beside metala.cjs (bundle.ts sets this).
+  const wasmDir = process.env['METALA_WASM_DIR'];
+  if (wasmDir !== undefined && wasmDir !== '') wasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
+  const { applyWasmPatches, registerFastSegmentSum } = await import('./wasm_patches.js');
+  if (!(await tf.setBackend('wasm'))) throw new MetalaError('backend wasm failed to initialise. Use --backend cpu');
+  await tf.ready();
+  applyWasmPatches();
+  registerFastSegmentSum('cpu');
+  return { backend: 'wasm', device: await cpuModel() };
+}
+
+async function initCpu(): Promise<BackendInfo> {
+  const { registerFastSegmentSum } = await import('./wasm_patches.js');
+  await tf.setBackend('cpu');
+  await tf.ready();
+  registerFastSegmentSum('cpu');
+  return { backend: 'cpu', device: await cpuModel() };
+}
+
+async function initTensorflow(): Promise<BackendInfo> {
+  const tried: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      await tf.setBackend('tensorflow');
+      await tf.ready();
+      return { backend: 'tensorflow', device: pkg };
+    } catch (e) {
+      tried.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new MetalaError(
+    `backend 'tensorflow' unavailable (${tried.join('; ')}). Install @tensorflow/tfjs-node-gpu where libtensorflow can be downloaded, or use --backend webgpu|wasm`,
+  );
+}
+
+/**
+ * Initialise a backend once per process. `auto` tries webgpu and falls back to wasm only when
+ * no adapter exists (a broken GPU setup with an adapter is an error, not a silent fallback).
+ */
+export async function initBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
+  if (current !== undefined) {
+    if (name === 'auto' || name === current.backend) return current;
+    throw new MetalaError(`backend already initialised as '${current.backend}'; cannot switch to '${name}' in one process`);
+  }
+  let info: BackendInfo;
+  switch (name) {
+    case 'wasm':
+      info = await initWasm();
+      break;
+    case 'cpu':
+      info = await initCpu();
+      break;
+    case 'tensorflow':
+      info = await initTensorflow();
+      break;
+    case 'webgpu': {
+      const { initWebgpu } = await import('./webgpu.js');
+      const gpu = await initWebgpu({ required: true });
+      if (gpu === undefined) throw new MetalaError('backend webgpu: no GPU adapter found. Use --backend wasm');
+      info = gpu;
+      break;
+    }
+    case 'auto': {
+      const { initWebgpu } = await import('./webgpu.js');
+      const gpu = process.env['METALA_NO_GPU'] === '1' ? undefined : await initWebgpu({ required: false });
+      info = gpu ?? (await initWasm());
+      break;
+    }
+  }
+  current = info;
+  return info;
+}
+
+/** Release backend resources so the process can exit (Dawn keeps Node alive otherwise). */
+export async function shutdownBackend(): Promise<void> {
+  if (current?.backend === 'webgpu') {
+    const { shutdownWebgpu } = await import('./webgpu.js');
+    shutdownWebgpu();
+  }
+}

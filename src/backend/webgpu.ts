@@ -1,0 +1,76 @@
+// WebGPU through Dawn (npm `webgpu`, an optional dependency) and @tensorflow/tfjs-backend-webgpu
+// (tfjs-in-node.md §3.2). METALA_DAWN_NODE points at dawn.node directly: inside the single-file
+// bundle the `webgpu` package cannot find its own binary (DESIGN.md §3).
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { MetalaError } from '../util/errors.js';
+import type { BackendInfo } from './index.js';
+
+interface DawnModule {
+  create(flags: string[]): { requestAdapter(opts?: object): Promise<GpuAdapterLike | null> };
+  globals: Record<string, unknown>;
+}
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; device?: string };
+  limits: Record<string, number>;
+}
+
+async function loadDawn(): Promise<{ dawn?: DawnModule; why?: string }> {
+  const explicit = process.env['METALA_DAWN_NODE'];
+  try {
+    if (explicit !== undefined && explicit !== '') {
+      const req = createRequire(import.meta.url ?? __filename);
+      return { dawn: req(explicit) as DawnModule };
+    }
+    const pkg = 'webgpu';
+    return { dawn: (await import(pkg)) as DawnModule };
+  } catch (e) {
+    return { why: `${explicit ?? "the 'webgpu' package"} could not be loaded (${(e as Error).message.split('\n')[0]})` };
+  }
+}
+
+function adapterName(a: GpuAdapterLike): string {
+  const i = a.info ?? {};
+  return [i.vendor, i.description || i.device, i.architecture].filter((s) => s !== undefined && s !== '').join(' / ') || 'unknown GPU';
+}
+
+let navigatorSet = false;
+
+/**
+ * Returns undefined when no adapter exists and `required` is false (the caller falls back to wasm).
+ * With `required`, every failure is a clear MetalaError.
+ */
+export async function initWebgpu(opts: { required: boolean }): Promise<BackendInfo | undefined> {
+  const { dawn, why } = await loadDawn();
+  if (dawn === undefined) {
+    if (!opts.required) return undefined;
+    throw new MetalaError(`backend webgpu unavailable: ${why}. Install the optional 'webgpu' package (npm install webgpu) or set METALA_DAWN_NODE to dawn.node; or use --backend wasm`);
+  }
+  Object.assign(globalThis, dawn.globals);
+  const flags = (process.env['METALA_DAWN_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const gpu = dawn.create(flags);
+  let adapter: GpuAdapterLike | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    if (opts.required) throw new MetalaError(`backend webgpu: requestAdapter failed (${(e as Error).message}). Check the Vulkan driver (VK_DRIVER_FILES), or use --backend wasm`);
+  }
+  if (adapter === null) {
+    if (!opts.required) return undefined;
+    throw new MetalaError('backend webgpu: no GPU adapter found (no Vulkan device visible to Dawn). Use --backend wasm, or check the GPU driver and VK_DRIVER_FILES');
+  }
+  // tfjs-backend-webgpu reads navigator.gpu when it is imported, so set it first.
+  (globalThis as { navigator?: unknown }).navigator = { gpu, userAgent: 'node' };
+  navigatorSet = true;
+  await import('@tensorflow/tfjs-backend-webgpu');
+  // Ask for the adapter's own limits: the defaults (128 MiB storage buffers) are too small for
+  // real batches on an H100.
+  const ok = await tf.setBackend('webgpu');
+  if (!ok) throw new MetalaError('backend webgpu failed to initialise. Use --backend wasm');
+  await tf.ready();
+  return { backend: 'webgpu', device: adapterName(adapter) };
+}
+
+export function shutdownWebgpu(): void {
+  if (navigatorSet) delete (globalThis as { navigator?: unknown }).navigator;
+}

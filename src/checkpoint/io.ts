@@ -1,0 +1,198 @@
+// Checkpoints: a folder with config.json + model.safetensors, Hugging Face style. Reads the
+// official MetaLA release (MetaLAConfig + HF tensor names, fp32/bf16/fp16) and writes our own in
+// the same format, with our full model config under `metala_model` so any mixer round-trips.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../util/errors.js';
+import { CausalLM } from '../models/lm.js';
+import { lmSchema, type LmConfig } from '../models/lm_config.js';
+import type { Params, ParamSpec } from '../models/params.js';
+import { encodeSafetensors, readSafetensors } from './safetensors.js';
+
+interface HfMetalaConfig {
+  model_type?: string;
+  vocab_size?: number;
+  decoder_embed_dim?: number;
+  decoder_layers?: number;
+  decoder_attention_heads?: number;
+  glu_dim?: number;
+  glu_act?: string;
+  norm_type?: string;
+  no_scale_embedding?: boolean;
+  tie_word_embeddings?: boolean;
+  metala_model?: unknown;
+}
+
+/** Map the official MetaLAConfig (configuration_metala.py) onto our LM config. */
+function fromHfConfig(hf: HfMetalaConfig, file: string, names: Set<string>, convWidth: number | undefined): LmConfig {
+  const need = (k: keyof HfMetalaConfig): number => {
+    const v = hf[k];
+    if (typeof v !== 'number') throw new InputError(`${file}: ${k}: missing or not a number. Is this a MetaLA config.json?`);
+    return v;
+  };
+  if (hf.no_scale_embedding === false) throw new InputError(`${file}: no_scale_embedding: false (√d embedding scaling) is not supported. Only the released setting (true) is`);
+  if (hf.norm_type !== undefined && hf.norm_type !== 'simplermsnorm') {
+    throw new InputError(`${file}: norm_type: '${hf.norm_type}' is not supported. metala reads the released setting 'simplermsnorm'`);
+  }
+  const d = need('decoder_embed_dim');
+  return {
+    backbone: 'lm',
+    d_model: d,
+    n_layers: need('decoder_layers'),
+    vocab_size: need('vocab_size'),
+    mixer: {
+      name: 'metala',
+      num_heads: need('decoder_attention_heads'),
+      key_dim_ratio: 0.5,
+      conv_size: convWidth ?? 4,
+      self_aug: true,
+      use_key: false,
+      decay: 'dynamic',
+      tau: 16,
+      init_std: 0.02,
+      chunk_size: 16,
+    },
+    channel_mixer: { name: 'glu', hidden: need('glu_dim'), act: hf.glu_act === 'gelu' ? 'gelu' : 'silu' },
+    norm: 'simplermsnorm',
+    // Released checkpoints: tied when the file has no lm_head (transformers ties on load).
+    tie_embeddings: !names.has('lm_head.weight'),
+    init_std: 0.02,
+    max_seq_len: 2048,
+  };
+}
+
+/** Copy file values into our layout: `linear` params are the 2-D transpose of the file's view. */
+function toOurLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+  if (spec.layout !== 'linear') return data;
+  const [r, c] = spec.shape as [number, number];
+  const out = new Float32Array(data.length);
+  // file view [c, r] → ours [r, c]
+  for (let i = 0; i < c; i++) for (let j = 0; j < r; j++) out[j * c + i] = data[i * r + j]!;
+  return out;
+}
+
+function toFileLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+  if (spec.layout !== 'linear') return data;
+  const [r, c] = spec.shape as [number, number];
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < c; i++) for (let j = 0; j < r; j++) out[i * r + j] = data[j * c + i]!;
+  return out;
+}
+
+/** Assign every parameter from a tensor map; any missing, misshapen or unexpected tensor is an error. */
+export function assignParams(params: Params, tensors: Map<string, { shape: number[]; data: Float32Array }>, where: string): void {
+  for (const [name, spec] of params.specs) {
+    const t = tensors.get(name);
+    if (t === undefined) throw new InputError(`${where}: tensor '${name}' is missing (expected shape [${spec.fileShape}]). The checkpoint does not match its config.json`);
+    if (t.shape.length !== spec.fileShape.length || t.shape.some((s, i) => s !== spec.fileShape[i])) {
+      throw new InputError(`${where}: tensor '${name}' has shape [${t.shape}], expected [${spec.fileShape}]. The checkpoint does not match its config.json`);
+    }
+  }
+  for (const name of tensors.keys()) {
+    if (!params.specs.has(name)) throw new InputError(`${where}: unexpected tensor '${name}' (not part of the model described by config.json)`);
+  }
+  for (const [name, spec] of params.specs) {
+    const v = params.vars.get(name)!;
+    const vals = tf.tensor(toOurLayout(spec, tensors.get(name)!.data), spec.shape, 'float32');
+    v.assign(vals);
+    vals.dispose();
+  }
+}
+
+/** Read all parameters as file-layout float32 arrays. */
+export async function exportParams(params: Params): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, spec] of params.specs) {
+    const data = (await params.vars.get(name)!.data()) as Float32Array;
+    out.set(name, { shape: spec.fileShape, data: toFileLayout(spec, data) });
+  }
+  return out;
+}
+
+/**
+ * Load a checkpoint folder (official MetaLA HF release or one of ours) as a CausalLM.
+ * The backend must be initialised (see backend/index.ts); weights are converted once to float32.
+ */
+export async function loadCheckpoint(dir: string, opts: { seed?: number } = {}): Promise<CausalLM> {
+  const cfgFile = join(dir, 'config.json');
+  const stFile = join(dir, 'model.safetensors');
+  if (!existsSync(dir)) throw new InputError(`${dir}: checkpoint folder not found. Pass a folder with config.json and model.safetensors`);
+  if (!existsSync(cfgFile)) throw new InputError(`${cfgFile}: missing. A checkpoint folder needs config.json and model.safetensors`);
+  if (!existsSync(stFile)) throw new InputError(`${stFile}: missing. A checkpoint folder needs config.json and model.safetensors`);
+  let raw: HfMetalaConfig;
+  try {
+    raw = JSON.parse(await readFile(cfgFile, 'utf8')) as HfMetalaConfig;
+  } catch (e) {
+    throw new InputError(`${cfgFile}: not valid JSON (${(e as Error).message})`);
+  }
+  const { tensors } = await readSafetensors(stFile);
+  let config: LmConfig;
+  if (raw.metala_model !== undefined) {
+    const parsed = lmSchema.safeParse(raw.metala_model);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new InputError(`${cfgFile}: metala_model.${issue.path.join('.')}: ${issue.message}`);
+    }
+    config = parsed.data as LmConfig;
+  } else if (raw.model_type === 'metala') {
+    const conv = tensors.get('model.layers.0.token_mixer.conv1d.weight');
+    config = fromHfConfig(raw, cfgFile, new Set(tensors.keys()), conv?.shape[2]);
+  } else {
+    throw new InputError(`${cfgFile}: model_type '${raw.model_type ?? '(none)'}' is not a MetaLA checkpoint, and there is no metala_model key`);
+  }
+  const model = new CausalLM(config, opts.seed ?? 0);
+  try {
+    assignParams(model.params, tensors, stFile);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/** HF-compatible keys for a MetaLA-mixer model, so the official loader can read our folders too. */
+function hfKeys(c: LmConfig): Record<string, unknown> {
+  const m = c.mixer as Record<string, unknown>;
+  const compatible =
+    m['name'] === 'metala' && m['key_dim_ratio'] === 0.5 && m['self_aug'] === true && m['use_key'] === false && m['decay'] === 'dynamic' && m['tau'] === 16 && c.channel_mixer.name === 'glu' && c.norm === 'simplermsnorm';
+  if (!compatible) return {};
+  return {
+    model_type: 'metala',
+    vocab_size: c.vocab_size,
+    decoder_embed_dim: c.d_model,
+    decoder_layers: c.n_layers,
+    decoder_attention_heads: m['num_heads'],
+    glu_dim: c.channel_mixer.hidden ?? Math.ceil((8 * c.d_model) / 3 / 8) * 8,
+    glu_act: c.channel_mixer.act,
+    norm_type: 'simplermsnorm',
+    no_scale_embedding: true,
+    tie_word_embeddings: c.tie_embeddings,
+  };
+}
+
+/** Write config.json + model.safetensors into `dir` atomically (temp folder, then rename). */
+export async function saveCheckpoint(
+  dir: string,
+  model: CausalLM,
+  extra: Record<string, unknown> = {},
+  extraFiles: Record<string, string | Buffer> = {},
+): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const cfg = { ...hfKeys(model.config), metala_model: model.config, ...extra };
+  await writeFile(join(tmp, 'config.json'), JSON.stringify(cfg, null, 1));
+  await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(await exportParams(model.params), { format: 'pt' }));
+  for (const [name, data] of Object.entries(extraFiles)) await writeFile(join(tmp, name), data);
+  await swapDir(tmp, dir);
+}
+
+/** Replace `dir` with `tmp` so a reader never sees a half-written folder. */
+export async function swapDir(tmp: string, dir: string): Promise<void> {
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) await rename(dir, old);
+  await rename(tmp, dir);
+  await rm(old, { recursive: true, force: true });
+}

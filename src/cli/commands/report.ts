@@ -1,0 +1,20 @@
+// `metala report`: read results/ only and write results/tables/*.csv|md for every table whose runs exist.
+import { Command } from 'commander';
+
+export function reportCommand(): Command {
+  return new Command('report')
+    .description('render the paper tables from results/ into results/tables/*.csv and *.md')
+    .option('--results <dir>', 'results folder', 'results')
+    .option('--out <dir>', 'output folder (default: <results>/tables)')
+    .option('--only <ids>', 'comma-separated table ids (see metala list tables)')
+    .action(async (o: { results: string; out?: string; only?: string }) => {
+      const { runReport } = await import('../../report/index.js');
+      const { join } = await import('node:path');
+      const written = await runReport({
+        resultsDir: o.results,
+        outDir: o.out ?? join(o.results, 'tables'),
+        only: o.only?.split(',').map((s) => s.trim()),
+      });
+      for (const w of written) process.stdout.write(`${w}\n`);
+    });
+}

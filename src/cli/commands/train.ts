@@ -1,0 +1,20 @@
+// `metala train CONFIG`: expand the experiment (sweep) into runs and train each; finished runs
+// are skipped, interrupted ones resume from their checkpoint.
+import { Command, Option } from 'commander';
+import { BACKENDS, type BackendName } from '../../backend/index.js';
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train every run of an experiment config (sweeps expand to several runs)')
+    .argument('<config>', 'experiment YAML, e.g. configs/mqar.yaml')
+    .addOption(new Option('--backend <name>', 'tfjs backend (auto: webgpu if a GPU adapter exists, else wasm)').choices(BACKENDS))
+    .option('--set <key=value...>', 'override config keys, e.g. --set train.lr=1e-3 model.d_model=128', [])
+    .option('--results <dir>', 'results folder', 'results')
+    .option('--only <ids>', 'comma-separated run ids (or prefixes) to run')
+    .option('--force', 're-run finished runs from scratch', false)
+    .option('--dry-run', 'print the expanded runs and exit', false)
+    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean }) => {
+      const { runExperiment } = await import('../run_experiment.js');
+      await runExperiment(config, o);
+    });
+}

@@ -1,0 +1,57 @@
+// Shared by `metala train` and `metala ablate`: validate everything first, then train the runs.
+import { loadExperiment, type LoadedExperiment } from '../config/load.js';
+import type { BackendName } from '../backend/index.js';
+import { MetalaError, RunError } from '../util/errors.js';
+import { isInteractive } from '../train/progress.js';
+
+export interface RunOpts {
+  backend?: BackendName;
+  set: string[];
+  results: string;
+  only?: string;
+  force: boolean;
+  dryRun: boolean;
+  variants?: boolean;
+}
+
+export async function runExperiment(config: string, o: RunOpts): Promise<LoadedExperiment> {
+  const exp = loadExperiment(config, o.set, { variants: o.variants });
+  let runs = exp.runs;
+  if (o.only !== undefined) {
+    const ids = o.only.split(',').map((s) => s.trim());
+    runs = runs.filter((r) => ids.some((id) => r.run_id.startsWith(id) || r.variant === id));
+    if (runs.length === 0) throw new MetalaError(`--only ${o.only}: no run of ${config} matches. Use --dry-run to list run ids`);
+  }
+  if (o.dryRun) {
+    for (const r of runs) process.stdout.write(`${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${JSON.stringify(r.point)}\n`);
+    return exp;
+  }
+  const { initBackend } = await import('../backend/index.js');
+  const backend = await initBackend(o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto');
+  const { trainRun } = await import('../train/loop.js');
+  const interactive = isInteractive();
+  process.stderr.write(`metala: ${runs.length} run(s) of ${exp.experiment} on ${backend.backend} (${backend.device})\n`);
+  let failed = 0;
+  for (const [i, r] of runs.entries()) {
+    try {
+      const out = await trainRun(r, {
+        resultsDir: o.results,
+        backend,
+        progress: interactive,
+        force: o.force,
+        log: interactive ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      const best = (out.summary['best'] as { accuracy?: number } | null)?.accuracy;
+      process.stdout.write(
+        `[${i + 1}/${runs.length}] ${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${out.status}` +
+          `${best !== undefined ? ` best accuracy ${best.toFixed(4)}` : ''} ${JSON.stringify(r.point)} → ${out.dir}\n`,
+      );
+    } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      failed++;
+      process.stderr.write(`error: ${e.message}\n`);
+    }
+  }
+  if (failed > 0) throw new RunError(`${failed} of ${runs.length} run(s) failed; see the messages above`);
+  return exp;
+}

@@ -1,0 +1,258 @@
+// YAML → include/extends merge → --set overrides → sweep/variants expansion → zod validation
+// → fully resolved RunSpecs. Every problem is one ConfigError line naming file and key path.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, relative, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../util/errors.js';
+import { suggest, unknownNameMessage } from '../util/registry.js';
+import { MIXERS } from '../mixers/registry.js';
+import { TASKS } from '../tasks/registry.js';
+import { experimentSchema, type RunSpec } from './schema.js';
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deep merge: objects merge key by key, everything else (arrays included) is replaced. */
+export function deepMerge(base: Obj, over: Obj): Obj {
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isObj(b) && isObj(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function readYaml(file: string, from?: string): Obj {
+  if (!existsSync(file)) {
+    throw new ConfigError(from ?? file, from === undefined ? '' : 'include', `file ${from === undefined ? '' : `'${file}' `}not found. Check the path${from === undefined ? ' (see configs/ for the shipped experiments)' : ' (relative to the including file)'}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    if (e instanceof YAMLParseError) {
+      const pos = e.linePos?.[0];
+      const where = pos !== undefined ? `line ${pos.line}, column ${pos.col}` : 'yaml';
+      throw new ConfigError(file, '', `malformed YAML at ${where}: ${e.message.split('\n')[0]}. Fix the syntax`);
+    }
+    throw e;
+  }
+  if (doc === null || doc === undefined) return {};
+  if (!isObj(doc)) throw new ConfigError(file, '', 'expected a mapping of keys at the top level. See configs/smoke/mqar.yaml for the shape');
+  return doc;
+}
+
+/** Resolve `include:` / `extends:` (a path or a list; later ones and the file itself win). */
+function loadWithIncludes(file: string, seen: string[] = []): Obj {
+  const abs = resolve(file);
+  if (seen.includes(abs)) throw new ConfigError(file, 'include', `include cycle: ${[...seen, abs].join(' → ')}. Remove one include`);
+  const doc = readYaml(abs, seen.length > 0 ? seen[seen.length - 1] : undefined);
+  const inc = [doc['include'], doc['extends']].flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
+  const { include: _i, extends: _e, ...rest } = doc;
+  let merged: Obj = {};
+  for (const p of inc) {
+    if (typeof p !== 'string') throw new ConfigError(file, 'include', 'expected a path or a list of paths');
+    merged = deepMerge(merged, loadWithIncludes(resolve(dirname(abs), p), [...seen, abs]));
+  }
+  return deepMerge(merged, rest);
+}
+
+/** Set a dotted path, creating objects on the way. */
+export function setPath(obj: Obj, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur: Obj = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!isObj(cur[k])) cur[k] = {};
+    cur = cur[k] as Obj;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/** `a.b=c` with c parsed as a YAML scalar/flow value (numbers, booleans, lists). */
+export function parseSet(file: string, expr: string): [string, unknown] {
+  const eq = expr.indexOf('=');
+  if (eq <= 0) throw new ConfigError(file, '--set', `'${expr}' is not of the form key.path=value. Example: --set train.lr=1e-3`);
+  const path = expr.slice(0, eq).trim();
+  const raw = expr.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = parseYaml(raw);
+  } catch {
+    value = raw;
+  }
+  return [path, value ?? raw];
+}
+
+function cartesian(sweep: Record<string, unknown[]>): Record<string, unknown>[] {
+  let points: Record<string, unknown>[] = [{}];
+  for (const [path, values] of Object.entries(sweep)) points = points.flatMap((p) => values.map((v) => ({ ...p, [path]: v })));
+  return points;
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function getPath(obj: unknown, path: (string | number | symbol)[]): unknown {
+  let cur = obj;
+  for (const k of path) cur = isObj(cur) || Array.isArray(cur) ? (cur as Record<string | number, unknown>)[k as string] : undefined;
+  return cur;
+}
+
+/** Turn the first zod issue into one actionable line. */
+function zodToConfigError(file: string, prefix: string, error: z.ZodError, input: unknown, knownKeys?: (path: string) => string[]): ConfigError {
+  const issue = error.issues[0]!;
+  const path = [prefix, ...issue.path.map(String)].filter((s) => s !== '').join('.');
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const key = issue.keys[0]!;
+      const known = knownKeys?.(path) ?? [];
+      const close = suggest(key, known);
+      const hint = close.length > 0 ? ` Did you mean '${close[0]}'?` : '';
+      return new ConfigError(file, path === '' ? key : `${path}.${key}`, `unknown key '${key}'.${hint} Remove it or fix the spelling${known.length > 0 ? ` (allowed: ${known.join(', ')})` : ''}`);
+    }
+    case 'invalid_type': {
+      const got = getPath(input, issue.path);
+      if (got === undefined) return new ConfigError(file, path, `required key is missing: expected ${issue.expected}. Add it`);
+      return new ConfigError(file, path, `expected ${issue.expected}, got ${typeName(got)}. Fix the value`);
+    }
+    case 'too_small':
+    case 'too_big':
+      return new ConfigError(file, path, `${issue.message.replace(/^Too (small|big): expected (number|array) to (have )?/i, 'must be ')}, got ${JSON.stringify(getPath(input, issue.path))}. Fix the value`);
+    case 'invalid_value':
+      return new ConfigError(file, path, `${issue.message}, got ${JSON.stringify(getPath(input, issue.path))}. Use one of the listed values`);
+    default:
+      return new ConfigError(file, path, `${issue.message}. Fix the value`);
+  }
+}
+
+function shapeKeys(schema: z.ZodType, path: string[]): string[] {
+  let s: unknown = schema;
+  for (const k of path) {
+    s = unwrap(s);
+    const shape = (s as { shape?: Record<string, unknown> }).shape;
+    s = shape?.[k];
+  }
+  s = unwrap(s);
+  const shape = (s as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape !== undefined ? Object.keys(shape) : [];
+}
+
+function unwrap(s: unknown): unknown {
+  let cur = s as { def?: { innerType?: unknown; in?: unknown; schema?: unknown; type?: string } } | undefined;
+  for (let i = 0; i < 8 && cur?.def !== undefined; i++) {
+    const next = cur.def.innerType ?? cur.def.in ?? cur.def.schema;
+    if (next === undefined) break;
+    cur = next as typeof cur;
+  }
+  return cur;
+}
+
+/** Validate one merged experiment object (no sweep/variants) and fill every default. */
+function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experiment' | 'point' | 'variant'> & { name?: string } {
+  const known = (p: string): string[] => shapeKeys(experimentSchema, p === '' ? [] : p.split('.'));
+  const top = experimentSchema.safeParse(doc);
+  if (!top.success) throw zodToConfigError(file, '', top.error, doc, known);
+  const exp = top.data;
+  // Task options, against the task registry.
+  const taskDef = TASKS[exp.task.name as keyof typeof TASKS];
+  if (taskDef === undefined) throw new ConfigError(file, 'task.name', `${unknownNameMessage('task', exp.task.name, Object.keys(TASKS))}. Fix the name`);
+  const { name: taskName, ...taskRest } = exp.task;
+  const taskOpts = (taskDef.options as z.ZodType).safeParse(taskRest);
+  if (!taskOpts.success) throw zodToConfigError(file, 'task', taskOpts.error, taskRest, () => Object.keys((unwrap(taskDef.options) as { shape: Obj }).shape));
+  const problem = taskDef.check(taskOpts.data as never)[0];
+  if (problem !== undefined) throw new ConfigError(file, ['task', ...problem.path].join('.'), problem.message);
+  // Mixer options, against the mixer registry.
+  const mixerDef = MIXERS[exp.model.mixer.name];
+  if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', exp.model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
+  const { name: mixerName, ...mixerRest } = exp.model.mixer;
+  const mixerOpts = mixerDef.options.safeParse(mixerRest);
+  if (!mixerOpts.success) throw zodToConfigError(file, 'model.mixer', mixerOpts.error, mixerRest, () => Object.keys(mixerDef.options.shape));
+  const task = { name: taskName, ...(taskOpts.data as Obj) };
+  const vocab = exp.model.vocab_size ?? taskDef.vocabSize(taskOpts.data as never);
+  return {
+    name: exp.name,
+    seed: exp.seed,
+    task,
+    model: { ...exp.model, vocab_size: vocab, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } },
+    train: exp.train,
+  };
+}
+
+/** Stable short hash of the resolved run (what makes two runs the same experiment). */
+export function runIdOf(spec: Omit<RunSpec, 'run_id'>): string {
+  const canon = (v: unknown): unknown =>
+    isObj(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : Array.isArray(v) ? v.map(canon) : v;
+  const { experiment, seed, task, model, train, variant } = spec;
+  return createHash('sha256').update(JSON.stringify(canon({ experiment, seed, task, model, train, variant: variant ?? null }))).digest('hex').slice(0, 10);
+}
+
+/** Experiment name: `name:` or the config path under configs/ without extension. */
+function experimentName(file: string, given: string | undefined): string {
+  if (given !== undefined) return given;
+  const abs = resolve(file);
+  const rel = relative(resolve('configs'), abs);
+  const base = rel.startsWith('..') ? abs.split(sep).pop()! : rel;
+  return base.replace(/\.ya?ml$/, '').split(sep).join('/');
+}
+
+export interface LoadedExperiment {
+  file: string;
+  experiment: string;
+  backend?: string;
+  runs: RunSpec[];
+}
+
+/**
+ * Load, merge, override, expand and validate. Nothing runs before this returns, so a bad config
+ * never leaves partial results behind.
+ * @param sets `--set a.b=c` overrides, applied after includes and before expansion
+ * @param opts.variants expand `variants:` (metala ablate) instead of ignoring them
+ */
+export function loadExperiment(file: string, sets: string[] = [], opts: { variants?: boolean } = {}): LoadedExperiment {
+  const doc = loadWithIncludes(file);
+  for (const s of sets) {
+    const [path, value] = parseSet(file, s);
+    setPath(doc, path, value);
+  }
+  const sweepRaw = doc['sweep'];
+  const variantsRaw = doc['variants'];
+  const { sweep: _s, variants: _v, ...base } = doc;
+  if (sweepRaw !== undefined && (!isObj(sweepRaw) || Object.values(sweepRaw).some((v) => !Array.isArray(v) || v.length === 0))) {
+    throw new ConfigError(file, 'sweep', 'expected a mapping of dotted paths to non-empty lists, e.g. { train.lr: [1.0e-4, 1.0e-3] }');
+  }
+  if (variantsRaw !== undefined && (!isObj(variantsRaw) || Object.values(variantsRaw).some((v) => !isObj(v)))) {
+    throw new ConfigError(file, 'variants', 'expected a mapping of names to { dotted.path: value } mappings');
+  }
+  const variants: [string | undefined, Obj][] =
+    opts.variants === true && variantsRaw !== undefined ? Object.entries(variantsRaw as Record<string, Obj>) : [[undefined, {}]];
+  const points = cartesian((sweepRaw ?? {}) as Record<string, unknown[]>);
+  const runs: RunSpec[] = [];
+  const seen = new Set<string>();
+  for (const [variant, vset] of variants) {
+    for (const point of points) {
+      const d = structuredClone(base);
+      for (const [p, v] of Object.entries(vset)) setPath(d, p, v);
+      for (const [p, v] of Object.entries(point)) setPath(d, p, v);
+      const where = [variant !== undefined ? `variants.${variant}` : '', Object.keys(point).length > 0 ? `sweep point ${JSON.stringify(point)}` : ''].filter((s) => s !== '').join(', ');
+      let r;
+      try {
+        r = validateRun(file, d);
+      } catch (e) {
+        if (e instanceof ConfigError && where !== '') throw new ConfigError(file, '', `${e.message.slice(file.length + 2)} (in ${where})`);
+        throw e;
+      }
+      const experiment = experimentName(file, r.name);
+      const spec = { experiment, variant, point: { ...vset, ...point }, seed: r.seed, task: r.task, model: r.model, train: r.train } as Omit<RunSpec, 'run_id'>;
+      const run_id = runIdOf(spec);
+      if (seen.has(run_id)) continue;
+      seen.add(run_id);
+      runs.push({ ...spec, run_id } as RunSpec);
+    }
+  }
+  const backend = typeof base['backend'] === 'string' ? base['backend'] : undefined;
+  return { file, experiment: runs[0]?.experiment ?? experimentName(file, undefined), backend, runs };
+}

@@ -1,0 +1,40 @@
+// The experiment schema: top-level keys, with the task, model and mixer parts delegated to their
+// registries (one list of mixers, one of tasks: adding a plug-in extends what a valid YAML is).
+import { z } from 'zod';
+import { BACKENDS } from '../backend/index.js';
+import { lmSchema } from '../models/lm_config.js';
+import { trainSchema } from './train_schema.js';
+
+/** Keys every experiment file may have; `include`/`extends` are resolved before validation. */
+export const experimentSchema = z
+  .object({
+    /** Results go to results/<name>/<run-id>/ (default: the config path under configs/). */
+    name: z.string().regex(/^[A-Za-z0-9_.\-/]+$/, 'use letters, digits, _ . - /').optional(),
+    description: z.string().optional(),
+    seed: z.number().int().min(0).default(0),
+    backend: z.enum(BACKENDS).optional(),
+    task: z.looseObject({ name: z.string() }),
+    model: lmSchema,
+    train: trainSchema,
+    /** Grid over dotted paths: `{ train.lr: [1e-4, 1e-3], model.d_model: [64, 128] }`. */
+    sweep: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+    /** Named rows (ablations): `{ wo_self_aug: { model.mixer.self_aug: false } }`. */
+    variants: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  })
+  .strict();
+
+export type Experiment = z.infer<typeof experimentSchema>;
+
+/** One fully resolved run: no sweep/variants left, every default filled in. */
+export interface RunSpec {
+  experiment: string;
+  run_id: string;
+  /** Variant name when expanded from `variants:`. */
+  variant?: string;
+  /** The dotted-path values this run took from `sweep:` / `variants:`. */
+  point: Record<string, unknown>;
+  seed: number;
+  task: { name: string } & Record<string, unknown>;
+  model: z.infer<typeof lmSchema> & { vocab_size: number };
+  train: z.infer<typeof trainSchema>;
+}

@@ -1,0 +1,40 @@
+// Training hyperparameters shared by every task (one loop for all; DESIGN.md §1).
+import { z } from 'zod';
+
+export const trainSchema = z
+  .object({
+    batch_size: z.number().int().positive(),
+    /** Stop after this many optimizer steps; or give `epochs` (Zoology counts epochs). */
+    max_steps: z.number().int().positive().optional(),
+    epochs: z.number().positive().optional(),
+    lr: z.number().positive(),
+    weight_decay: z.number().min(0).default(0.1),
+    betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.999]),
+    eps: z.number().positive().default(1e-8),
+    /** Linear warmup steps, then the schedule. */
+    warmup_steps: z.number().int().min(0).default(0),
+    schedule: z.enum(['cosine', 'constant', 'linear']).default('cosine'),
+    /** Final lr as a fraction of the peak (cosine/linear decay to it). */
+    min_lr_ratio: z.number().min(0).max(1).default(0),
+    /** Global-norm gradient clipping; 0 disables it. */
+    grad_clip: z.number().min(0).default(1),
+    /** Evaluate every N steps (default: once per epoch, at least every 1000 steps). */
+    eval_every: z.number().int().positive().optional(),
+    /** Stop early once the eval metric exceeds `above` (Zoology: accuracy > 0.99). */
+    early_stop: z
+      .object({ metric: z.string().default('accuracy'), above: z.number() })
+      .strict()
+      .nullable()
+      .default(null),
+    /** Save a resumable checkpoint every N steps (default: at every eval). */
+    checkpoint_every: z.number().int().positive().optional(),
+    /** Write a metrics.jsonl line every N steps. */
+    log_every: z.number().int().positive().default(10),
+  })
+  .strict()
+  .refine((t) => t.max_steps !== undefined || t.epochs !== undefined, {
+    message: 'give max_steps or epochs',
+    path: ['max_steps'],
+  });
+
+export type TrainConfig = z.infer<typeof trainSchema>;

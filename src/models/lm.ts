@@ -1,0 +1,137 @@
+// Causal LM backbone (official MetaLA HF model: MetaLAModel / MetaLAForCausalLM; paper App. A3.2):
+//   h = Embed(ids)                                   (no √d scaling: no_scale_embedding = True)
+//   h = h + TokenMixer(Norm(h));  h = h + ChannelMix(Norm(h))      per layer (pre-norm)
+//   logits = Norm(h) W_lm                            (untied lm_head unless tie_embeddings)
+// Any registered mixer plugs in; the model offers a parallel forward and a recurrent decoder.
+import * as tf from '@tensorflow/tfjs';
+import { MIXERS } from '../mixers/registry.js';
+import type { MixerState, TokenMixer } from '../mixers/types.js';
+import { lookup } from '../util/registry.js';
+import { layerNorm, rmsNorm } from '../layers/basic.js';
+import { createChannelMixer } from './channel_mixer.js';
+import type { LmConfig } from './lm_config.js';
+import { Params } from './params.js';
+
+export interface LmForwardResult {
+  logits: tf.Tensor3D;
+  states?: MixerState[];
+}
+
+export class CausalLM {
+  readonly params: Params;
+  private readonly mixers: TokenMixer[] = [];
+  private readonly channel: (((x: tf.Tensor3D) => tf.Tensor3D) | undefined)[] = [];
+  private readonly embed: tf.Variable;
+  private readonly head: tf.Variable | undefined;
+
+  constructor(
+    readonly config: LmConfig,
+    seed = 0,
+  ) {
+    const c = config;
+    this.params = new Params(seed);
+    const root = this.params.scope('');
+    const init = { kind: 'normal', std: c.init_std } as const;
+    this.embed = root.add('model.embed_tokens.weight', [c.vocab_size, c.d_model], init);
+    const def = lookup(MIXERS, 'mixer', c.mixer.name);
+    const { name: _name, ...mixerOpts } = c.mixer;
+    const opts = def.options.parse(mixerOpts);
+    for (let i = 0; i < c.n_layers; i++) {
+      const layer = root.scope(`model.layers.${i}`);
+      this.mixers.push(
+        def.create(opts, { dModel: c.d_model, layer: i, nLayers: c.n_layers, params: layer.scope('token_mixer'), maxSeqLen: c.max_seq_len }),
+      );
+      this.channel.push(createChannelMixer(c.channel_mixer, c.d_model, layer.scope('channel_mixer'), c.init_std));
+    }
+    // Stored [d, V] so the head is a plain matMul; checkpoint files hold [V, d] (nn.Linear).
+    this.head = c.tie_embeddings ? undefined : root.linear('lm_head', c.d_model, c.vocab_size, init).w;
+  }
+
+  private norm(x: tf.Tensor): tf.Tensor3D {
+    return (this.config.norm === 'simplermsnorm' ? rmsNorm(x, 1e-6) : layerNorm(x, 1e-5)) as tf.Tensor3D;
+  }
+
+  /**
+   * @param ids    token ids [B, T] (int32)
+   * @param states per-layer recurrent states to continue from (decode); returned when wantState
+   */
+  forward(ids: tf.Tensor2D, opts: { states?: MixerState[]; wantState?: boolean } = {}): LmForwardResult {
+    const [B, T] = ids.shape;
+    const d = this.config.d_model;
+    let h = tf.reshape(tf.gather(this.embed, tf.reshape(ids, [-1])), [B, T, d]) as tf.Tensor3D;
+    const newStates: MixerState[] = [];
+    for (let i = 0; i < this.mixers.length; i++) {
+      const r = this.mixers[i]!.forward(this.norm(h), { state: opts.states?.[i], wantState: opts.wantState });
+      if (opts.wantState === true) newStates.push(r.state ?? {});
+      h = tf.add(h, r.y);
+      const ch = this.channel[i];
+      if (ch !== undefined) h = tf.add(h, ch(this.norm(h)));
+    }
+    const hn = tf.reshape(this.norm(h), [B * T, d]);
+    const logits2 = this.head !== undefined ? tf.matMul(hn, this.head) : tf.matMul(hn, this.embed, false, true);
+    const logits = tf.reshape(logits2, [B, T, this.config.vocab_size]) as tf.Tensor3D;
+    return opts.wantState === true ? { logits, states: newStates } : { logits };
+  }
+
+  /** Parallel-form logits for plain arrays: ids [B][T] → [B][T][V]. */
+  async logits(ids: number[][]): Promise<number[][][]> {
+    const out = tf.tidy(() => this.forward(tf.tensor2d(ids, undefined, 'int32')).logits);
+    const arr = (await out.array()) as number[][][];
+    out.dispose();
+    return arr;
+  }
+
+  /** A recurrent decoder: prefill a prompt, then feed one token at a time with constant state. */
+  decoder(): Decoder {
+    return new Decoder(this);
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
+export class Decoder {
+  private states: MixerState[] | undefined;
+
+  constructor(private readonly model: CausalLM) {}
+
+  private run(ids: number[][]): tf.Tensor3D {
+    const prev = this.states;
+    const { logits, states } = tf.tidy(() => {
+      const r = this.model.forward(tf.tensor2d(ids, undefined, 'int32'), { states: prev, wantState: true });
+      return { logits: r.logits, states: r.states! };
+    });
+    if (prev !== undefined) for (const s of prev) for (const t of Object.values(s)) t.dispose();
+    this.states = states;
+    return logits;
+  }
+
+  /** Feed a prompt ids [B][T]; returns its logits [B][T][V] and keeps the state. */
+  async prefill(ids: number[][]): Promise<number[][][]> {
+    const l = this.run(ids);
+    const arr = (await l.array()) as number[][][];
+    l.dispose();
+    return arr;
+  }
+
+  /** Feed one token per sequence tokens [B]; returns next-token logits [B][V]. */
+  async step(tokens: number[]): Promise<number[][]> {
+    const l = this.run(tokens.map((t) => [t]));
+    const arr = (await l.array()) as number[][][];
+    l.dispose();
+    return arr.map((row) => row[0]!);
+  }
+
+  /** Floats held in the recurrent state (constant in T for linear mixers). */
+  stateFloats(): number {
+    let n = 0;
+    for (const s of this.states ?? []) for (const t of Object.values(s)) n += t.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const s of this.states ?? []) for (const t of Object.values(s)) t.dispose();
+    this.states = undefined;
+  }
+}

@@ -1,0 +1,42 @@
+// Shared option and result types of the linear-attention recurrences in src/ops.
+// Layout: activations [B, T, H, D], state [B, H, K, V] (flash-linear-attention's "seq-first"
+// convention, reference-implementations.md §1.3).
+import type * as tf from '@tensorflow/tfjs';
+
+/** How to evaluate a recurrence: step loop, one masked quadratic form, or chunkwise. */
+export type Form = 'naive' | 'parallel' | 'chunk';
+export const FORMS: readonly Form[] = ['naive', 'parallel', 'chunk'];
+
+/** Options shared by every [B,T,H,*] recurrence (gla, simpleGla, deltaRule, gatedDeltaRule). */
+export interface RecurrenceOptions {
+  /** Multiplies q; default K^-0.5. */
+  scale?: number;
+  /** State before the first token, [B,H,K,V]; default zeros. */
+  initialState?: tf.Tensor4D;
+  /** Default: 'chunk' for T > 1, 'naive' (one recurrent step) for T = 1. */
+  form?: Form;
+  /** Chunk length of the chunkwise form (any positive integer; T is zero-padded up to a multiple). */
+  chunkSize?: number;
+  /** Return the final state (default true); training passes false to skip that work. */
+  wantState?: boolean;
+}
+
+/** `{ o, finalState }`; finalState is undefined when `wantState === false`. */
+export interface RecurrenceResult<O extends tf.Tensor = tf.Tensor4D, S extends tf.Tensor = tf.Tensor4D> {
+  o: O;
+  finalState?: S;
+}
+
+/** Result type when the final state was asked for (the default). */
+export interface RecurrenceResultWithState<O extends tf.Tensor = tf.Tensor4D, S extends tf.Tensor = tf.Tensor4D> {
+  o: O;
+  finalState: S;
+}
+
+/** Options after defaults were filled in and validated (what every form receives). */
+export interface ResolvedOptions<S extends tf.Tensor = tf.Tensor4D> {
+  scale: number;
+  initialState: S | undefined;
+  chunkSize: number;
+  wantState: boolean;
+}

@@ -1,0 +1,57 @@
+// Typed reads of the run fields the tables key on (config.json / summary.json, DESIGN.md §5).
+// config.json is a loose object (any task's options), so task options are read defensively:
+// a missing or mistyped field gives undefined and the run is reported as unplaceable.
+import { basename } from 'node:path';
+import type { RunRecord } from '../results/store.js';
+import type { Dim } from './types.js';
+
+export function taskName(run: RunRecord): string {
+  return run.config.task.name;
+}
+
+/** A numeric task option, e.g. 'input_seq_len'. */
+export function taskNumber(run: RunRecord, key: string): number | undefined {
+  const v = run.config.task[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** Row label: mixer name, plus ' (variant)' for a named ablation variant. */
+export function mixerLabel(run: RunRecord): string | undefined {
+  const name = run.config.model?.mixer?.name;
+  if (name === undefined) return undefined;
+  return run.config.variant === undefined ? name : `${name} (${run.config.variant})`;
+}
+
+/** summary.best.accuracy (a fraction) in percent. */
+export function bestAccuracyPct(run: RunRecord): number | undefined {
+  const a = run.summary.best?.accuracy;
+  return typeof a === 'number' && Number.isFinite(a) ? 100 * a : undefined;
+}
+
+export const mixerDim: Dim = { name: 'mixer', of: mixerLabel };
+export const seqLenDim: Dim = { name: 'seq_len', of: (r) => taskNumber(r, 'input_seq_len') };
+export const kvPairsDim: Dim = { name: 'num_kv_pairs', of: (r) => taskNumber(r, 'num_kv_pairs') };
+export const dModelDim: Dim = { name: 'd_model', of: (r) => r.config.model?.d_model };
+
+/** Details of the run behind a cell: its learning rate (the swept axis), id and best step. */
+export const BEST_RUN_DETAILS: readonly Dim[] = [
+  { name: 'best_lr', of: (r) => r.config.train?.lr },
+  { name: 'best_run_id', of: (r) => r.config.run_id ?? basename(r.dir) },
+  { name: 'best_step', of: (r) => r.summary.best?.step },
+];
+
+// Baselines first and MetaLA last, as the paper's tables list them; unknown mixers after.
+const MIXER_ORDER = ['softmax', 'based', 'gla', 'rwkv4', 'mamba', 'metala'];
+
+export function compareMixerLabels(a: string, b: string): number {
+  const base = (s: string): string => s.split(' (')[0]!;
+  const rank = (s: string): number => {
+    const i = MIXER_ORDER.indexOf(base(s));
+    return i < 0 ? MIXER_ORDER.length : i;
+  };
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+export function pct1(v: number): string {
+  return v.toFixed(1);
+}

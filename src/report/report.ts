@@ -1,0 +1,63 @@
+// `metala report`: reads run folders from disk only (DESIGN.md §5) and writes <outDir>/<file>.csv
+// and .md for every registered table that has at least one matching run. Malformed run folders
+// are skipped and returned, never fatal.
+import { join } from 'node:path';
+import { atomicWriteFile, scanRuns } from '../results/store.js';
+import type { SkippedRun } from '../results/store.js';
+import { buildTable } from './aggregate.js';
+import { TABLES, getTable } from './registry.js';
+import { renderCsv, renderMarkdown } from './render.js';
+import type { TableSpec } from './types.js';
+
+export interface ReportOptions {
+  /** Root of the run folders, e.g. 'results'. */
+  resultsDir: string;
+  /** Where the tables go, e.g. 'results/tables'. */
+  outDir: string;
+  /** Table ids to render (default all); unknown ids throw with suggestions. */
+  only?: readonly string[];
+}
+
+export interface WrittenTable {
+  id: string;
+  /** Paths of the files written (csv, md). */
+  files: string[];
+  /** Runs the table selected. */
+  runs: number;
+  /** Cells with a value of ours. */
+  cells: number;
+}
+
+export interface ReportResult {
+  written: WrittenTable[];
+  /** Tables with no matching run (nothing written for them). */
+  empty: string[];
+  /** Run folders that could not be read, with the reason. */
+  skipped: SkippedRun[];
+  /** Readable runs found. */
+  runs: number;
+}
+
+export async function runReport(opts: ReportOptions): Promise<ReportResult> {
+  // Resolve names first so a typo fails before anything is read or written.
+  const specs: TableSpec[] = opts.only === undefined ? Object.values(TABLES) : opts.only.map((id) => getTable(id));
+  const { runs, skipped } = await scanRuns(opts.resultsDir);
+  const written: WrittenTable[] = [];
+  const empty: string[] = [];
+  for (const spec of specs) {
+    const model = buildTable(spec, runs);
+    if (model.nSelected === 0) {
+      empty.push(spec.id);
+      continue;
+    }
+    const [csvName, mdName] = spec.files;
+    const csvPath = join(opts.outDir, csvName);
+    const mdPath = join(opts.outDir, mdName);
+    await atomicWriteFile(csvPath, renderCsv(model));
+    await atomicWriteFile(mdPath, renderMarkdown(model));
+    let cells = 0;
+    for (const r of model.rows) for (const c of model.columns) if (model.cell(r, c.label).value !== undefined) cells++;
+    written.push({ id: spec.id, files: [csvPath, mdPath], runs: model.nSelected, cells });
+  }
+  return { written, empty, skipped, runs: runs.length };
+}

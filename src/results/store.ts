@@ -1,0 +1,222 @@
+// On-disk results (DESIGN.md §5): results/<experiment>/<run-id>/{config.json, metrics.jsonl,
+// summary.json, checkpoint/}. Writers here are crash-safe (tmp + fsync + rename); readers never
+// crash on a half-written or foreign folder, they skip it and say why, so `metala report` works
+// on whatever a sweep left behind (Zoology keeps this in W&B; we keep it in files).
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../util/errors.js';
+
+export const CONFIG_FILE = 'config.json';
+export const SUMMARY_FILE = 'summary.json';
+export const METRICS_FILE = 'metrics.jsonl';
+export const CHECKPOINT_DIR = 'checkpoint';
+
+/**
+ * The fully resolved run spec as written to config.json. Only the fields readers rely on are
+ * typed; everything else is kept as-is.
+ */
+export const runConfigSchema = z.looseObject({
+  experiment: z.string().optional(),
+  run_id: z.string().optional(),
+  /** Named row of an ablation (`variants:`), e.g. 'no_conv'. */
+  variant: z.string().optional(),
+  task: z.looseObject({ name: z.string() }),
+  model: z
+    .looseObject({
+      d_model: z.number().optional(),
+      n_layers: z.number().optional(),
+      mixer: z.looseObject({ name: z.string() }).optional(),
+    })
+    .optional(),
+  train: z.looseObject({ lr: z.number().optional() }).optional(),
+  seed: z.number().optional(),
+});
+export type RunConfig = z.output<typeof runConfigSchema>;
+
+export const RUN_STATUSES = ['finished', 'running', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** summary.json: final/best metrics plus where and how the run ran. */
+export const runSummarySchema = z.looseObject({
+  run_id: z.string().optional(),
+  experiment: z.string().optional(),
+  status: z.enum(RUN_STATUSES),
+  metric: z.string().optional(),
+  /** Best evaluation so far, e.g. { accuracy: 0.93, step: 1200 } (accuracy as a fraction). */
+  best: z.looseObject({ accuracy: z.number().nullable().optional(), step: z.number().optional() }).optional(),
+  /** Last evaluation, same keys as `best`. */
+  final: z.looseObject({ accuracy: z.number().nullable().optional(), step: z.number().optional() }).optional(),
+  steps: z.number().optional(),
+  backend: z.string().optional(),
+  device: z.string().optional(),
+  wall_s: z.number().optional(),
+  seed: z.number().optional(),
+  git_commit: z.string().optional(),
+});
+export type RunSummary = z.output<typeof runSummarySchema>;
+
+export interface RunRecord {
+  /** The run folder. */
+  dir: string;
+  config: RunConfig;
+  summary: RunSummary;
+}
+
+export interface SkippedRun {
+  dir: string;
+  reason: string;
+}
+
+/** `<resultsDir>/<experiment>/<runId>`; experiment may contain '/' (e.g. 'mqar/fig3_seq256'). */
+export function runDir(resultsDir: string, experiment: string, runId: string): string {
+  return join(resultsDir, experiment, runId);
+}
+
+/**
+ * Replaces `path` with `data` atomically: writes a sibling temp file, fsyncs it, renames it over
+ * `path`, then fsyncs the folder, so a reader sees the old or the new file, never a torn one.
+ * Creates missing parent folders.
+ */
+export async function atomicWriteFile(path: string, data: string | Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dir);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Durability of the rename; not supported on every platform (Windows), so best effort.
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Ignored: the rename itself is already atomic.
+  }
+}
+
+/** Pretty JSON with a trailing newline, written atomically. */
+export async function writeJson(path: string, obj: unknown): Promise<void> {
+  await atomicWriteFile(path, `${JSON.stringify(obj, null, 2)}\n`);
+}
+
+/** Appends one JSON line; creates the file and its folders if needed. */
+export async function appendJsonl(path: string, obj: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await appendFile(path, `${JSON.stringify(obj)}\n`);
+}
+
+/** The JSON lines of a file; a torn last line (crash mid-append) is dropped, other bad lines throw. */
+export async function readJsonl(path: string): Promise<unknown[]> {
+  const lines = (await readFile(path, 'utf8')).split('\n');
+  const out: unknown[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      if (i === lines.length - 1) break;
+      throw new InputError(`${path}:${i + 1}: not valid JSON`);
+    }
+  }
+  return out;
+}
+
+async function readJsonFile<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new InputError(`${path}: not valid JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? '(top level)' : issue.path.join('.');
+    throw new InputError(`${path}: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** Reads one run folder; InputError naming the file and key when it is malformed. */
+export async function readRun(dir: string): Promise<RunRecord> {
+  const config = await readJsonFile(join(dir, CONFIG_FILE), runConfigSchema);
+  const summary = await readJsonFile(join(dir, SUMMARY_FILE), runSummarySchema);
+  return { dir, config, summary };
+}
+
+/**
+ * Every run under `resultsDir`, at any depth (experiments may be nested). A folder holding
+ * config.json or summary.json is a run folder: it is read if it has both and they parse, else it
+ * goes to `skipped` with the reason. Folders named `checkpoint` and hidden folders are not entered.
+ * Runs are sorted by folder path, so reports are stable.
+ */
+export async function scanRuns(resultsDir: string): Promise<{ runs: RunRecord[]; skipped: SkippedRun[] }> {
+  const runs: RunRecord[] = [];
+  const skipped: SkippedRun[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (depth === 0 && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      skipped.push({ dir, reason: `cannot list (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+      return;
+    }
+    const files = new Set(entries.filter((d) => d.isFile()).map((d) => d.name));
+    const hasConfig = files.has(CONFIG_FILE);
+    const hasSummary = files.has(SUMMARY_FILE);
+    if (hasConfig && hasSummary) {
+      try {
+        runs.push(await readRun(dir));
+      } catch (e) {
+        skipped.push({ dir, reason: e instanceof Error ? e.message : String(e) });
+      }
+      return;
+    }
+    if (hasConfig || hasSummary) {
+      skipped.push({ dir, reason: `has ${hasConfig ? CONFIG_FILE : SUMMARY_FILE} but no ${hasConfig ? SUMMARY_FILE : CONFIG_FILE}` });
+      return;
+    }
+    // Bounded depth guards against symlink loops; experiments are at most a few levels deep.
+    if (depth >= 8) return;
+    const subdirs = entries
+      .filter((d) => d.isDirectory() && d.name !== CHECKPOINT_DIR && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .sort();
+    for (const name of subdirs) await walk(join(dir, name), depth + 1);
+  };
+  await walk(resultsDir, 0);
+  runs.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
+  return { runs, skipped };
+}
+
+/** The readable runs under `resultsDir` (see `scanRuns` for the skipped ones). */
+export async function listRuns(resultsDir: string): Promise<RunRecord[]> {
+  return (await scanRuns(resultsDir)).runs;
+}

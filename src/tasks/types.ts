@@ -1,0 +1,85 @@
+// The task contract: one module per task family (generator or loader, batching, metric),
+// registered once in registry.ts (style-models.md §8.5). A batch is token ids plus per-token
+// labels with −100 = ignored, PyTorch's CrossEntropyLoss(ignore_index=−100) convention that
+// Zoology's MQAR relies on (reference-implementations.md §2.2); classification tasks put their
+// label at one position and −100 elsewhere.
+import type { z } from 'zod';
+import type { Rng } from '../util/rng.js';
+
+/** Label value that the loss and the metrics skip. */
+export const IGNORE_INDEX = -100;
+
+/** One batch, row-major. */
+export interface Batch {
+  /** Token ids [B*T]. */
+  ids: Int32Array;
+  /** Target ids [B*T]; IGNORE_INDEX where nothing is predicted. */
+  labels: Int32Array;
+  /** B (the last batch of an epoch may be smaller than the requested batch size). */
+  batch: number;
+  /** T. */
+  seqLen: number;
+}
+
+/** Metrics a task can report; the train loop and the tables key on these names. */
+export type MetricName = 'accuracy';
+
+export interface MetricResult {
+  correct: number;
+  total: number;
+  /** correct / total, or NaN when nothing was labelled. */
+  accuracy: number;
+}
+
+/** A training split: shuffled anew on every call to `batches` (one call = one epoch). */
+export interface TrainSplit {
+  /** Number of examples. */
+  size: number;
+  batches(batchSize: number, rng: Rng): Iterable<Batch>;
+}
+
+/** An evaluation split: always the same batches in the same order. */
+export interface EvalSplit {
+  size: number;
+  batches(batchSize: number): Iterable<Batch>;
+}
+
+export interface TaskData {
+  train: TrainSplit;
+  test: EvalSplit;
+  /** The seeds the splits were generated from (written to the run's config/summary). */
+  seeds: { train: number; test: number };
+}
+
+/** A problem with otherwise schema-valid options, located by its key inside the task block. */
+export interface OptionProblem {
+  /** Key path inside `task:`, e.g. ['num_kv_pairs']. */
+  path: string[];
+  message: string;
+}
+
+export interface TaskDef<S extends z.ZodObject = z.ZodObject> {
+  name: string;
+  description: string;
+  /**
+   * Options schema (strict, with defaults, snake_case as upstream); `name` is added by the config
+   * schema. It carries no refinements (zod 4 cannot `.extend()` a refined object): cross-field
+   * rules live in `check`.
+   */
+  options: S;
+  metric: MetricName;
+  /** Cross-field rules the schema cannot state; [] when the options are usable. */
+  check(opts: z.output<S>): OptionProblem[];
+  /** Size of the embedding / LM head vocabulary. */
+  vocabSize(opts: z.output<S>): number;
+  /** T of every batch. */
+  seqLen(opts: z.output<S>): number;
+  /** Generates or loads both splits; deterministic in (opts, seed). */
+  makeData(opts: z.output<S>, seed: number): TaskData;
+  /** The task's metric on argmax predictions [N*T] against labels [N*T]. */
+  score(predsArgmax: Int32Array, labels: Int32Array): MetricResult;
+}
+
+export function defineTask<S extends z.ZodObject>(def: TaskDef<S>): TaskDef<S> {
+  return def;
+}

@@ -1,0 +1,237 @@
+// One training loop for every task (minGPT's trainer: it knows nothing about particular models).
+// Per run: results/<experiment>/<run-id>/{config.json, metrics.jsonl, summary.json, checkpoint/}.
+// Finished runs are skipped; unfinished ones resume from their last checkpoint, replaying the
+// same data order (per-epoch shuffles derive from the seed and the epoch number).
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { RunSpec } from '../config/schema.js';
+import type { BackendInfo } from '../backend/index.js';
+import { CausalLM } from '../models/lm.js';
+import type { LmConfig } from '../models/lm_config.js';
+import { TASKS } from '../tasks/registry.js';
+import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
+import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
+import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
+import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
+import { RunError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { gitCommit } from '../util/git.js';
+import { AdamW } from './optim.js';
+import { lrAt } from './schedule.js';
+import { labelIndex, maskedCrossEntropy } from './loss.js';
+import { createProgress } from './progress.js';
+
+export interface EvalResult {
+  accuracy: number;
+  loss: number;
+  correct: number;
+  total: number;
+}
+
+export interface RunOutcome {
+  dir: string;
+  status: 'finished' | 'skipped' | 'failed';
+  summary: Record<string, unknown>;
+}
+
+interface TrainerState {
+  step: number;
+  best: (EvalResult & { step: number }) | null;
+  last: (EvalResult & { step: number }) | null;
+  wall_s: number;
+  tokens: number;
+}
+
+/** Evaluate on the whole test split: task metric on argmax, and the masked CE. */
+export async function evaluate(model: CausalLM, task: TaskDef, data: TaskData, batchSize: number): Promise<EvalResult> {
+  let correct = 0;
+  let total = 0;
+  let lossSum = 0;
+  let lossN = 0;
+  for (const b of data.test.batches(batchSize)) {
+    const idx = labelIndex(b.labels);
+    const [predT, lossT] = tf.tidy(() => {
+      const logits = model.forward(tf.tensor2d(b.ids, [b.batch, b.seqLen], 'int32')).logits;
+      return [tf.argMax(logits, -1), maskedCrossEntropy(logits, idx)];
+    });
+    const preds = new Int32Array((await predT.data()) as Int32Array);
+    const loss = (await lossT.data())[0]!;
+    predT.dispose();
+    lossT.dispose();
+    const m = task.score(preds, b.labels);
+    correct += m.correct;
+    total += m.total;
+    lossSum += loss * idx.rows.length;
+    lossN += idx.rows.length;
+  }
+  return { accuracy: total === 0 ? Number.NaN : correct / total, loss: lossN === 0 ? Number.NaN : lossSum / lossN, correct, total };
+}
+
+/** Seed of the shuffle of epoch e: a pure function so a resumed run replays the same order. */
+function epochSeed(seed: number, epoch: number): number {
+  return new Rng((seed * 0x9e3779b1 + epoch * 0x85ebca6b) >>> 0).fork();
+}
+
+/** Batches from step `from` on, across epochs. */
+function* batchStream(data: TaskData, batchSize: number, seed: number, stepsPerEpoch: number, from: number): Generator<Batch> {
+  let epoch = Math.floor(from / stepsPerEpoch);
+  let skip = from - epoch * stepsPerEpoch;
+  for (;;) {
+    for (const b of data.train.batches(batchSize, new Rng(epochSeed(seed, epoch)))) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      yield b;
+    }
+    epoch++;
+  }
+}
+
+export interface TrainOptions {
+  resultsDir: string;
+  backend: BackendInfo;
+  /** Show the progress bar. */
+  progress: boolean;
+  /** Re-run even if a finished summary exists. */
+  force?: boolean;
+  /** Called with one line per finished eval when the bar is off (logs). */
+  log?: (line: string) => void;
+}
+
+export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome> {
+  const dir = join(opts.resultsDir, spec.experiment, spec.run_id);
+  const summaryPath = join(dir, SUMMARY_FILE);
+  const ckptDir = join(dir, CHECKPOINT_DIR);
+  if (!opts.force && existsSync(summaryPath)) {
+    const prev = JSON.parse(await readFile(summaryPath, 'utf8')) as Record<string, unknown>;
+    if (prev['status'] === 'finished') return { dir, status: 'skipped', summary: prev };
+  }
+  await writeJson(join(dir, CONFIG_FILE), spec);
+  const task = TASKS[spec.task.name as keyof typeof TASKS] as unknown as TaskDef;
+  const { name: _n, ...taskOpts } = spec.task;
+  const data = task.makeData(task.options.parse(taskOpts), spec.seed);
+  const t = spec.train;
+  const stepsPerEpoch = Math.ceil(data.train.size / t.batch_size);
+  const totalSteps = t.max_steps ?? Math.max(1, Math.round((t.epochs ?? 1) * stepsPerEpoch));
+  const evalEvery = Math.min(t.eval_every ?? Math.min(stepsPerEpoch, 1000), totalSteps);
+  const ckptEvery = t.checkpoint_every ?? evalEvery;
+
+  const model = new CausalLM(spec.model as LmConfig, spec.seed);
+  const optim = new AdamW(model.params, { betas: t.betas, eps: t.eps, weightDecay: t.weight_decay });
+  const state: TrainerState = { step: 0, best: null, last: null, wall_s: 0, tokens: 0 };
+  let resumed = false;
+  if (!opts.force && existsSync(join(ckptDir, 'trainer_state.json'))) {
+    const st = JSON.parse(await readFile(join(ckptDir, 'trainer_state.json'), 'utf8')) as TrainerState & { optim_t: number };
+    assignParams(model.params, (await readSafetensors(join(ckptDir, 'model.safetensors'))).tensors, ckptDir);
+    optim.importState((await readSafetensors(join(ckptDir, 'optimizer.safetensors'))).tensors, st.optim_t);
+    Object.assign(state, st);
+    resumed = true;
+  } else if (opts.force) {
+    await atomicWriteFile(join(dir, METRICS_FILE), '');
+  }
+  const varList = [...model.params.vars.values()];
+  const base = {
+    run_id: spec.run_id,
+    experiment: spec.experiment,
+    variant: spec.variant,
+    metric: task.metric,
+    params: model.params.count(),
+    total_steps: totalSteps,
+    backend: opts.backend.backend,
+    device: opts.backend.device,
+    seed: spec.seed,
+    git_commit: gitCommit(),
+  };
+  const summaryOf = (status: string, extra: Record<string, unknown> = {}) => ({
+    ...base,
+    status,
+    steps: state.step,
+    best: state.best,
+    final: state.last,
+    wall_s: Math.round(state.wall_s * 10) / 10,
+    tokens_per_s: state.wall_s > 0 ? Math.round(state.tokens / state.wall_s) : null,
+    resumed,
+    ...extra,
+  });
+  const checkpoint = async () => {
+    const optState = await optim.exportState();
+    await saveCheckpoint(ckptDir, model, { run_id: spec.run_id }, {
+      'optimizer.safetensors': encodeSafetensors(optState),
+      'trainer_state.json': JSON.stringify({ ...state, optim_t: optim.t }),
+    });
+  };
+  await writeJson(summaryPath, summaryOf('running'));
+
+  const label = `${spec.experiment}/${spec.run_id}`;
+  const bar = createProgress(label, opts.progress);
+  bar.start(totalSteps, state.step);
+  const stream = batchStream(data, t.batch_size, spec.seed, stepsPerEpoch, state.step);
+  let stopReason = 'max_steps';
+  const n0 = tf.memory().numTensors;
+  try {
+    while (state.step < totalSteps) {
+      const b = stream.next().value as Batch;
+      const idx = labelIndex(b.labels);
+      const lr = lrAt(state.step, totalSteps, t);
+      const t0 = performance.now();
+      const ids = tf.tensor2d(b.ids, [b.batch, b.seqLen], 'int32');
+      const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(ids).logits, idx), varList);
+      const named: Record<string, tf.Tensor> = {};
+      for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
+      const gnorm = optim.step(named, lr, t.grad_clip);
+      ids.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+      const loss = (await value.data())[0]!;
+      const gn = (await gnorm.data())[0]!;
+      value.dispose();
+      gnorm.dispose();
+      const dt = (performance.now() - t0) / 1000;
+      state.step += 1;
+      state.wall_s += dt;
+      state.tokens += b.batch * b.seqLen;
+      if (!Number.isFinite(loss) || !Number.isFinite(gn)) {
+        throw new RunError(
+          `${label}: loss became ${loss} (grad norm ${gn}) at step ${state.step}, lr ${lr.toExponential(2)}. The last good checkpoint is kept in ${ckptDir}; lower train.lr or set train.grad_clip`,
+        );
+      }
+      const tps = (b.batch * b.seqLen) / dt;
+      bar.update(state.step, { loss, tps });
+      if (state.step % t.log_every === 0 || state.step === 1) {
+        await appendJsonl(join(dir, METRICS_FILE), { step: state.step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((state.step - 1) / stepsPerEpoch) });
+      }
+      const isEval = state.step % evalEvery === 0 || state.step === totalSteps;
+      if (isEval) {
+        const ev = await evaluate(model, task, data, t.batch_size);
+        state.last = { ...ev, step: state.step };
+        if (state.best === null || ev.accuracy > state.best.accuracy) state.best = { ...ev, step: state.step };
+        await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss } });
+        bar.update(state.step, { metric: ev.accuracy });
+        opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(tps)} tok/s`);
+        if (t.early_stop !== null && t.early_stop.metric === 'accuracy' && ev.accuracy > t.early_stop.above) stopReason = 'early_stop';
+      }
+      if (isEval || state.step % ckptEvery === 0 || stopReason === 'early_stop') {
+        await checkpoint();
+        await writeJson(summaryPath, summaryOf('running'));
+      }
+      if (stopReason === 'early_stop') break;
+      const leaked = tf.memory().numTensors - n0;
+      if (leaked > 0) throw new Error(`internal: ${leaked} tensors leaked in training step ${state.step}`);
+    }
+  } catch (e) {
+    bar.stop();
+    const summary = summaryOf('failed', { error: (e as Error).message });
+    await writeJson(summaryPath, summary);
+    model.dispose();
+    optim.dispose();
+    throw e;
+  }
+  bar.stop();
+  const summary = summaryOf('finished', { stopped: stopReason });
+  await writeJson(summaryPath, summary);
+  model.dispose();
+  optim.dispose();
+  return { dir, status: 'finished', summary };
+}

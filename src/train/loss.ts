@@ -1,0 +1,43 @@
+// Cross-entropy over labelled positions only (PyTorch CrossEntropyLoss(ignore_index=−100), as
+// Zoology's MQAR training uses). Rows are selected on the host first, so MQAR's few query
+// positions never pay for a [B·T, V] softmax, and no [N, V] one-hot is ever built.
+import * as tf from '@tensorflow/tfjs';
+import { IGNORE_INDEX } from '../tasks/types.js';
+
+export interface LabelIndex {
+  /** Flat positions b·T + t with a label. */
+  rows: Int32Array;
+  targets: Int32Array;
+}
+
+export function labelIndex(labels: Int32Array): LabelIndex {
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== IGNORE_INDEX) n++;
+  const rows = new Int32Array(n);
+  const targets = new Int32Array(n);
+  let j = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    if (y === IGNORE_INDEX) continue;
+    rows[j] = i;
+    targets[j] = y;
+    j++;
+  }
+  return { rows, targets };
+}
+
+/**
+ * Mean CE of logits [B, T, V] at the labelled positions.
+ * logsumexp(z) − z[y], with z[y] picked from the flattened rows (its gradient is a scatter).
+ */
+export function maskedCrossEntropy(logits: tf.Tensor3D, idx: LabelIndex): tf.Scalar {
+  const [B, T, V] = logits.shape;
+  const M = idx.rows.length;
+  if (M === 0) return tf.scalar(0);
+  const flat = tf.reshape(logits, [B * T, V]);
+  const sel = M === B * T ? flat : tf.gather(flat, tf.tensor1d(idx.rows, 'int32'));
+  const pickIdx = new Int32Array(M);
+  for (let m = 0; m < M; m++) pickIdx[m] = m * V + idx.targets[m]!;
+  const picked = tf.gather(tf.reshape(sel, [-1]), tf.tensor1d(pickIdx, 'int32'));
+  return tf.mean(tf.sub(tf.logSumExp(sel, -1), picked)) as tf.Scalar;
+}
