@@ -2,7 +2,8 @@
 //  1. CPU fallbacks for kernels wasm lacks (embedding grad, conv weight grads, einsum);
 //  2. an O(N·D) UnsortedSegmentSum (the cpu kernel is O(segments·N·D): 87% of a step);
 //  3. BatchMatMul with transposeA/B materialises the transpose first (wasm's transposed path
-//     runs at ~1.5 GFLOP/s against ~20 without, and every matMul gradient transposes).
+//     runs at ~1.5 GFLOP/s against ~20 without, and every matMul gradient transposes);
+//  4. Transpose of rank ≥ 5 in JS (wasm's own is ~25× slower than its rank-4 path).
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedTensorInfoMap, DataType } from '@tensorflow/tfjs';
 
@@ -107,6 +108,57 @@ function patchMatMulTranspose(): void {
   tf.registerKernel({ ...orig, kernelFunc, metalaPatched: true } as KernelConfig);
 }
 
+/**
+ * Transpose of rank ≥ 5 in a tight JS loop. tfjs-backend-wasm handles rank ≤ 4 natively (~0.8 ms
+ * for 131 K floats) but takes a ~25× slower generic path above that (measured 23 ms), and the
+ * chunked recurrences and their gradients move [B, N, C, H, D] tensors around on every step.
+ */
+function patchHighRankTranspose(): void {
+  const orig = tf.getKernel('Transpose', 'wasm');
+  if (orig === undefined || (orig as KernelConfig & { metalaPatched?: boolean }).metalaPatched === true) return;
+  tf.unregisterKernel('Transpose', 'wasm');
+  const kernelFunc: KernelFunc = (args) => {
+    const x = args.inputs['x']!;
+    const perm = (args.attrs as { perm: number[] }).perm;
+    if (x.shape.length < 5 || x.dtype !== 'float32') return orig.kernelFunc(args);
+    const wasm = args.backend as unknown as WasmLike;
+    const src = wasm.readSync(x.dataId) as Float32Array;
+    const rank = x.shape.length;
+    const outShape = perm.map((p) => x.shape[p]!);
+    const inStrides = new Array<number>(rank).fill(1);
+    for (let i = rank - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1]! * x.shape[i + 1]!;
+    // Output axis a walks input stride inStrides[perm[a]].
+    const st = perm.map((p) => inStrides[p]!);
+    const out = new Float32Array(src.length);
+    const [d0, d1, d2, d3] = outShape as [number, number, number, number];
+    const [s0, s1, s2, s3] = st as [number, number, number, number];
+    // Collapse axes 4.. into a contiguous-output inner loop.
+    const innerShape = outShape.slice(4);
+    const innerStride = st.slice(4);
+    const inner = innerShape.reduce((a, b) => a * b, 1);
+    const innerOffsets = new Int32Array(inner);
+    for (let i = 0; i < inner; i++) {
+      let rem = i;
+      let off = 0;
+      for (let a = innerShape.length - 1; a >= 0; a--) {
+        off += (rem % innerShape[a]!) * innerStride[a]!;
+        rem = Math.floor(rem / innerShape[a]!);
+      }
+      innerOffsets[i] = off;
+    }
+    let o = 0;
+    for (let i0 = 0; i0 < d0; i0++)
+      for (let i1 = 0; i1 < d1; i1++)
+        for (let i2 = 0; i2 < d2; i2++)
+          for (let i3 = 0; i3 < d3; i3++) {
+            const base = i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3;
+            for (let j = 0; j < inner; j++) out[o++] = src[base + innerOffsets[j]!]!;
+          }
+    return wasm.makeOutput(outShape, 'float32', undefined, out);
+  };
+  tf.registerKernel({ ...orig, kernelFunc, metalaPatched: true } as KernelConfig);
+}
+
 let applied = false;
 /** Idempotent; call after the wasm backend is registered (it needs the cpu backend too). */
 export function applyWasmPatches(): void {
@@ -114,5 +166,6 @@ export function applyWasmPatches(): void {
   applied = true;
   registerCpuFallbacks();
   registerFastSegmentSum('wasm');
+  patchHighRankTranspose();
   patchMatMulTranspose();
 }

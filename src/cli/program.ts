@@ -7,6 +7,7 @@ import { trainCommand } from './commands/train.js';
 import { reportCommand } from './commands/report.js';
 import { listCommand } from './commands/list.js';
 import { validateCommand } from './commands/validate.js';
+import { benchCommand } from './commands/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command('metala')
@@ -17,12 +18,18 @@ export function buildProgram(): Command {
   program.addCommand(reportCommand());
   program.addCommand(listCommand());
   program.addCommand(validateCommand());
+  program.addCommand(benchCommand());
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
+  // Usage errors (unknown option, bad choice) must exit 2 like config errors: override on every command.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
     return 0;

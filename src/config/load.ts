@@ -121,7 +121,7 @@ function zodToConfigError(file: string, prefix: string, error: z.ZodError, input
     }
     case 'too_small':
     case 'too_big':
-      return new ConfigError(file, path, `${issue.message.replace(/^Too (small|big): expected (number|array) to (have )?/i, 'must be ')}, got ${JSON.stringify(getPath(input, issue.path))}. Fix the value`);
+      return new ConfigError(file, path, `${issue.message.replace(/^Too (small|big): expected \w+ to (have|be) /i, 'must $2 ')}, got ${JSON.stringify(getPath(input, issue.path))}. Fix the value`);
     case 'invalid_value':
       return new ConfigError(file, path, `${issue.message}, got ${JSON.stringify(getPath(input, issue.path))}. Use one of the listed values`);
     default:
@@ -221,15 +221,17 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { varian
   const sweepRaw = doc['sweep'];
   const variantsRaw = doc['variants'];
   const { sweep: _s, variants: _v, ...base } = doc;
-  if (sweepRaw !== undefined && (!isObj(sweepRaw) || Object.values(sweepRaw).some((v) => !Array.isArray(v) || v.length === 0))) {
-    throw new ConfigError(file, 'sweep', 'expected a mapping of dotted paths to non-empty lists, e.g. { train.lr: [1.0e-4, 1.0e-3] }');
+  const grids = sweepRaw === undefined ? [{}] : Array.isArray(sweepRaw) ? sweepRaw : [sweepRaw];
+  if (grids.length === 0 || grids.some((g) => !isObj(g) || Object.values(g).some((v) => !Array.isArray(v) || v.length === 0))) {
+    throw new ConfigError(file, 'sweep', 'expected a mapping of dotted paths to non-empty lists (a grid), or a list of such grids, e.g. { train.lr: [1.0e-4, 1.0e-3] }');
   }
   if (variantsRaw !== undefined && (!isObj(variantsRaw) || Object.values(variantsRaw).some((v) => !isObj(v)))) {
     throw new ConfigError(file, 'variants', 'expected a mapping of names to { dotted.path: value } mappings');
   }
   const variants: [string | undefined, Obj][] =
     opts.variants === true && variantsRaw !== undefined ? Object.entries(variantsRaw as Record<string, Obj>) : [[undefined, {}]];
-  const points = cartesian((sweepRaw ?? {}) as Record<string, unknown[]>);
+  // A list of grids is their union (e.g. Fig. 3 sweeps different LRs at each sequence length).
+  const points = (grids as Record<string, unknown[]>[]).flatMap((g) => cartesian(g));
   const runs: RunSpec[] = [];
   const seen = new Set<string>();
   for (const [variant, vset] of variants) {

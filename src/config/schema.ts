@@ -16,8 +16,11 @@ export const experimentSchema = z
     task: z.looseObject({ name: z.string() }),
     model: lmSchema,
     train: trainSchema,
-    /** Grid over dotted paths: `{ train.lr: [1e-4, 1e-3], model.d_model: [64, 128] }`. */
-    sweep: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+    /**
+     * Grid over dotted paths: `{ train.lr: [1e-4, 1e-3], model.d_model: [64, 128] }`, or a list of
+     * grids whose runs are united (different LR sets per sequence length, as Fig. 3).
+     */
+    sweep: z.union([z.record(z.string(), z.array(z.unknown()).min(1)), z.array(z.record(z.string(), z.array(z.unknown()).min(1)))]).optional(),
     /** Named rows (ablations): `{ wo_self_aug: { model.mixer.self_aug: false } }`. */
     variants: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
   })

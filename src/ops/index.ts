@@ -1,10 +1,20 @@
 // Public API of src/ops: linear-attention recurrences as pure tensor functions, each with a naive
 // step-by-step reference and faster (parallel / chunkwise) forms that agree on outputs and
 // gradients. Layout: activations [B,T,H,D], state [B,H,K,V] (hgrn: [B,T,D], state [B,D]).
+import { deltaRule } from './delta_rule/index.js';
+import { gatedDeltaRule } from './gated_delta_rule/index.js';
 import { gla } from './gated_recurrence/index.js';
+import { hgrn } from './hgrn/index.js';
+import { simpleGla } from './simple_gla/index.js';
 
 export * from './common/types.js';
-export { gla, glaChunk, glaNaive, glaParallel, GLA_DEFAULT_CHUNK } from './gated_recurrence/index.js';
+export { unitLowerInverse } from './common/tri_inverse.js';
+export { GLA_DEFAULT_CHUNK, gla, glaChunk, glaNaive, glaParallel } from './gated_recurrence/index.js';
+export { SIMPLE_GLA_DEFAULT_CHUNK, simpleGla, simpleGlaChunk, simpleGlaNaive, simpleGlaParallel } from './simple_gla/index.js';
+export { DELTA_RULE_DEFAULT_CHUNK, deltaRule, deltaRuleChunk, deltaRuleNaive, deltaRuleParallel } from './delta_rule/index.js';
+export { gatedDeltaRule, gatedDeltaRuleChunk, gatedDeltaRuleNaive, gatedDeltaRuleParallel } from './gated_delta_rule/index.js';
+export { HGRN_DEFAULT_CHUNK, hgrn, hgrnChunk, hgrnNaive, hgrnParallel } from './hgrn/index.js';
+export type { HgrnOptions } from './hgrn/index.js';
 
 /** All recurrences by name. */
-export const ops = { gla };
+export const ops = { gla, simpleGla, deltaRule, gatedDeltaRule, hgrn };

@@ -19,7 +19,8 @@ export function taskNumber(run: RunRecord, key: string): number | undefined {
 export function mixerLabel(run: RunRecord): string | undefined {
   const name = run.config.model?.mixer?.name;
   if (name === undefined) return undefined;
-  return run.config.variant === undefined ? name : `${name} (${run.config.variant})`;
+  const variant = run.config.variant;
+  return variant === undefined || variant === null ? name : `${name} (${variant})`;
 }
 
 /** summary.best.accuracy (a fraction) in percent. */
@@ -31,13 +32,13 @@ export function bestAccuracyPct(run: RunRecord): number | undefined {
 export const mixerDim: Dim = { name: 'mixer', of: mixerLabel };
 export const seqLenDim: Dim = { name: 'seq_len', of: (r) => taskNumber(r, 'input_seq_len') };
 export const kvPairsDim: Dim = { name: 'num_kv_pairs', of: (r) => taskNumber(r, 'num_kv_pairs') };
-export const dModelDim: Dim = { name: 'd_model', of: (r) => r.config.model?.d_model };
+export const dModelDim: Dim = { name: 'd_model', of: (r) => r.config.model?.d_model ?? undefined };
 
 /** Details of the run behind a cell: its learning rate (the swept axis), id and best step. */
 export const BEST_RUN_DETAILS: readonly Dim[] = [
-  { name: 'best_lr', of: (r) => r.config.train?.lr },
+  { name: 'best_lr', of: (r) => r.config.train?.lr ?? undefined },
   { name: 'best_run_id', of: (r) => r.config.run_id ?? basename(r.dir) },
-  { name: 'best_step', of: (r) => r.summary.best?.step },
+  { name: 'best_step', of: (r) => r.summary.best?.step ?? undefined },
 ];
 
 // Baselines first and MetaLA last, as the paper's tables list them; unknown mixers after.

@@ -28,7 +28,8 @@ export interface WrittenTable {
   cells: number;
 }
 
-export interface ReportResult {
+/** What was written; iterating it yields the written file paths (csv, md per table). */
+export interface ReportResult extends Iterable<string> {
   written: WrittenTable[];
   /** Tables with no matching run (nothing written for them). */
   empty: string[];
@@ -59,5 +60,13 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
     for (const r of model.rows) for (const c of model.columns) if (model.cell(r, c.label).value !== undefined) cells++;
     written.push({ id: spec.id, files: [csvPath, mdPath], runs: model.nSelected, cells });
   }
-  return { written, empty, skipped, runs: runs.length };
+  return {
+    written,
+    empty,
+    skipped,
+    runs: runs.length,
+    *[Symbol.iterator]() {
+      for (const w of written) yield* w.files;
+    },
+  };
 }

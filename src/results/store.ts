@@ -15,23 +15,23 @@ export const CHECKPOINT_DIR = 'checkpoint';
 
 /**
  * The fully resolved run spec as written to config.json. Only the fields readers rely on are
- * typed; everything else is kept as-is.
+ * typed (optional ones also accept null, as writers emit for "not yet"); everything else is kept.
  */
 export const runConfigSchema = z.looseObject({
-  experiment: z.string().optional(),
-  run_id: z.string().optional(),
+  experiment: z.string().nullish(),
+  run_id: z.string().nullish(),
   /** Named row of an ablation (`variants:`), e.g. 'no_conv'. */
-  variant: z.string().optional(),
+  variant: z.string().nullish(),
   task: z.looseObject({ name: z.string() }),
   model: z
     .looseObject({
-      d_model: z.number().optional(),
-      n_layers: z.number().optional(),
-      mixer: z.looseObject({ name: z.string() }).optional(),
+      d_model: z.number().nullish(),
+      n_layers: z.number().nullish(),
+      mixer: z.looseObject({ name: z.string() }).nullish(),
     })
-    .optional(),
-  train: z.looseObject({ lr: z.number().optional() }).optional(),
-  seed: z.number().optional(),
+    .nullish(),
+  train: z.looseObject({ lr: z.number().nullish() }).nullish(),
+  seed: z.number().nullish(),
 });
 export type RunConfig = z.output<typeof runConfigSchema>;
 
@@ -40,20 +40,20 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** summary.json: final/best metrics plus where and how the run ran. */
 export const runSummarySchema = z.looseObject({
-  run_id: z.string().optional(),
-  experiment: z.string().optional(),
+  run_id: z.string().nullish(),
+  experiment: z.string().nullish(),
   status: z.enum(RUN_STATUSES),
-  metric: z.string().optional(),
+  metric: z.string().nullish(),
   /** Best evaluation so far, e.g. { accuracy: 0.93, step: 1200 } (accuracy as a fraction). */
-  best: z.looseObject({ accuracy: z.number().nullable().optional(), step: z.number().optional() }).optional(),
+  best: z.looseObject({ accuracy: z.number().nullish(), step: z.number().nullish() }).nullish(),
   /** Last evaluation, same keys as `best`. */
-  final: z.looseObject({ accuracy: z.number().nullable().optional(), step: z.number().optional() }).optional(),
-  steps: z.number().optional(),
-  backend: z.string().optional(),
-  device: z.string().optional(),
-  wall_s: z.number().optional(),
-  seed: z.number().optional(),
-  git_commit: z.string().optional(),
+  final: z.looseObject({ accuracy: z.number().nullish(), step: z.number().nullish() }).nullish(),
+  steps: z.number().nullish(),
+  backend: z.string().nullish(),
+  device: z.string().nullish(),
+  wall_s: z.number().nullish(),
+  seed: z.number().nullish(),
+  git_commit: z.string().nullish(),
 });
 export type RunSummary = z.output<typeof runSummarySchema>;
 

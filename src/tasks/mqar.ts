@@ -65,6 +65,8 @@ export function mqarProblems(p: { vocabSize: number; seqLen: number; numKvPairs:
  * - labels[C + 2·gap_j] = v_j (next-token target at the query key itself); every other label −100;
  * - all other inputs are 0, or uniform in [0, V) with `randomNonQueries`.
  * Deterministic: the same params give byte-identical arrays.
+ * Zoology's docstring example (V=12, kv=2, T=16) breaks its own `V > T` assertion; we keep the
+ * assertion, so that exact call throws here as it does upstream.
  */
 export function generateMqar(params: MqarParams): MqarData {
   const { vocabSize: V, seqLen: T, numKvPairs: kv, numExamples: n, seed } = params;

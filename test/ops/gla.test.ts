@@ -22,7 +22,8 @@ describeOp({
       initialState: x.initialState as tf.Tensor4D | undefined,
     }),
   timeInputs: ['q', 'k', 'v', 'g'],
-  chunkSizes: (t) => (t <= 7 ? [4, 16] : [16, 32]),
+  scan: true,
+  chunkSizes: (t) => (t <= 7 ? [4, 16] : [16, 32, 5]),
 });
 
 describe('gla validation', () => {

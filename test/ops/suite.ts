@@ -14,6 +14,7 @@ export interface CallOptions {
   form?: FormName;
   chunkSize?: number;
   wantState?: boolean;
+  statePass?: 'loop' | 'scan';
 }
 
 export interface OpSpec {
@@ -28,6 +29,8 @@ export interface OpSpec {
   timeInputs: string[];
   /** Chunk sizes tried for each T in the agreement tests. */
   chunkSizes(t: number): number[];
+  /** The chunk form supports statePass 'scan' (tested besides 'loop'). */
+  scan: boolean;
 }
 
 /** Max errors measured against the golden files, printed once per op (for the report). */
@@ -50,20 +53,23 @@ export function describeOp(spec: OpSpec): void {
     });
 
     describe('golden (float64 reference)', () => {
-      for (const form of spec.forms) {
-        it(`${form} matches outputs and gradients`, () => {
+      const goldenRuns: [FormName, 'loop' | 'scan' | undefined][] = spec.forms.map((f) => [f, undefined]);
+      if (spec.scan) goldenRuns.push(['chunk', 'scan']);
+      for (const [form, statePass] of goldenRuns) {
+        const name = statePass === undefined ? form : `${form}+${statePass}`;
+        it(`${name} matches outputs and gradients`, () => {
           const gold = loadGolden(spec.name);
           const inputs: Record<string, tf.Tensor> = {};
           for (const [n, t] of Object.entries(gold.inputs)) inputs[n] = goldenTensor(t);
           const cot = { do: goldenTensor(gold.cotangents.do), dFinal: goldenTensor(gold.cotangents.dfinal_state) };
-          const got = evaluate((x) => spec.call(x, { form }), inputs, cot);
+          const got = evaluate((x) => spec.call(x, { form, statePass }), inputs, cot);
           const want: Evaluated = {
             o: Float32Array.from(gold.outputs.o.data),
             finalState: Float32Array.from(gold.outputs.final_state.data),
             grads: Object.fromEntries(Object.entries(gold.grads).map(([n, t]) => [n, Float32Array.from(t.data)])),
           };
-          const err = compare(got, want, `${spec.name}/${form} vs golden`, 1e-5, 1e-4);
-          measured.push(`${spec.name}/${form}: outputs ${err.o.toExponential(2)}, grads ${err.g.toExponential(2)}`);
+          const err = compare(got, want, `${spec.name}/${name} vs golden`, 1e-5, 1e-4);
+          measured.push(`${spec.name}/${name}: outputs ${err.o.toExponential(2)}, grads ${err.g.toExponential(2)}`);
           console.log(`[golden] ${measured[measured.length - 1]}`);
           tf.dispose([...Object.values(inputs), cot.do, cot.dFinal]);
         });
@@ -79,9 +85,13 @@ export function describeOp(spec: OpSpec): void {
             const ref = evaluate((x) => spec.call(x, { form: 'naive' }), inputs);
             for (const form of spec.forms.filter((f) => f !== 'naive')) {
               const sizes = form === 'chunk' ? spec.chunkSizes(t) : [undefined];
+              const passes = form === 'chunk' && spec.scan ? (['loop', 'scan'] as const) : ([undefined] as const);
               for (const chunkSize of sizes) {
-                const got = evaluate((x) => spec.call(x, { form, chunkSize }), inputs);
-                compare(got, ref, `${form}${chunkSize === undefined ? '' : `(C=${chunkSize})`} vs naive`, 1e-5, 1e-4);
+                for (const statePass of passes) {
+                  const got = evaluate((x) => spec.call(x, { form, chunkSize, statePass }), inputs);
+                  const label = `${form}${chunkSize === undefined ? '' : `(C=${chunkSize}${statePass === undefined ? '' : `, ${statePass}`})`}`;
+                  compare(got, ref, `${label} vs naive`, 1e-5, 1e-4);
+                }
               }
             }
             // Default form (what callers get without asking).
@@ -91,6 +101,19 @@ export function describeOp(spec: OpSpec): void {
           });
         }
       }
+    });
+
+    it('extreme decays (g up to ≈ −100 per step) give finite outputs and gradients that agree', () => {
+      const rng = new Rng(99);
+      const inputs = spec.makeInputs(rng, 40, 0.05, true);
+      const ref = evaluate((x) => spec.call(x, { form: 'naive' }), inputs);
+      for (const form of spec.forms.filter((f) => f !== 'naive')) {
+        const got = evaluate((x) => spec.call(x, { form, chunkSize: 16 }), inputs);
+        const all = [got.o, got.finalState, ...Object.values(got.grads)];
+        expect(all.every((a) => a.every(Number.isFinite)), `${form}: non-finite values`).toBe(true);
+        compare(got, ref, `${form} vs naive (extreme decay)`, 1e-5, 1e-4);
+      }
+      tf.dispose(Object.values(inputs));
     });
 
     it('is causal: changing inputs after t0 leaves o[:, :t0+1] unchanged (every form)', () => {
@@ -133,6 +156,10 @@ export function describeOp(spec: OpSpec): void {
         expect(r2.finalState).toBeUndefined();
         tf.dispose(r2.o);
         evaluate((x) => spec.call(x, { form, chunkSize: 8 }), inputs);
+        if (spec.scan) {
+          tf.dispose(Object.values(spec.call(inputs, { form, chunkSize: 8, statePass: 'scan' })));
+          evaluate((x) => spec.call(x, { form, chunkSize: 8, statePass: 'scan' }), inputs);
+        }
         expect(tf.memory().numTensors, `${form} leaked tensors`).toBe(before);
       }
       tf.dispose(Object.values(inputs));

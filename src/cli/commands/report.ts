@@ -10,11 +10,14 @@ export function reportCommand(): Command {
     .action(async (o: { results: string; out?: string; only?: string }) => {
       const { runReport } = await import('../../report/index.js');
       const { join } = await import('node:path');
-      const written = await runReport({
+      const r = await runReport({
         resultsDir: o.results,
         outDir: o.out ?? join(o.results, 'tables'),
         only: o.only?.split(',').map((s) => s.trim()),
       });
-      for (const w of written) process.stdout.write(`${w}\n`);
+      for (const w of r.written) process.stdout.write(`${w.id}: ${w.cells} cell(s) from ${w.runs} run(s) → ${w.files.join(', ')}\n`);
+      if (r.empty.length > 0) process.stdout.write(`no runs yet for: ${r.empty.join(', ')}\n`);
+      for (const s of r.skipped) process.stderr.write(`skipped ${s.dir}: ${s.reason}\n`);
+      if (r.runs === 0) process.stderr.write(`no runs found under ${o.results}/ (train one first: metala train configs/smoke/mqar.yaml)\n`);
     });
 }

@@ -23,6 +23,25 @@ export function causalLogMask(n: number): tf.Tensor2D {
   return tf.tensor2d(a, [n, n]);
 }
 
+/** WebGPU's maximum dispatch size in Y/Z; tfjs-backend-webgpu puts a matMul's batch there. */
+const MAX_MATMUL_BATCH = 65535;
+
+/**
+ * Batched matMul [n, ·, ·] × [n, ·, ·] that splits the batch into pieces of at most 65535:
+ * tfjs-backend-webgpu throws "Dispatch size exceeds WebGPU limits in Y or Z dimension" beyond.
+ */
+export function bmm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor3D {
+  if (a.rank !== 3 || b.rank !== 3) throw new Error(`bmm: rank-3 operands expected, got [${a.shape.join(',')}] and [${b.shape.join(',')}]`);
+  const n = a.shape[0] ?? 0;
+  if (n <= MAX_MATMUL_BATCH) return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB);
+  const parts: tf.Tensor3D[] = [];
+  for (let s = 0; s < n; s += MAX_MATMUL_BATCH) {
+    const k = Math.min(MAX_MATMUL_BATCH, n - s);
+    parts.push(tf.matMul(tf.slice(a, [s, 0, 0], [k, -1, -1]), tf.slice(b, [s, 0, 0], [k, -1, -1]), transposeA, transposeB));
+  }
+  return tf.concat(parts, 0);
+}
+
 /**
  * Inclusive prefix sum along axis 1: x [M, C, F] → y with y[:, i] = Σ_{j≤i} x[:, j].
  * Done as matMul(tril(ones[C,C]), x); the constant is broadcast explicitly because the gradient of
@@ -30,7 +49,7 @@ export function causalLogMask(n: number): tf.Tensor2D {
  */
 export function prefixSum(x: tf.Tensor3D): tf.Tensor3D {
   const [m, c] = x.shape;
-  return tf.matMul(tf.broadcastTo(trilOnes(c), [m, c, c]), x);
+  return bmm(tf.broadcastTo(trilOnes(c), [m, c, c]), x);
 }
 
 /**
@@ -63,21 +82,22 @@ export function padTime<R extends tf.Rank>(x: tf.Tensor<R>, tp: number): tf.Tens
 }
 
 /**
- * [B, T, H, D] → [B·H·N, C, D] (N = ceil(T/C)), zero-padding T up to N·C. Row m = (b·H + h)·N + n,
- * so reshaping the leading axis to [B·H, N] walks chunks in time order.
+ * [B, T, H, D] → [N·B·H, C, D] (N = ceil(T/C)), zero-padding T up to N·C. Chunk-major rows,
+ * m = n·(B·H) + b·H + h: reshaping the leading axis to [N, B·H] and unstacking axis 0 walks chunks
+ * in time order with contiguous slices (unstack on an inner axis is slow on wasm).
  */
 export function toChunks(x: tf.Tensor4D, c: number): tf.Tensor3D {
   const [b, t, h, d] = x.shape;
   const n = Math.ceil(t / c);
   const xc = tf.reshape(padTime(x, n * c), [b, n, c, h, d]);
-  return tf.reshape(tf.transpose(xc, [0, 3, 1, 2, 4]), [b * h * n, c, d]);
+  return tf.reshape(tf.transpose(xc, [1, 0, 3, 2, 4]), [n * b * h, c, d]); // [N, B, H, C, D]
 }
 
-/** Inverse of toChunks: [B·H·N, C, D] → [B, T, H, D] (drops the padding). */
+/** Inverse of toChunks: [N·B·H, C, D] → [B, T, H, D] (drops the padding). */
 export function fromChunks(x: tf.Tensor3D, b: number, h: number, t: number): tf.Tensor4D {
   const [m, c, d] = x.shape;
   const n = m / (b * h);
-  const y: tf.Tensor4D = tf.reshape(tf.transpose(tf.reshape(x, [b, h, n, c, d]), [0, 2, 3, 1, 4]), [b, n * c, h, d]);
+  const y: tf.Tensor4D = tf.reshape(tf.transpose(tf.reshape(x, [n, b, h, c, d]), [1, 0, 3, 2, 4]), [b, n * c, h, d]);
   return n * c === t ? y : tf.slice(y, [0, 0, 0, 0], [b, t, h, d]);
 }
 
@@ -92,17 +112,43 @@ export function expandLast(x: tf.Tensor3D): tf.Tensor4D {
   return tf.expandDims(x, 3) as tf.Tensor4D;
 }
 
-/**
- * tf.unstack that also works under gradients when the axis has size 1 (tfjs 4.22's Unpack gradient
- * calls stack(dy) and fails when the kernel had a single output).
- */
-export function unstackSafe<T extends tf.Tensor>(x: tf.Tensor, axis: number): T[] {
-  if (x.shape[axis] === 1) return [tf.squeeze(x, [axis]) as T];
-  return tf.unstack(x, axis) as T[];
+/** Above this many pieces, (un)stacking goes through √n groups (see unstackSafe). */
+const GROUP_ABOVE = 16;
+
+/** [0, n) cut into consecutive groups of ⌈√n⌉. */
+function groupSizes(n: number): number[] {
+  const g = Math.ceil(Math.sqrt(n));
+  const sizes: number[] = [];
+  for (let s = 0; s < n; s += g) sizes.push(Math.min(g, n - s));
+  return sizes;
 }
 
-/** tf.stack, with a single tensor handled by expandDims (the mirror of unstackSafe). */
+/**
+ * tf.unstack along `axis`, with two work-arounds:
+ * - size 1: tfjs 4.22's Unpack gradient calls stack(dy) and fails when the kernel had one output,
+ *   so a single piece is a squeeze;
+ * - many pieces: the wasm Slice kernel copies its whole input for every slice (readSync), so n
+ *   pieces cost n full copies; splitting into √n groups first costs ~2√n.
+ */
+export function unstackSafe<T extends tf.Tensor>(x: tf.Tensor, axis: number): T[] {
+  const n = x.shape[axis] ?? 0;
+  if (n === 1) return [tf.squeeze(x, [axis]) as T];
+  if (n <= GROUP_ABOVE) return tf.unstack(x, axis) as T[];
+  return tf.split(x, groupSizes(n), axis).flatMap((part) => unstackSafe<T>(part, axis));
+}
+
+/**
+ * tf.stack, mirroring unstackSafe: one tensor is an expandDims, many go through √n groups (the
+ * gradient of stack is an unstack, which has the same wasm cost).
+ */
 export function stackSafe<T extends tf.Tensor>(xs: tf.Tensor[], axis: number): T {
   if (xs.length === 1) return tf.expandDims(xs[0]!, axis) as T;
-  return tf.stack(xs, axis) as T;
+  if (xs.length <= GROUP_ABOVE) return tf.stack(xs, axis) as T;
+  let at = 0;
+  const groups = groupSizes(xs.length).map((size) => {
+    const part = stackSafe(xs.slice(at, at + size), axis);
+    at += size;
+    return part;
+  });
+  return tf.concat(groups, axis) as T;
 }

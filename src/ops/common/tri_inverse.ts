@@ -2,6 +2,7 @@
 // of the delta rule (reference-implementations.md §1.5). Ports the idea of fla's `solve_tril`
 // (invert small diagonal blocks, merge with Ai21 = −Ai22·A21·Ai11) as log2(C) doubling steps.
 import * as tf from '@tensorflow/tfjs';
+import { bmm } from './tensor.js';
 
 /**
  * The diagonal blocks of size s of a [M, P, P] matrix, as [M·(P/s), s, s] (block-major per matrix).
@@ -38,7 +39,7 @@ export function unitLowerInverse(a: tf.Tensor3D): tf.Tensor3D {
     const pairs = tf.reshape(inv, [m * nb, 2, s, s]);
     const ai11 = tf.reshape(tf.slice(pairs, [0, 0, 0, 0], [m * nb, 1, s, s]), [m * nb, s, s]);
     const ai22 = tf.reshape(tf.slice(pairs, [0, 1, 0, 0], [m * nb, 1, s, s]), [m * nb, s, s]);
-    const ai21 = tf.neg(tf.matMul(tf.matMul(ai22, a21), ai11));
+    const ai21 = tf.neg(bmm(bmm(ai22, a21), ai11));
     const top = tf.concat([ai11, tf.zeros([m * nb, s, s])], 2);
     const bottom = tf.concat([ai21, ai22], 2);
     inv = tf.concat([top, bottom], 1) as tf.Tensor3D;

@@ -2,6 +2,9 @@
 // Layout: activations [B, T, H, D], state [B, H, K, V] (flash-linear-attention's "seq-first"
 // convention, reference-implementations.md §1.3).
 import type * as tf from '@tensorflow/tfjs';
+import type { StatePass } from './state_pass.js';
+
+export type { StatePass };
 
 /** How to evaluate a recurrence: step loop, one masked quadratic form, or chunkwise. */
 export type Form = 'naive' | 'parallel' | 'chunk';
@@ -19,6 +22,12 @@ export interface RecurrenceOptions {
   chunkSize?: number;
   /** Return the final state (default true); training passes false to skip that work. */
   wantState?: boolean;
+  /**
+   * Chunk form of gla / simpleGla / hgrn: pass states between chunks with a sequential 'loop'
+   * (default; fewest flops, best on CPU/wasm) or a log-depth 'scan' (fewest kernel launches,
+   * best on GPU for long sequences). Same results. The delta rules always loop.
+   */
+  statePass?: StatePass;
 }
 
 /** `{ o, finalState }`; finalState is undefined when `wantState === false`. */
@@ -39,4 +48,5 @@ export interface ResolvedOptions<S extends tf.Tensor = tf.Tensor4D> {
   initialState: S | undefined;
   chunkSize: number;
   wantState: boolean;
+  statePass: StatePass;
 }

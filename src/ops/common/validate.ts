@@ -24,16 +24,16 @@ export function dims(op: string, name: string, x: tf.Tensor, rank: number, layou
   return x.shape;
 }
 
-/** Pick the form: explicit one, else chunk for T > 1 and the one-step recurrence for T = 1. */
-export function resolveForm(op: string, form: Form | undefined, t: number): Form {
+/** Pick the form: explicit one, else `long` (default chunk) for T > 1 and the one-step recurrence for T = 1. */
+export function resolveForm(op: string, form: Form | undefined, t: number, long: Form = 'chunk'): Form {
   if (form !== undefined && !FORMS.includes(form)) throw new Error(`${op}: unknown form '${String(form)}' (naive | parallel | chunk)`);
-  return form ?? (t > 1 ? 'chunk' : 'naive');
+  return form ?? (t > 1 ? long : 'naive');
 }
 
 /** Fill in defaults (scale K^-0.5, wantState true) and check chunkSize. */
 export function resolveOptions<S extends tf.Tensor>(
   op: string,
-  opts: Pick<RecurrenceOptions, 'scale' | 'chunkSize' | 'wantState'> & { initialState?: S },
+  opts: Pick<RecurrenceOptions, 'scale' | 'chunkSize' | 'wantState' | 'statePass'> & { initialState?: S },
   keyDim: number,
   defaultChunk: number,
 ): ResolvedOptions<S> {
@@ -41,5 +41,7 @@ export function resolveOptions<S extends tf.Tensor>(
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`${op}: chunkSize must be a positive integer, got ${chunkSize}`);
   const scale = opts.scale ?? keyDim ** -0.5;
   if (!Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${scale}`);
-  return { scale, initialState: opts.initialState, chunkSize, wantState: opts.wantState ?? true };
+  const statePass = opts.statePass ?? 'loop';
+  if (statePass !== 'loop' && statePass !== 'scan') throw new Error(`${op}: statePass must be 'loop' or 'scan', got '${String(statePass)}'`);
+  return { scale, initialState: opts.initialState, chunkSize, wantState: opts.wantState ?? true, statePass };
 }

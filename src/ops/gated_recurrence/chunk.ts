@@ -2,7 +2,8 @@
 // state passing (paper-metala.md §3.8; fla `chunk_gla_fwd` + `chunk_fwd_kernel_h`, reference-
 // implementations.md §1.4). All chunks' intra terms are computed at once; only the state loops.
 import * as tf from '@tensorflow/tfjs';
-import { decayMatrixChannels, fromChunks, lastRow, prefixSum, stackSafe, toChunks, unstackSafe } from '../common/tensor.js';
+import { passStates } from '../common/state_pass.js';
+import { bmm, decayMatrixChannels, fromChunks, lastRow, prefixSum, toChunks } from '../common/tensor.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 
 /**
@@ -30,26 +31,21 @@ export function glaChunk(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.T
 
     // Intra-chunk: P_ij = Σ_d q_i,d · (k_j,d exp(b_i,d − b_j,d)), as a batched mat-vec per row i.
     const ke = tf.mul(tf.reshape(k3, [m, 1, c, dk]), decayMatrixChannels(cum)); // [M, C(i), C(j), K]
-    const p = tf.matMul(tf.reshape(ke, [m * c, c, dk]), tf.reshape(q3, [m * c, dk, 1])); // [M·C, C, 1]
-    const intra = tf.matMul(tf.reshape(p, [m, c, c]), v3); // [M, C, V]
+    const p = bmm(tf.reshape(ke, [m * c, c, dk]), tf.reshape(q3, [m * c, dk, 1])); // [M·C, C, 1]
+    const intra = bmm(tf.reshape(p, [m, c, c]), v3); // [M, C, V]
 
     // Inter-chunk pieces, for all chunks at once.
     const bLast = lastRow(cum); // b_C: [M, 1, K]
     const qDecayed = tf.mul(q3, tf.exp(cum)); // q_i ⊙ exp(b_i)
     const kDecayed = tf.mul(k3, tf.exp(tf.sub(bLast, cum))); // k_j ⊙ exp(b_C − b_j)
-    const writes = unstackSafe<tf.Tensor3D>(tf.reshape(tf.matMul(kDecayed, v3, true, false), [bh, n, dk, dv]), 1); // [BH, K, V] per chunk
-    const decays = unstackSafe<tf.Tensor3D>(tf.reshape(tf.exp(bLast), [bh, n, dk, 1]), 1); // [BH, K, 1] per chunk
+    const writes = tf.reshape(bmm(kDecayed, v3, true, false), [n, bh, dk, dv]); // Σ_j (k_j ⊙ exp(b_C − b_j))ᵀ v_j
 
-    // The only sequential part: S_{n+1} = diag(exp(b_C)) S_n + writes_n, N = T/C steps.
-    let s: tf.Tensor3D = opts.initialState === undefined ? tf.zeros([bh, dk, dv]) : tf.reshape(opts.initialState, [bh, dk, dv]);
-    const entering: tf.Tensor3D[] = [];
-    for (let i = 0; i < n; i++) {
-      entering.push(s);
-      if (i < n - 1 || opts.wantState) s = tf.add(tf.mul(decays[i]!, s), writes[i]!) as tf.Tensor3D;
-    }
-    const states = tf.reshape(stackSafe<tf.Tensor4D>(entering, 1), [m, dk, dv]); // state entering each chunk
-    const o3: tf.Tensor3D = tf.mul(tf.add(tf.matMul(qDecayed, states), intra), opts.scale); // [M, C, V]
+    // The only sequential part: S_{n+1} = diag(exp(b_C)) S_n + writes_n (loop over N = T/C chunks, or a scan).
+    const s0 = opts.initialState === undefined ? undefined : tf.reshape(opts.initialState, [bh, dk, dv]);
+    const passed = passStates(writes, tf.reshape(bLast, [n, bh, dk, 1]), s0, opts.statePass, opts.wantState);
+    const states = tf.reshape(passed.entering, [m, dk, dv]); // state entering each chunk
+    const o3: tf.Tensor3D = tf.mul(tf.add(bmm(qDecayed, states), intra), opts.scale); // [M, C, V]
     const o = fromChunks(o3, b, h, t);
-    return opts.wantState ? { o, finalState: tf.reshape(s, [b, h, dk, dv]) as tf.Tensor4D } : { o };
+    return passed.final === undefined ? { o } : { o, finalState: tf.reshape(passed.final, [b, h, dk, dv]) as tf.Tensor4D };
   });
 }

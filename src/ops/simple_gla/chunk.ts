@@ -2,7 +2,8 @@
 // inter-chunk state passing (fla `chunk_simple_gla`, reference-implementations.md §1.4). With a
 // scalar decay the decay matrix Γ is [C,C] per chunk, so larger chunks are cheap.
 import * as tf from '@tensorflow/tfjs';
-import { decayMatrixScalar, expandLast, fromChunks, lastRow, prefixSum, stackSafe, toChunks, unstackSafe } from '../common/tensor.js';
+import { passStates } from '../common/state_pass.js';
+import { bmm, decayMatrixScalar, expandLast, fromChunks, lastRow, prefixSum, toChunks } from '../common/tensor.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 
 /**
@@ -26,25 +27,20 @@ export function simpleGlaChunk(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g
     const [q3, k3, v3] = [toChunks(q, c), toChunks(k, c), toChunks(v, c)]; // [M, C, *]
     const cum = prefixSum(toChunks(expandLast(g), c)); // in-chunk b_i: [M, C, 1]
 
-    const att = tf.mul(tf.matMul(q3, k3, false, true), decayMatrixScalar(cum)); // [M, C, C]
-    const intra = tf.matMul(att, v3); // [M, C, V]
+    const att = tf.mul(bmm(q3, k3, false, true), decayMatrixScalar(cum)); // [M, C, C]
+    const intra = bmm(att, v3); // [M, C, V]
 
     const bLast = lastRow(cum); // [M, 1, 1]
     const kDecayed = tf.mul(k3, tf.exp(tf.sub(bLast, cum)));
-    const writes = unstackSafe<tf.Tensor3D>(tf.reshape(tf.matMul(kDecayed, v3, true, false), [bh, n, dk, dv]), 1);
-    const decays = unstackSafe<tf.Tensor3D>(tf.reshape(tf.exp(bLast), [bh, n, 1, 1]), 1);
+    const writes = tf.reshape(bmm(kDecayed, v3, true, false), [n, bh, dk, dv]);
 
-    // Sequential over chunks only: S_{n+1} = exp(b_C) S_n + writes_n.
-    let s: tf.Tensor3D = opts.initialState === undefined ? tf.zeros([bh, dk, dv]) : tf.reshape(opts.initialState, [bh, dk, dv]);
-    const entering: tf.Tensor3D[] = [];
-    for (let i = 0; i < n; i++) {
-      entering.push(s);
-      if (i < n - 1 || opts.wantState) s = tf.add(tf.mul(decays[i]!, s), writes[i]!) as tf.Tensor3D;
-    }
-    const states = tf.reshape(stackSafe<tf.Tensor4D>(entering, 1), [m, dk, dv]);
-    const inter = tf.mul(tf.exp(cum), tf.matMul(q3, states)); // exp(b_i) q_i S_n
+    // Sequential over chunks only: S_{n+1} = exp(b_C) S_n + writes_n (loop, or a log-depth scan).
+    const s0 = opts.initialState === undefined ? undefined : tf.reshape(opts.initialState, [bh, dk, dv]);
+    const passed = passStates(writes, tf.reshape(bLast, [n, bh, 1, 1]), s0, opts.statePass, opts.wantState);
+    const states = tf.reshape(passed.entering, [m, dk, dv]);
+    const inter = tf.mul(tf.exp(cum), bmm(q3, states)); // exp(b_i) q_i S_n
     const o3: tf.Tensor3D = tf.mul(tf.add(inter, intra), opts.scale);
     const o = fromChunks(o3, b, h, t);
-    return opts.wantState ? { o, finalState: tf.reshape(s, [b, h, dk, dv]) as tf.Tensor4D } : { o };
+    return passed.final === undefined ? { o } : { o, finalState: tf.reshape(passed.final, [b, h, dk, dv]) as tf.Tensor4D };
   });
 }

@@ -52,7 +52,7 @@ export const fig3_mqar = defineTable({
   format: pct1,
   bestRunDetails: BEST_RUN_DETAILS,
   notes: [
-    'Cell = max of summary.best.accuracy over the runs of the cell (the LR sweep, np.logspace(-4, -2, 4) at seq 256 and np.logspace(-5, -3, 4) at seq 512). How many runs each cell maxed over (n_runs) and the best run\'s lr (best_lr) are in mqar.csv, one line per cell.',
+    'Cell = max of summary.best.accuracy over the runs of the cell (the LR sweep: np.logspace(-4, -2, 4), plus np.logspace(-5, -3, 4) at seq 512). How many runs each cell maxed over (n_runs) and the best run\'s lr (best_lr) are in mqar.csv, one line per cell.',
     'Fig. 3 settings are T=256 kv=16 and T=512 kv=64; other (T, kv) columns are extra runs (e.g. smoke configs) and come after them.',
     'No paper column: Fig. 3 gives its numbers only as bars (UNVERIFIED, paper-metala.md §5.1); the paper states attention > 99.0 in both settings and MetaLA above Based, GLA, RWKV-4 and Mamba.',
   ],

@@ -1,0 +1,68 @@
+// Orchestrates `metala bench`: the parent spawns one child per backend and gathers their JSON.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { MetalaError } from '../util/errors.js';
+import { atomicWriteFile } from '../results/store.js';
+import type { BenchResult } from './run.js';
+
+export interface BenchOpts {
+  backends: string[];
+  mixers: string[];
+  seqLens: number[];
+  batch: number;
+  dModel: number;
+  layers: number;
+  vocab: number;
+  heads: number;
+  steps: number;
+  warmup: number;
+  out?: string;
+  child: boolean;
+}
+
+async function runChild(o: BenchOpts): Promise<void> {
+  const { initBackend } = await import('../backend/index.js');
+  const { benchCase } = await import('./run.js');
+  const backend = await initBackend(o.backends[0] as never);
+  for (const T of o.seqLens) {
+    for (const m of o.mixers) {
+      const r = await benchCase({ mixer: { name: m, num_heads: o.heads }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup);
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+    }
+  }
+}
+
+function spawnBackend(o: BenchOpts, backend: string): Promise<BenchResult[]> {
+  const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
+    '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
+    '--steps', String(o.steps), '--warmup', String(o.warmup)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const rows = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as BenchResult);
+      if (code !== 0 && rows.length === 0) reject(new MetalaError(`bench on backend ${backend} failed (exit ${code}); see the messages above`, 1));
+      else resolve(rows);
+    });
+  });
+}
+
+function fmt(r: BenchResult): string {
+  if (r.error !== undefined) return `| ${r.backend} | ${r.mixer.name} | ${r.seq_len} | error: ${r.error} | | | |`;
+  return `| ${r.backend} | ${r.mixer.name} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} |`;
+}
+
+export async function runBench(o: BenchOpts): Promise<void> {
+  if (o.child) return runChild(o);
+  const rows: BenchResult[] = [];
+  for (const b of o.backends) rows.push(...(await spawnBackend(o, b)));
+  const header = `B=${o.batch} d=${o.dModel} layers=${o.layers} vocab=${o.vocab} heads=${o.heads}, mean of ${o.steps} steps after ${o.warmup} warm-up`;
+  process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
+  const out = o.out ?? join('results', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await atomicWriteFile(out, `${JSON.stringify({ created: new Date().toISOString(), settings: header, results: rows }, null, 1)}\n`);
+  process.stdout.write(`\n→ ${out}\n`);
+}

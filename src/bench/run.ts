@@ -1,0 +1,99 @@
+// `metala bench`: training and inference throughput of the LM backbone for chosen mixers ×
+// sequence lengths on the current backend. Ratios are only meaningful within one run (machines
+// are noisy), so every number of a comparison comes from the same invocation.
+import * as tf from '@tensorflow/tfjs';
+import { CausalLM } from '../models/lm.js';
+import type { LmConfig } from '../models/lm_config.js';
+import { lmSchema } from '../models/lm_config.js';
+import { MIXERS } from '../mixers/registry.js';
+import { lookup } from '../util/registry.js';
+import { AdamW } from '../train/optim.js';
+import { labelIndex, maskedCrossEntropy } from '../train/loss.js';
+import type { BackendInfo } from '../backend/index.js';
+
+export interface BenchCase {
+  mixer: Record<string, unknown> & { name: string };
+  d_model: number;
+  n_layers: number;
+  batch: number;
+  seq_len: number;
+  vocab_size: number;
+}
+
+export interface BenchResult extends BenchCase {
+  backend: string;
+  device: string;
+  params: number;
+  /** Mean over measured steps (fwd + bwd + AdamW, loss read back). */
+  train_step_ms: number;
+  train_tokens_per_s: number;
+  /** Parallel-form forward only, logits read back. */
+  infer_tokens_per_s: number;
+  /** Peak bytes held by TF.js tensors during one training step (tf.profile). */
+  peak_bytes: number;
+  error?: string;
+}
+
+async function timeIt(n: number, f: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await f();
+  return (performance.now() - t0) / n;
+}
+
+export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number): Promise<BenchResult> {
+  const def = lookup(MIXERS, 'mixer', c.mixer.name);
+  const { name, ...rest } = c.mixer;
+  const cfg = lmSchema.parse({
+    d_model: c.d_model,
+    n_layers: c.n_layers,
+    vocab_size: c.vocab_size,
+    mixer: { name, ...(def.options.parse(rest) as object) },
+    max_seq_len: c.seq_len,
+  }) as LmConfig;
+  const model = new CausalLM(cfg, 0);
+  const optim = new AdamW(model.params, { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
+  const B = c.batch;
+  const T = c.seq_len;
+  const ids = new Int32Array(B * T);
+  for (let i = 0; i < ids.length; i++) ids[i] = (i * 7919) % c.vocab_size;
+  // Next-token labels at every position: the language-modelling cost (MQAR's is lower).
+  const labels = new Int32Array(B * T);
+  for (let i = 0; i < labels.length; i++) labels[i] = ids[(i + 1) % ids.length]!;
+  const idx = labelIndex(labels);
+  const vars = [...model.params.vars.values()];
+  const idsT = tf.tensor2d(ids, [B, T], 'int32');
+  const trainStep = async (): Promise<void> => {
+    const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
+    const named: Record<string, tf.Tensor> = {};
+    for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
+    const norm = optim.step(named, 1e-4, 1);
+    await value.data();
+    for (const t of [value, norm, ...Object.values(grads)]) t.dispose();
+  };
+  const infer = async (): Promise<void> => {
+    const l = tf.tidy(() => model.forward(idsT).logits);
+    await l.data();
+    l.dispose();
+  };
+  const base = { ...c, backend: backend.backend, device: backend.device, params: model.params.count() };
+  try {
+    for (let i = 0; i < warmup; i++) await trainStep();
+    const stepMs = await timeIt(steps, trainStep);
+    await infer();
+    const inferMs = await timeIt(steps, infer);
+    const prof = await tf.profile(trainStep);
+    return {
+      ...base,
+      train_step_ms: Math.round(stepMs * 10) / 10,
+      train_tokens_per_s: Math.round((B * T * 1000) / stepMs),
+      infer_tokens_per_s: Math.round((B * T * 1000) / inferMs),
+      peak_bytes: prof.peakBytes,
+    };
+  } catch (e) {
+    return { ...base, train_step_ms: NaN, train_tokens_per_s: NaN, infer_tokens_per_s: NaN, peak_bytes: NaN, error: (e as Error).message.split('\n')[0] };
+  } finally {
+    idsT.dispose();
+    optim.dispose();
+    model.dispose();
+  }
+}

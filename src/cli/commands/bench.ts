@@ -1,0 +1,28 @@
+// `metala bench`: tokens/s (train step and inference) and peak tensor memory for mixers ×
+// sequence lengths × backends; one child process per backend (a process holds one backend).
+// Results: results/bench/<name>.json, one record per case.
+import { Command } from 'commander';
+
+const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+const ints = (v: string): number[] => list(v).map((s) => Number.parseInt(s, 10));
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('measure training/inference tokens/s and memory per mixer, sequence length and backend')
+    .option('--backends <list>', 'backends to compare, each in its own process', 'wasm')
+    .option('--mixers <list>', 'mixer names (registry defaults; metala uses d_k = d/2, conv 4)', 'metala,softmax')
+    .option('--seq-lens <list>', 'sequence lengths', ints, [128])
+    .option('--batch <n>', 'batch size', (v) => Number.parseInt(v, 10), 16)
+    .option('--d-model <n>', 'model width', (v) => Number.parseInt(v, 10), 64)
+    .option('--layers <n>', 'layers', (v) => Number.parseInt(v, 10), 2)
+    .option('--vocab <n>', 'vocabulary', (v) => Number.parseInt(v, 10), 256)
+    .option('--heads <n>', 'heads of every mixer', (v) => Number.parseInt(v, 10), 4)
+    .option('--steps <n>', 'measured steps per case', (v) => Number.parseInt(v, 10), 5)
+    .option('--warmup <n>', 'unmeasured steps first (kernel compilation)', (v) => Number.parseInt(v, 10), 2)
+    .option('--out <file>', 'write results here (default results/bench/bench-<time>.json)')
+    .option('--child', 'internal: run one backend and print JSON', false)
+    .action(async (o: { backends: string; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; child: boolean }) => {
+      const { runBench } = await import('../../bench/cli.js');
+      await runBench({ ...o, backends: list(o.backends), mixers: list(o.mixers) });
+    });
+}

@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
+import type { BackendName } from '../../src/backend/index.js';
+import { gla, deltaRule } from '../../src/ops/index.js';
+import { Rng } from './harness.js';
+const backend = process.argv[2] ?? 'wasm';
+const which = process.argv[3] ?? 'gla';
+const C = Number(process.argv[4] ?? 16);
+await initBackend(backend as BackendName);
+const [B, T, H, K, V] = [4, 512, 2, 32, 64];
+const rng = new Rng(1);
+const q = rng.randn([B, T, H, K]) as tf.Tensor4D, k = rng.unitRows([B, T, H, K]) as tf.Tensor4D, v = rng.randn([B, T, H, V]) as tf.Tensor4D, g = rng.logDecay([B, T, H, K], 16) as tf.Tensor4D;
+const beta = rng.uniformTensor([B, T, H], 0, 1) as tf.Tensor3D;
+const run = () => which === 'gla' ? gla(q, k, v, g, { chunkSize: C, wantState: false }).o : deltaRule(q, k, v, beta, { chunkSize: C, wantState: false }).o;
+tf.tidy(() => { run().dataSync(); });
+const prof = await tf.profile(() => tf.tidy(() => { const o = run(); o.dataSync(); }));
+const agg = new Map<string, [number, number]>();
+for (const kr of prof.kernels) { const t = typeof kr.kernelTimeMs === 'number' ? kr.kernelTimeMs : 0; const e = agg.get(kr.name) ?? [0, 0]; agg.set(kr.name, [e[0] + t, e[1] + 1]); }
+const rows = [...agg.entries()].sort((a, b) => b[1][0] - a[1][0]);
+for (const [n, [t, c]] of rows.slice(0, 15)) console.log(n.padEnd(20), t.toFixed(1).padStart(8), 'ms', String(c).padStart(5), 'calls');
+console.log('kernels', prof.kernels.length);
