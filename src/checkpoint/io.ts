@@ -52,7 +52,6 @@ function fromHfConfig(hf: HfMetalaConfig, file: string, names: Set<string>, conv
       decay: 'dynamic',
       tau: 16,
       init_std: 0.02,
-      chunk_size: 16,
     },
     channel_mixer: { name: 'glu', hidden: need('glu_dim'), act: hf.glu_act === 'gelu' ? 'gelu' : 'silu' },
     norm: 'simplermsnorm',

@@ -1,7 +1,9 @@
-// Entry point of the `metala` executable (bin/metala.js imports this file).
+// Entry point of the `metala` executable (bin/metala.js imports this file). No top-level await:
+// the same file is the entry of the single-file CommonJS bundle (tools/bundle.ts).
 import { main } from './program.js';
+import { shutdownBackend } from '../backend/index.js';
 
-const code = await main(process.argv);
-const { shutdownBackend } = await import('../backend/index.js');
-await shutdownBackend();
-process.exitCode = code;
+void main(process.argv).then(async (code) => {
+  await shutdownBackend();
+  process.exitCode = code;
+});

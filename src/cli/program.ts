@@ -8,6 +8,7 @@ import { reportCommand } from './commands/report.js';
 import { listCommand } from './commands/list.js';
 import { validateCommand } from './commands/validate.js';
 import { benchCommand } from './commands/bench.js';
+import { inspectCommand } from './commands/inspect.js';
 
 export function buildProgram(): Command {
   const program = new Command('metala')
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   program.addCommand(listCommand());
   program.addCommand(validateCommand());
   program.addCommand(benchCommand());
+  program.addCommand(inspectCommand());
   return program;
 }
 

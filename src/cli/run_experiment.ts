@@ -12,6 +12,7 @@ export interface RunOpts {
   force: boolean;
   dryRun: boolean;
   variants?: boolean;
+  maxMinutes?: number;
 }
 
 export async function runExperiment(config: string, o: RunOpts): Promise<LoadedExperiment> {
@@ -32,7 +33,12 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   const interactive = isInteractive();
   process.stderr.write(`metala: ${runs.length} run(s) of ${exp.experiment} on ${backend.backend} (${backend.device})\n`);
   let failed = 0;
+  const deadline = o.maxMinutes !== undefined ? Date.now() + o.maxMinutes * 60_000 : undefined;
   for (const [i, r] of runs.entries()) {
+    if (deadline !== undefined && Date.now() >= deadline) {
+      process.stdout.write(`time budget reached: ${runs.length - i} run(s) not started; re-run the same command to continue\n`);
+      break;
+    }
     try {
       const out = await trainRun(r, {
         resultsDir: o.results,
@@ -40,6 +46,7 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
         progress: interactive,
         force: o.force,
         log: interactive ? undefined : (line) => process.stderr.write(`${line}\n`),
+        deadline,
       });
       const best = (out.summary['best'] as { accuracy?: number } | null)?.accuracy;
       process.stdout.write(

@@ -26,8 +26,8 @@ const options = z
     tau: z.number().positive().default(16),
     /** Std of the N(0, σ) init of every projection (HF `init_std`). */
     init_std: z.number().positive().default(0.02),
-    /** Chunk size of the chunkwise GLA form used for training / prefill. */
-    chunk_size: z.number().int().positive().default(16),
+    /** Chunk size of the chunkwise GLA form (training / prefill); default: the op's per-backend choice. */
+    chunk_size: z.number().int().positive().optional(),
   })
   .strict();
 

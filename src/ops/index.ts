@@ -9,11 +9,13 @@ import { simpleGla } from './simple_gla/index.js';
 
 export * from './common/types.js';
 export { unitLowerInverse } from './common/tri_inverse.js';
-export { GLA_DEFAULT_CHUNK, gla, glaChunk, glaNaive, glaParallel } from './gated_recurrence/index.js';
-export { SIMPLE_GLA_DEFAULT_CHUNK, simpleGla, simpleGlaChunk, simpleGlaNaive, simpleGlaParallel } from './simple_gla/index.js';
-export { DELTA_RULE_DEFAULT_CHUNK, deltaRule, deltaRuleChunk, deltaRuleNaive, deltaRuleParallel } from './delta_rule/index.js';
+export { linearScan } from './common/scan.js';
+export type { ChunkDefaults } from './common/validate.js';
+export { GLA_DEFAULTS, gla, glaChunk, glaNaive, glaParallel } from './gated_recurrence/index.js';
+export { SIMPLE_GLA_DEFAULTS, simpleGla, simpleGlaChunk, simpleGlaNaive, simpleGlaParallel } from './simple_gla/index.js';
+export { DELTA_RULE_DEFAULTS, deltaRule, deltaRuleChunk, deltaRuleNaive, deltaRuleParallel } from './delta_rule/index.js';
 export { gatedDeltaRule, gatedDeltaRuleChunk, gatedDeltaRuleNaive, gatedDeltaRuleParallel } from './gated_delta_rule/index.js';
-export { HGRN_DEFAULT_CHUNK, hgrn, hgrnChunk, hgrnNaive, hgrnParallel } from './hgrn/index.js';
+export { HGRN_DEFAULTS, hgrn, hgrnChunk, hgrnNaive, hgrnParallel } from './hgrn/index.js';
 export type { HgrnOptions } from './hgrn/index.js';
 
 /** All recurrences by name. */

@@ -32,7 +32,7 @@ export interface EvalResult {
 
 export interface RunOutcome {
   dir: string;
-  status: 'finished' | 'skipped' | 'failed';
+  status: 'finished' | 'skipped' | 'failed' | 'interrupted';
   summary: Record<string, unknown>;
 }
 
@@ -99,6 +99,12 @@ export interface TrainOptions {
   force?: boolean;
   /** Called with one line per finished eval when the bar is off (logs). */
   log?: (line: string) => void;
+  /**
+   * Stop (checkpointed, resumable) once this many steps ran in this call, or at this wall-clock
+   * time (ms since epoch): `metala train --max-minutes` on a time-limited GPU.
+   */
+  stopAfterSteps?: number;
+  deadline?: number;
 }
 
 export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome> {
@@ -171,6 +177,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   const stream = batchStream(data, t.batch_size, spec.seed, stepsPerEpoch, state.step);
   let stopReason = 'max_steps';
   const n0 = tf.memory().numTensors;
+  const firstStep = state.step;
   try {
     while (state.step < totalSteps) {
       const b = stream.next().value as Batch;
@@ -193,8 +200,9 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       state.wall_s += dt;
       state.tokens += b.batch * b.seqLen;
       if (!Number.isFinite(loss) || !Number.isFinite(gn)) {
+        const kept = existsSync(join(ckptDir, 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
         throw new RunError(
-          `${label}: loss became ${loss} (grad norm ${gn}) at step ${state.step}, lr ${lr.toExponential(2)}. The last good checkpoint is kept in ${ckptDir}; lower train.lr or set train.grad_clip`,
+          `${label}: training diverged at step ${state.step} (loss ${loss}, gradient norm ${gn}, lr ${lr.toExponential(2)}); ${kept}. Lower train.lr or set train.grad_clip`,
         );
       }
       const tps = (b.batch * b.seqLen) / dt;
@@ -217,6 +225,17 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
         await writeJson(summaryPath, summaryOf('running'));
       }
       if (stopReason === 'early_stop') break;
+      const budgetHit =
+        (opts.stopAfterSteps !== undefined && state.step - firstStep >= opts.stopAfterSteps) || (opts.deadline !== undefined && Date.now() >= opts.deadline);
+      if (budgetHit && state.step < totalSteps) {
+        if (!isEval && state.step % ckptEvery !== 0) await checkpoint();
+        bar.stop();
+        const summary = summaryOf('running', { interrupted: true });
+        await writeJson(summaryPath, summary);
+        model.dispose();
+        optim.dispose();
+        return { dir, status: 'interrupted', summary };
+      }
       const leaked = tf.memory().numTensors - n0;
       if (leaked > 0) throw new Error(`internal: ${leaked} tensors leaked in training step ${state.step}`);
     }

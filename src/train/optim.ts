@@ -10,6 +10,13 @@ export interface AdamWConfig {
   weightDecay: number;
 }
 
+function zerosVariable(like: tf.Tensor): tf.Variable {
+  const z = tf.zerosLike(like);
+  const v = tf.variable(z, false);
+  z.dispose();
+  return v;
+}
+
 export class AdamW {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
@@ -21,8 +28,8 @@ export class AdamW {
     private readonly cfg: AdamWConfig,
   ) {
     for (const [name, p] of params.vars) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, zerosVariable(p));
+      this.v.set(name, zerosVariable(p));
     }
   }
 

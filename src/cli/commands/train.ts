@@ -13,7 +13,8 @@ export function trainCommand(): Command {
     .option('--only <ids>', 'comma-separated run ids (or prefixes) to run')
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
-    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean }) => {
+    .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', Number.parseFloat)
+    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number }) => {
       const { runExperiment } = await import('../run_experiment.js');
       await runExperiment(config, o);
     });

@@ -4,9 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { linearScan } from './scan.js';
 import { stackSafe, unstackSafe } from './tensor.js';
-
-/** 'loop': N sequential steps (few, cheap ops: best on CPU/wasm); 'scan': ⌈log2 N⌉ steps over all chunks (fewer kernel launches: best on GPU). */
-export type StatePass = 'loop' | 'scan';
+import type { StatePass } from './types.js';
 
 /**
  * @param writes [N, ...S] what each chunk adds to the state (already decayed to the chunk end)

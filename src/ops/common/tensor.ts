@@ -1,6 +1,7 @@
 // Tensor helpers shared by the recurrences: constant masks, the prefix sum as a lower-triangular
-// matMul, masked decay matrices exp(b_i − b_j), and the [B,T,H,D] <-> [B·H·N, C, D] chunk reshapes.
-// Avoids tf.cumsum (wrong gradients on non-last axes, wrong values on webgpu; tfjs-in-node.md §2.5).
+// matMul, masked decay matrices exp(b_i − b_j), the [B,T,H,D] <-> [N·B·H, C, D] chunk reshapes, and
+// work-arounds for tfjs 4.22 (no tf.cumsum: wrong gradients / webgpu values, tfjs-in-node.md §2.5;
+// unstack of size 1; wasm's O(n²) unstack; webgpu's 65535 matMul batch limit).
 import * as tf from '@tensorflow/tfjs';
 
 /**

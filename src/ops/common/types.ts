@@ -2,13 +2,17 @@
 // Layout: activations [B, T, H, D], state [B, H, K, V] (flash-linear-attention's "seq-first"
 // convention, reference-implementations.md §1.3).
 import type * as tf from '@tensorflow/tfjs';
-import type { StatePass } from './state_pass.js';
-
-export type { StatePass };
 
 /** How to evaluate a recurrence: step loop, one masked quadratic form, or chunkwise. */
 export type Form = 'naive' | 'parallel' | 'chunk';
 export const FORMS: readonly Form[] = ['naive', 'parallel', 'chunk'];
+
+/**
+ * How the chunk form carries the state from chunk to chunk when the transition is diagonal:
+ * 'loop' (N sequential steps: fewest flops, best on cpu/wasm) or 'scan' (⌈log2 N⌉ steps over all
+ * chunks: fewest kernel launches, best on webgpu). Same results.
+ */
+export type StatePass = 'loop' | 'scan';
 
 /** Options shared by every [B,T,H,*] recurrence (gla, simpleGla, deltaRule, gatedDeltaRule). */
 export interface RecurrenceOptions {
@@ -18,14 +22,17 @@ export interface RecurrenceOptions {
   initialState?: tf.Tensor4D;
   /** Default: 'chunk' for T > 1, 'naive' (one recurrent step) for T = 1. */
   form?: Form;
-  /** Chunk length of the chunkwise form (any positive integer; T is zero-padded up to a multiple). */
+  /**
+   * Chunk length of the chunkwise form (any positive integer; T is zero-padded up to a multiple).
+   * Default per op and backend (e.g. gla: 16 on cpu/wasm, 32 on webgpu; see each op's *_DEFAULTS).
+   */
   chunkSize?: number;
   /** Return the final state (default true); training passes false to skip that work. */
   wantState?: boolean;
   /**
-   * Chunk form of gla / simpleGla / hgrn: pass states between chunks with a sequential 'loop'
-   * (default; fewest flops, best on CPU/wasm) or a log-depth 'scan' (fewest kernel launches,
-   * best on GPU for long sequences). Same results. The delta rules always loop.
+   * Chunk form of gla / simpleGla / hgrn: 'loop' or 'scan' between chunks (see StatePass).
+   * Default 'scan' on webgpu, 'loop' elsewhere. Ignored by the delta rules (full-matrix
+   * transitions: always a loop).
    */
   statePass?: StatePass;
 }

@@ -1,7 +1,7 @@
 // Shape validation and option defaults shared by every op: one clear error naming the op, the
 // tensor, the expected layout and what it got, before any tensor work starts.
-import type * as tf from '@tensorflow/tfjs';
-import type { Form, RecurrenceOptions, ResolvedOptions } from './types.js';
+import * as tf from '@tensorflow/tfjs';
+import type { Form, RecurrenceOptions, ResolvedOptions, StatePass } from './types.js';
 import { FORMS } from './types.js';
 
 /**
@@ -30,18 +30,30 @@ export function resolveForm(op: string, form: Form | undefined, t: number, long:
   return form ?? (t > 1 ? long : 'naive');
 }
 
-/** Fill in defaults (scale K^-0.5, wantState true) and check chunkSize. */
+/**
+ * Default chunk size and state pass per backend, from measurements (test/ops/bench.ts; src/ops/README.md):
+ * on webgpu every kernel launch costs ~0.1–0.3 ms, so larger chunks and the log-depth 'scan'
+ * between chunks win; on cpu/wasm flops dominate, so smaller chunks and the plain 'loop' win.
+ * Only speed depends on this choice, not the results (beyond float rounding).
+ */
+export interface ChunkDefaults {
+  gpu: { chunkSize: number; statePass: StatePass };
+  cpu: { chunkSize: number; statePass: StatePass };
+}
+
+/** Fill in defaults (scale K^-0.5, wantState true, backend-dependent chunking) and check them. */
 export function resolveOptions<S extends tf.Tensor>(
   op: string,
   opts: Pick<RecurrenceOptions, 'scale' | 'chunkSize' | 'wantState' | 'statePass'> & { initialState?: S },
   keyDim: number,
-  defaultChunk: number,
+  defaults: ChunkDefaults,
 ): ResolvedOptions<S> {
-  const chunkSize = opts.chunkSize ?? defaultChunk;
+  const d = tf.getBackend() === 'webgpu' ? defaults.gpu : defaults.cpu;
+  const chunkSize = opts.chunkSize ?? d.chunkSize;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`${op}: chunkSize must be a positive integer, got ${chunkSize}`);
   const scale = opts.scale ?? keyDim ** -0.5;
   if (!Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${scale}`);
-  const statePass = opts.statePass ?? 'loop';
+  const statePass = opts.statePass ?? d.statePass;
   if (statePass !== 'loop' && statePass !== 'scan') throw new Error(`${op}: statePass must be 'loop' or 'scan', got '${String(statePass)}'`);
   return { scale, initialState: opts.initialState, chunkSize, wantState: opts.wantState ?? true, statePass };
 }

@@ -3,14 +3,18 @@
 // Validates shapes, fills defaults and dispatches to the naive / parallel / chunk (WY/UT) forms.
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
+import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
 import { deltaRuleChunk, deltaRuleParallel } from './chunk.js';
 import { deltaRuleNaive } from './naive.js';
 
 export { deltaRuleChunk, deltaRuleNaive, deltaRuleParallel };
 
-/** Default chunk length of the WY/UT form (a power of two: the triangular inverse doubles blocks). */
-export const DELTA_RULE_DEFAULT_CHUNK = 32;
+/**
+ * Default chunking of the WY/UT form (measured; powers of two suit the doubling triangular inverse).
+ * The chunk-to-chunk transition is a full matrix, so the state pass is always a loop.
+ */
+export const DELTA_RULE_DEFAULTS: ChunkDefaults = { gpu: { chunkSize: 32, statePass: 'loop' }, cpu: { chunkSize: 16, statePass: 'loop' } };
 
 /**
  * Check the shapes shared by deltaRule and gatedDeltaRule; returns [B, T, H, K].
@@ -48,7 +52,7 @@ export function deltaRule(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, beta: 
 export function deltaRule(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, beta: tf.Tensor3D, opts: RecurrenceOptions = {}): RecurrenceResult {
   const op = 'deltaRule';
   const [, t, , dk] = checkDeltaInputs(op, q, k, v, beta, opts.initialState);
-  const resolved = resolveOptions(op, opts, dk, DELTA_RULE_DEFAULT_CHUNK);
+  const resolved = resolveOptions(op, opts, dk, DELTA_RULE_DEFAULTS);
   switch (resolveForm(op, opts.form, t)) {
     case 'naive':
       return deltaRuleNaive(q, k, v, beta, resolved);

@@ -4,7 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import { expectShape, resolveForm, resolveOptions } from '../common/validate.js';
-import { DELTA_RULE_DEFAULT_CHUNK, checkDeltaInputs } from '../delta_rule/index.js';
+import { DELTA_RULE_DEFAULTS, checkDeltaInputs } from '../delta_rule/index.js';
 import { gatedDeltaRuleChunk, gatedDeltaRuleParallel } from './chunk.js';
 import { gatedDeltaRuleNaive } from './naive.js';
 
@@ -28,7 +28,7 @@ export function gatedDeltaRule(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g
   const op = 'gatedDeltaRule';
   const [b, t, h, dk] = checkDeltaInputs(op, q, k, v, beta, opts.initialState);
   expectShape(op, 'g', g, [b, t, h], '[B,T,H]');
-  const resolved = resolveOptions(op, opts, dk, DELTA_RULE_DEFAULT_CHUNK);
+  const resolved = resolveOptions(op, opts, dk, DELTA_RULE_DEFAULTS);
   switch (resolveForm(op, opts.form, t)) {
     case 'naive':
       return gatedDeltaRuleNaive(q, k, v, g, beta, resolved);

@@ -3,6 +3,7 @@
 // Validates shapes, fills defaults and dispatches to the naive / parallel / chunk forms.
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
+import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
 import { glaChunk } from './chunk.js';
 import { glaNaive } from './naive.js';
@@ -10,8 +11,11 @@ import { glaParallel } from './parallel.js';
 
 export { glaChunk, glaNaive, glaParallel };
 
-/** Default chunk length: the [C,C,K] decay tensor costs C·K floats per token, so keep C small. */
-export const GLA_DEFAULT_CHUNK = 16;
+/**
+ * Default chunking (measured, src/ops/README.md): the [C,C,K] decay tensor costs C·K floats per
+ * token, so C stays small; webgpu prefers C = 32 with the scan between chunks.
+ */
+export const GLA_DEFAULTS: ChunkDefaults = { gpu: { chunkSize: 32, statePass: 'scan' }, cpu: { chunkSize: 16, statePass: 'loop' } };
 
 /**
  * Gated linear attention with per-channel decay.
@@ -33,7 +37,7 @@ export function gla(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor
   expectShape(op, 'v', v, [b, t, h, undefined], '[B,T,H,V]');
   const dv = v.shape[3];
   if (opts.initialState !== undefined) expectShape(op, 'initialState', opts.initialState, [b, h, dk, dv], '[B,H,K,V]');
-  const resolved = resolveOptions(op, opts, dk, GLA_DEFAULT_CHUNK);
+  const resolved = resolveOptions(op, opts, dk, GLA_DEFAULTS);
   switch (resolveForm(op, opts.form, t)) {
     case 'naive':
       return glaNaive(q, k, v, g, resolved);

@@ -3,6 +3,7 @@
 // Validates shapes, fills defaults and dispatches to the naive / parallel (scan) / chunk forms.
 import type * as tf from '@tensorflow/tfjs';
 import type { Form, RecurrenceResult, RecurrenceResultWithState, StatePass } from '../common/types.js';
+import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
 import { hgrnChunk } from './chunk.js';
 import { hgrnNaive } from './naive.js';
@@ -10,7 +11,8 @@ import { hgrnParallel } from './parallel.js';
 
 export { hgrnChunk, hgrnNaive, hgrnParallel };
 
-export const HGRN_DEFAULT_CHUNK = 16;
+/** Chunking when form 'chunk' is asked for (the default form is the scan, 'parallel'). */
+export const HGRN_DEFAULTS: ChunkDefaults = { gpu: { chunkSize: 16, statePass: 'scan' }, cpu: { chunkSize: 16, statePass: 'loop' } };
 
 export interface HgrnOptions {
   /** h_0, [B,D]; default zeros. */
@@ -39,7 +41,7 @@ export function hgrn(x: tf.Tensor3D, g: tf.Tensor3D, opts: HgrnOptions = {}): Re
   const [b, t, d] = dims(op, 'x', x, 3, '[B,T,D]') as [number, number, number];
   expectShape(op, 'g', g, [b, t, d], '[B,T,D]');
   if (opts.initialState !== undefined) expectShape(op, 'initialState', opts.initialState, [b, d], '[B,D]');
-  const resolved = resolveOptions(op, opts, d, HGRN_DEFAULT_CHUNK);
+  const resolved = resolveOptions(op, opts, d, HGRN_DEFAULTS);
   switch (resolveForm(op, opts.form, t, 'parallel')) {
     case 'naive':
       return hgrnNaive(x, g, resolved);

@@ -3,6 +3,7 @@
 // Validates shapes, fills defaults and dispatches to the naive / parallel / chunk forms.
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
+import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
 import { simpleGlaChunk } from './chunk.js';
 import { simpleGlaNaive } from './naive.js';
@@ -10,8 +11,8 @@ import { simpleGlaParallel } from './parallel.js';
 
 export { simpleGlaChunk, simpleGlaNaive, simpleGlaParallel };
 
-/** Default chunk length (the decay matrix is only [C,C] per chunk, so C can be larger than gla's). */
-export const SIMPLE_GLA_DEFAULT_CHUNK = 32;
+/** Default chunking (measured; the decay matrix is only [C,C] per chunk, so C can be larger than gla's). */
+export const SIMPLE_GLA_DEFAULTS: ChunkDefaults = { gpu: { chunkSize: 64, statePass: 'scan' }, cpu: { chunkSize: 32, statePass: 'loop' } };
 
 /**
  * Linear attention with a scalar decay per head and time step.
@@ -33,7 +34,7 @@ export function simpleGla(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.
   expectShape(op, 'v', v, [b, t, h, undefined], '[B,T,H,V]');
   const dv = v.shape[3];
   if (opts.initialState !== undefined) expectShape(op, 'initialState', opts.initialState, [b, h, dk, dv], '[B,H,K,V]');
-  const resolved = resolveOptions(op, opts, dk, SIMPLE_GLA_DEFAULT_CHUNK);
+  const resolved = resolveOptions(op, opts, dk, SIMPLE_GLA_DEFAULTS);
   switch (resolveForm(op, opts.form, t)) {
     case 'naive':
       return simpleGlaNaive(q, k, v, g, resolved);

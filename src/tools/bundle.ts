@@ -1,0 +1,37 @@
+// `npm run bundle`: one CommonJS file (bundle/metala.cjs) plus the .wasm files it loads, runnable
+// with plain `node` and no node_modules (the GPU host has no Node.js install; ../shared/gpu/pack.sh
+// adds a Node binary, dawn.node and the Vulkan loader around it). ESM cannot be used: the wasm
+// backend's emscripten glue needs __dirname (tfjs-in-node.md §2.1).
+import { copyFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+async function main(): Promise<void> {
+  const out = resolve(process.argv[2] ?? 'bundle');
+  const entry = resolve('dist/src/cli/main.js');
+  if (!existsSync(entry)) throw new Error(`${entry} not found: run npm run build first`);
+  const esbuild = await import('esbuild');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile: join(out, 'metala.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    sourcemap: false,
+    // Optional at run time, located through METALA_DAWN_NODE / installed packages.
+    external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'esbuild'],
+    logLevel: 'warning',
+    banner: { js: '#!/usr/bin/env node' },
+  });
+  const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) copyFileSync(join(wasmDir, f), join(out, f));
+  process.stdout.write(`bundle written to ${out}/metala.cjs (+ 3 .wasm files)\n`);
+}
+
+void main();

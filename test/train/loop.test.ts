@@ -1,0 +1,79 @@
+// The training loop: result files, no tensor leak per step, skip-when-finished, and exact resume
+// (an interrupted run continued from its checkpoint ends where an uninterrupted one does).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendInfo } from '../../src/backend/index.js';
+import { loadExperiment } from '../../src/config/load.js';
+import { trainRun } from '../../src/train/loop.js';
+import { readSafetensors } from '../../src/checkpoint/safetensors.js';
+import { lrAt } from '../../src/train/schedule.js';
+import { tinyConfig } from '../helpers/tiny.js';
+
+let backend: BackendInfo;
+beforeAll(async () => {
+  backend = await initBackend('cpu');
+});
+
+describe('train loop', () => {
+  it('writes config, metrics, summary and a loadable checkpoint; leaks no tensors; skips when finished', async () => {
+    const { dir, file } = tinyConfig();
+    const spec = loadExperiment(file).runs[0]!;
+    const before = tf.memory().numTensors;
+    const out = await trainRun(spec, { resultsDir: dir, backend, progress: false });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(out.status).toBe('finished');
+    const runDir = join(dir, 'tiny', spec.run_id);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('finished');
+    expect(summary.steps).toBe(12);
+    expect(summary.best.accuracy).toBeGreaterThanOrEqual(0);
+    expect(summary.backend).toBe('cpu');
+    expect(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).run_id).toBe(spec.run_id);
+    const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.eval !== undefined).length).toBe(3);
+    expect(lines.filter((l) => typeof l.loss === 'number').length).toBeGreaterThanOrEqual(6);
+    const ck = await readSafetensors(join(runDir, 'checkpoint', 'model.safetensors'));
+    expect(ck.tensors.has('model.layers.0.token_mixer.q_proj.weight')).toBe(true);
+    expect(existsSync(join(runDir, 'checkpoint', 'optimizer.safetensors'))).toBe(true);
+    const again = await trainRun(spec, { resultsDir: dir, backend, progress: false });
+    expect(again.status).toBe('skipped');
+  });
+
+  it('resuming an interrupted run reproduces the uninterrupted run exactly', async () => {
+    const { dir, file } = tinyConfig();
+    const spec = loadExperiment(file).runs[0]!;
+    const full = await trainRun(spec, { resultsDir: join(dir, 'a'), backend, progress: false });
+    const part = await trainRun(spec, { resultsDir: join(dir, 'b'), backend, progress: false, stopAfterSteps: 5 });
+    expect(part.status).toBe('interrupted');
+    expect(part.summary['steps']).toBe(5);
+    const rest = await trainRun(spec, { resultsDir: join(dir, 'b'), backend, progress: false });
+    expect(rest.status).toBe('finished');
+    expect(rest.summary['resumed']).toBe(true);
+    expect(rest.summary['steps']).toBe(12);
+    const wa = await readSafetensors(join(dir, 'a', 'tiny', spec.run_id, 'checkpoint', 'model.safetensors'));
+    const wb = await readSafetensors(join(dir, 'b', 'tiny', spec.run_id, 'checkpoint', 'model.safetensors'));
+    for (const [name, t] of wa.tensors) expect(Array.from(wb.tensors.get(name)!.data)).toEqual(Array.from(t.data));
+    expect((rest.summary['final'] as { loss: number }).loss).toBe((full.summary['final'] as { loss: number }).loss);
+  });
+
+  it('a diverging run fails with a clear error and keeps its last good checkpoint', async () => {
+    const { dir, file } = tinyConfig();
+    const spec = loadExperiment(file, ['train.lr=1e30', 'train.grad_clip=0']).runs[0]!;
+    await expect(trainRun(spec, { resultsDir: dir, backend, progress: false })).rejects.toThrow(/training diverged at step \d+ \(loss .*gradient norm (NaN|Infinity)/);
+    const summary = JSON.parse(readFileSync(join(dir, 'tiny', spec.run_id, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('failed');
+  });
+});
+
+describe('schedule', () => {
+  const t = { lr: 1, warmup_steps: 10, schedule: 'cosine' as const, min_lr_ratio: 0.1 };
+  it('warms up linearly, then anneals from lr to min_lr_ratio·lr', () => {
+    expect(lrAt(0, 110, t)).toBeCloseTo(0.1);
+    expect(lrAt(9, 110, t)).toBeCloseTo(1);
+    expect(lrAt(10, 110, t)).toBeCloseTo(1);
+    expect(lrAt(60, 110, t)).toBeCloseTo(0.55);
+    expect(lrAt(110, 110, t)).toBeCloseTo(0.1);
+  });
+});
