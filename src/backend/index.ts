@@ -30,6 +30,12 @@ async function cpuModel(): Promise<string> {
   return `${cpus[0]?.model.trim() ?? 'cpu'} (${cpus.length} cores)`;
 }
 
+/** The cpu backend prints a "use tfjs-node" banner on first use; we choose backends deliberately. */
+function quietCpuBackend(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu !== null) cpu.firstUse = false;
+}
+
 async function initWasm(): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   // Inside the single-file bundle the .wasm files sit beside metala.cjs (bundle.ts sets this).
@@ -40,6 +46,7 @@ async function initWasm(): Promise<BackendInfo> {
   await tf.ready();
   applyWasmPatches();
   registerFastSegmentSum('cpu');
+  quietCpuBackend();
   return { backend: 'wasm', device: await cpuModel() };
 }
 
@@ -48,6 +55,7 @@ async function initCpu(): Promise<BackendInfo> {
   await tf.setBackend('cpu');
   await tf.ready();
   registerFastSegmentSum('cpu');
+  quietCpuBackend();
   return { backend: 'cpu', device: await cpuModel() };
 }
 

@@ -43,7 +43,7 @@ describe('metala CLI', () => {
       [['train', file, '--set', 'train.batch_size=-1'], /train\.batch_size: must be >0, got -1/],
       [['train', file, '--set', 'train.epoch=3'], /train\.epoch: unknown key 'epoch'\. Did you mean 'epochs'\?/],
       [['train', file, '--backend', 'nope'], /argument 'nope' is invalid/],
-      [['list', 'things'], /argument 'things' is invalid/],
+      [['list', 'things'], /'things' is invalid/],
     ];
     for (const [args, re] of cases) {
       const r = metala([...args, ...(args[0] === 'train' ? ['--results', results] : [])]);

@@ -28,6 +28,7 @@ async function time(run: () => tf.Tensor, reps = 3): Promise<number> {
   return ts[Math.floor(ts.length / 2)]!;
 }
 
+type Cfg = [Form, number?, ('loop' | 'scan')?];
 type Call = (x: tf.Tensor[], form: Form, chunkSize?: number, statePass?: 'loop' | 'scan') => tf.Tensor;
 
 async function bench(name: string, inputs: tf.Tensor[], call: Call, configs: Cfg[]): Promise<void> {
@@ -57,7 +58,6 @@ const gh = rng.logDecay([B, T, H], 16);
 const beta = rng.uniformTensor([B, T, H], 0, 1);
 const x = rng.randn([B, T, H * V]);
 const gx = rng.logDecay([B, T, H * V], 1);
-type Cfg = [Form, number?, ('loop' | 'scan')?];
 const chunks: Cfg[] = [['chunk', 8], ['chunk', 16], ['chunk', 32], ['chunk', 64]];
 const scans: Cfg[] = [['chunk', 8, 'scan'], ['chunk', 16, 'scan'], ['chunk', 32, 'scan'], ['chunk', 64, 'scan']];
 const withNaive = (cfg: Cfg[]): Cfg[] => (T <= 512 ? [['naive'], ...cfg] : cfg);

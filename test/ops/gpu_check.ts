@@ -7,11 +7,11 @@ import { initBackend, shutdownBackend } from '../../src/backend/index.js';
 import type { BackendName } from '../../src/backend/index.js';
 import { deltaRule, gatedDeltaRule, gla, hgrn, simpleGla } from '../../src/ops/index.js';
 import type { Form, StatePass } from '../../src/ops/index.js';
-import deltaJson from '../../../shared/golden/ops/delta_rule.json';
-import gatedDeltaJson from '../../../shared/golden/ops/gated_delta_rule.json';
-import glaJson from '../../../shared/golden/ops/gla.json';
-import hgrnJson from '../../../shared/golden/ops/hgrn.json';
-import simpleGlaJson from '../../../shared/golden/ops/simple_gla.json';
+import deltaJson from '../../../shared/golden/ops/delta_rule.json' with { type: 'json' };
+import gatedDeltaJson from '../../../shared/golden/ops/gated_delta_rule.json' with { type: 'json' };
+import glaJson from '../../../shared/golden/ops/gla.json' with { type: 'json' };
+import hgrnJson from '../../../shared/golden/ops/hgrn.json' with { type: 'json' };
+import simpleGlaJson from '../../../shared/golden/ops/simple_gla.json' with { type: 'json' };
 import type { Evaluated, Golden, OpFn } from './harness.js';
 import { Rng, goldenTensor } from './harness.js';
 

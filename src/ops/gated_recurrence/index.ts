@@ -4,7 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import type { ChunkDefaults } from '../common/validate.js';
-import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
+import { dims, expectShape, naiveUpTo, resolveForm, resolveOptions } from '../common/validate.js';
 import { glaChunk } from './chunk.js';
 import { glaNaive } from './naive.js';
 import { glaParallel } from './parallel.js';
@@ -38,7 +38,7 @@ export function gla(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor
   const dv = v.shape[3];
   if (opts.initialState !== undefined) expectShape(op, 'initialState', opts.initialState, [b, h, dk, dv], '[B,H,K,V]');
   const resolved = resolveOptions(op, opts, dk, GLA_DEFAULTS);
-  switch (resolveForm(op, opts.form, t)) {
+  switch (resolveForm(op, opts.form, t, 'chunk', naiveUpTo())) {
     case 'naive':
       return glaNaive(q, k, v, g, resolved);
     case 'parallel':
