@@ -9,6 +9,7 @@ import { InputError } from '../util/errors.js';
 import { CausalLM } from '../models/lm.js';
 import { lmSchema, type LmConfig } from '../models/lm_config.js';
 import type { Params, ParamSpec } from '../models/params.js';
+import type { TrainableModel } from '../models/types.js';
 import { encodeSafetensors, readSafetensors } from './safetensors.js';
 
 interface HfMetalaConfig {
@@ -174,14 +175,15 @@ function hfKeys(c: LmConfig): Record<string, unknown> {
 /** Write config.json + model.safetensors into `dir` atomically (temp folder, then rename). */
 export async function saveCheckpoint(
   dir: string,
-  model: CausalLM,
+  model: TrainableModel,
   extra: Record<string, unknown> = {},
   extraFiles: Record<string, string | Buffer> = {},
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const cfg = { ...hfKeys(model.config), metala_model: model.config, ...extra };
+  const lm = (model.config.backbone ?? 'lm') === 'lm' ? hfKeys(model.config as LmConfig) : {};
+  const cfg = { ...lm, metala_model: model.config, ...extra };
   await writeFile(join(tmp, 'config.json'), JSON.stringify(cfg, null, 1));
   await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(await exportParams(model.params), { format: 'pt' }));
   for (const [name, data] of Object.entries(extraFiles)) await writeFile(join(tmp, name), data);

@@ -9,6 +9,7 @@ import { ConfigError } from '../util/errors.js';
 import { suggest, unknownNameMessage } from '../util/registry.js';
 import { MIXERS } from '../mixers/registry.js';
 import { TASKS } from '../tasks/registry.js';
+import { BACKBONES } from '../models/registry.js';
 import { experimentSchema, type RunSpec } from './schema.js';
 
 type Obj = Record<string, unknown>;
@@ -165,21 +166,25 @@ function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experime
   if (!taskOpts.success) throw zodToConfigError(file, 'task', taskOpts.error, taskRest, () => Object.keys((unwrap(taskDef.options) as { shape: Obj }).shape));
   const problem = taskDef.check(taskOpts.data as never)[0];
   if (problem !== undefined) throw new ConfigError(file, ['task', ...problem.path].join('.'), problem.message);
-  // Mixer options, against the mixer registry.
-  const mixerDef = MIXERS[exp.model.mixer.name];
-  if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', exp.model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
-  const { name: mixerName, ...mixerRest } = exp.model.mixer;
+  // Model, against its backbone's schema; then mixer options, against the mixer registry.
+  const backboneName = (exp.model['backbone'] as string | undefined) ?? 'lm';
+  const backbone = BACKBONES[backboneName];
+  if (backbone === undefined) throw new ConfigError(file, 'model.backbone', `${unknownNameMessage('backbone', backboneName, Object.keys(BACKBONES))}. Fix the name`);
+  const modelParsed = backbone.schema.safeParse({ ...exp.model, backbone: backboneName });
+  if (!modelParsed.success) throw zodToConfigError(file, 'model', modelParsed.error, exp.model, (p) => shapeKeys(backbone.schema, p.split('.').slice(1)));
+  const model = modelParsed.data as RunSpec['model'];
+  const mixerDef = MIXERS[model.mixer.name];
+  if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
+  const { name: mixerName, ...mixerRest } = model.mixer;
   const mixerOpts = mixerDef.options.safeParse(mixerRest);
   if (!mixerOpts.success) throw zodToConfigError(file, 'model.mixer', mixerOpts.error, mixerRest, () => Object.keys(mixerDef.options.shape));
   const task = { name: taskName, ...(taskOpts.data as Obj) };
-  const vocab = exp.model.vocab_size ?? taskDef.vocabSize(taskOpts.data as never);
-  return {
-    name: exp.name,
-    seed: exp.seed,
-    task,
-    model: { ...exp.model, vocab_size: vocab, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } },
-    train: exp.train,
-  };
+  const td = taskOpts.data as never;
+  const resolved = backbone.resolve(
+    { ...model, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } },
+    { vocabSize: taskDef.vocabSize(td), seqLen: taskDef.seqLen(td), numClasses: taskDef.numClasses?.(td) },
+  ) as RunSpec['model'];
+  return { name: exp.name, seed: exp.seed, task, model: resolved, train: exp.train };
 }
 
 /** Stable short hash of the resolved run (what makes two runs the same experiment). */

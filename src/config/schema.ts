@@ -2,7 +2,6 @@
 // registries (one list of mixers, one of tasks: adding a plug-in extends what a valid YAML is).
 import { z } from 'zod';
 import { BACKENDS } from '../backend/index.js';
-import { lmSchema } from '../models/lm_config.js';
 import { trainSchema } from './train_schema.js';
 
 /** Keys every experiment file may have; `include`/`extends` are resolved before validation. */
@@ -14,7 +13,8 @@ export const experimentSchema = z
     seed: z.number().int().min(0).default(0),
     backend: z.enum(BACKENDS).optional(),
     task: z.looseObject({ name: z.string() }),
-    model: lmSchema,
+    /** `backbone:` (default lm) picks the schema the rest is validated against (models/registry.ts). */
+    model: z.looseObject({ backbone: z.string().optional(), mixer: z.looseObject({ name: z.string() }).optional() }),
     train: trainSchema,
     /**
      * Grid over dotted paths: `{ train.lr: [1e-4, 1e-3], model.d_model: [64, 128] }`, or a list of
@@ -38,6 +38,7 @@ export interface RunSpec {
   point: Record<string, unknown>;
   seed: number;
   task: { name: string } & Record<string, unknown>;
-  model: z.infer<typeof lmSchema> & { vocab_size: number };
+  /** Validated by its backbone's schema, task-derived fields (vocab, classes) filled in. */
+  model: { backbone: string; d_model: number; n_layers: number; mixer: { name: string } & Record<string, unknown> } & Record<string, unknown>;
   train: z.infer<typeof trainSchema>;
 }

@@ -20,10 +20,11 @@ export const trainSchema = z
     grad_clip: z.number().min(0).default(1),
     /** Evaluate every N steps (default: once per epoch, at least every 1000 steps). */
     eval_every: z.number().int().positive().optional(),
-    /** Stop early once the eval metric exceeds `above` (Zoology: accuracy > 0.99). */
+    /** Stop early once the eval metric passes a threshold (Zoology: accuracy above 0.99). */
     early_stop: z
-      .object({ metric: z.string().default('accuracy'), above: z.number() })
+      .object({ metric: z.enum(['accuracy', 'loss', 'perplexity']).default('accuracy'), above: z.number().optional(), below: z.number().optional() })
       .strict()
+      .refine((e) => (e.above === undefined) !== (e.below === undefined), { message: 'give exactly one of above or below' })
       .nullable()
       .default(null),
     /** Save a resumable checkpoint every N steps (default: at every eval). */

@@ -11,13 +11,16 @@ import { layerNorm, rmsNorm } from '../layers/basic.js';
 import { createChannelMixer } from './channel_mixer.js';
 import type { LmConfig } from './lm_config.js';
 import { Params } from './params.js';
+import type { Batch } from '../tasks/types.js';
+import { labelIndex } from '../train/loss.js';
+import type { Supervised, TrainableModel } from './types.js';
 
 export interface LmForwardResult {
   logits: tf.Tensor3D;
   states?: MixerState[];
 }
 
-export class CausalLM {
+export class CausalLM implements TrainableModel {
   readonly params: Params;
   private readonly mixers: TokenMixer[] = [];
   private readonly channel: (((x: tf.Tensor3D) => tf.Tensor3D) | undefined)[] = [];
@@ -71,6 +74,15 @@ export class CausalLM {
     const logits2 = this.head !== undefined ? tf.matMul(hn, this.head) : tf.matMul(hn, this.embed, false, true);
     const logits = tf.reshape(logits2, [B, T, this.config.vocab_size]) as tf.Tensor3D;
     return opts.wantState === true ? { logits, states: newStates } : { logits };
+  }
+
+  /** Logits at the labelled positions (label ≠ −100): MQAR queries, or every next token. */
+  supervised(batch: Batch, _opts: { training?: boolean } = {}): Supervised {
+    const idx = labelIndex(batch.labels);
+    const logits = this.forward(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32')).logits;
+    const flat = tf.reshape(logits, [-1, this.config.vocab_size]) as tf.Tensor2D;
+    const rows = idx.rows.length === flat.shape[0] ? flat : (tf.gather(flat, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
+    return { logits: rows, targets: idx.targets };
   }
 
   /** Parallel-form logits for plain arrays: ids [B][T] → [B][T][V]. */

@@ -9,20 +9,35 @@ import type { Rng } from '../util/rng.js';
 /** Label value that the loss and the metrics skip. */
 export const IGNORE_INDEX = -100;
 
-/** One batch, row-major. */
+/**
+ * One batch, row-major. Token-level tasks (MQAR, language modelling) label positions:
+ * `labels` is [B*T] with IGNORE_INDEX where nothing is predicted. Sequence-level tasks (LRA,
+ * images) label examples: `labels` is [B]. Optional fields carry what other inputs need.
+ */
 export interface Batch {
-  /** Token ids [B*T]. */
+  /** Token ids [B*T] (LRA image/pathfinder: pixel intensities as tokens). */
   ids: Int32Array;
-  /** Target ids [B*T]; IGNORE_INDEX where nothing is predicted. */
+  /** [B*T] per position, or [B] per example (sequence-level tasks). */
   labels: Int32Array;
   /** B (the last batch of an epoch may be smaller than the requested batch size). */
   batch: number;
   /** T. */
   seqLen: number;
+  /** Real lengths [B] when sequences are right-padded with id 0 (padding must not change predictions). */
+  lengths?: Int32Array;
+  /** Second sequence of a pair [B*T] (LRA Retrieval), with its own lengths. */
+  ids2?: Int32Array;
+  lengths2?: Int32Array;
+  /** Images [B, H, W, C] float pixels, normalised (ViT backbones). */
+  pixels?: Float32Array;
+  imageShape?: [number, number, number];
 }
 
-/** Metrics a task can report; the train loop and the tables key on these names. */
-export type MetricName = 'accuracy';
+/**
+ * The metric a task is judged by (its best checkpoint, early stop, the tables): accuracy (higher is
+ * better) or perplexity (lower is better). The loop reports all of accuracy, loss and perplexity.
+ */
+export type MetricName = 'accuracy' | 'perplexity';
 
 export interface MetricResult {
   correct: number;
@@ -74,6 +89,8 @@ export interface TaskDef<S extends z.ZodObject = z.ZodObject> {
   vocabSize(opts: z.output<S>): number;
   /** T of every batch. */
   seqLen(opts: z.output<S>): number;
+  /** Classes of a sequence-classification task; omitted for token-level tasks (LM head over the vocabulary). */
+  numClasses?(opts: z.output<S>): number;
   /** Generates or loads both splits; deterministic in (opts, seed). */
   makeData(opts: z.output<S>, seed: number): TaskData;
   /** The task's metric on argmax predictions [N*T] against labels [N*T]. */

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../config/schema.js';
 import type { BackendInfo } from '../backend/index.js';
-import { CausalLM } from '../models/lm.js';
-import type { LmConfig } from '../models/lm_config.js';
+import { BACKBONES } from '../models/registry.js';
+import type { TrainableModel } from '../models/types.js';
 import { TASKS } from '../tasks/registry.js';
 import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
@@ -20,12 +20,13 @@ import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
-import { labelIndex, maskedCrossEntropy } from './loss.js';
+import { crossEntropy } from './loss.js';
 import { createProgress } from './progress.js';
 
 export interface EvalResult {
   accuracy: number;
   loss: number;
+  perplexity: number;
   correct: number;
   total: number;
 }
@@ -44,29 +45,31 @@ interface TrainerState {
   tokens: number;
 }
 
-/** Evaluate on the whole test split: task metric on argmax, and the masked CE. */
-export async function evaluate(model: CausalLM, task: TaskDef, data: TaskData, batchSize: number): Promise<EvalResult> {
+/** Evaluate on the whole test split: accuracy of the argmax, mean CE and perplexity over supervised units. */
+export async function evaluate(model: TrainableModel, data: TaskData, batchSize: number): Promise<EvalResult> {
   let correct = 0;
   let total = 0;
   let lossSum = 0;
-  let lossN = 0;
   for (const b of data.test.batches(batchSize)) {
-    const idx = labelIndex(b.labels);
-    const [predT, lossT] = tf.tidy(() => {
-      const logits = model.forward(tf.tensor2d(b.ids, [b.batch, b.seqLen], 'int32')).logits;
-      return [tf.argMax(logits, -1), maskedCrossEntropy(logits, idx)];
+    const { preds, lossT, targets } = tf.tidy(() => {
+      const s = model.supervised(b);
+      return { preds: tf.argMax(s.logits, -1), lossT: tf.mul(crossEntropy(s.logits, s.targets), s.targets.length), targets: s.targets };
     });
-    const preds = new Int32Array((await predT.data()) as Int32Array);
-    const loss = (await lossT.data())[0]!;
-    predT.dispose();
+    const p = (await preds.data()) as Int32Array;
+    lossSum += (await lossT.data())[0]!;
+    preds.dispose();
     lossT.dispose();
-    const m = task.score(preds, b.labels);
-    correct += m.correct;
-    total += m.total;
-    lossSum += loss * idx.rows.length;
-    lossN += idx.rows.length;
+    for (let i = 0; i < targets.length; i++) if (p[i] === targets[i]) correct++;
+    total += targets.length;
   }
-  return { accuracy: total === 0 ? Number.NaN : correct / total, loss: lossN === 0 ? Number.NaN : lossSum / lossN, correct, total };
+  const loss = total === 0 ? Number.NaN : lossSum / total;
+  return { accuracy: total === 0 ? Number.NaN : correct / total, loss, perplexity: Math.exp(loss), correct, total };
+}
+
+/** Is `a` a better eval than `b` for the task's metric? */
+function better(metric: string, a: EvalResult, b: EvalResult | null): boolean {
+  if (b === null) return true;
+  return metric === 'perplexity' ? a.perplexity < b.perplexity : a.accuracy > b.accuracy;
 }
 
 /** Seed of the shuffle of epoch e: a pure function so a resumed run replays the same order. */
@@ -125,7 +128,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   const evalEvery = Math.min(t.eval_every ?? Math.min(stepsPerEpoch, 1000), totalSteps);
   const ckptEvery = t.checkpoint_every ?? evalEvery;
 
-  const model = new CausalLM(spec.model as LmConfig, spec.seed);
+  const model = BACKBONES[spec.model.backbone]!.create(spec.model, spec.seed);
   const optim = new AdamW(model.params, { betas: t.betas, eps: t.eps, weightDecay: t.weight_decay });
   const state: TrainerState = { step: 0, best: null, last: null, wall_s: 0, tokens: 0 };
   let resumed = false;
@@ -181,15 +184,15 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   try {
     while (state.step < totalSteps) {
       const b = stream.next().value as Batch;
-      const idx = labelIndex(b.labels);
       const lr = lrAt(state.step, totalSteps, t);
       const t0 = performance.now();
-      const ids = tf.tensor2d(b.ids, [b.batch, b.seqLen], 'int32');
-      const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(ids).logits, idx), varList);
+      const { value, grads } = tf.variableGrads(() => {
+        const s = model.supervised(b, { training: true });
+        return crossEntropy(s.logits, s.targets);
+      }, varList);
       const named: Record<string, tf.Tensor> = {};
       for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
       const gnorm = optim.step(named, lr, t.grad_clip);
-      ids.dispose();
       for (const g of Object.values(grads)) g.dispose();
       const loss = (await value.data())[0]!;
       const gn = (await gnorm.data())[0]!;
@@ -212,13 +215,17 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       }
       const isEval = state.step % evalEvery === 0 || state.step === totalSteps;
       if (isEval) {
-        const ev = await evaluate(model, task, data, t.batch_size);
+        const ev = await evaluate(model, data, t.batch_size);
         state.last = { ...ev, step: state.step };
-        if (state.best === null || ev.accuracy > state.best.accuracy) state.best = { ...ev, step: state.step };
-        await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss } });
+        if (better(task.metric, ev, state.best)) state.best = { ...ev, step: state.step };
+        await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
         bar.update(state.step, { metric: ev.accuracy });
         opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(tps)} tok/s`);
-        if (t.early_stop !== null && t.early_stop.metric === 'accuracy' && ev.accuracy > t.early_stop.above) stopReason = 'early_stop';
+        const es = t.early_stop;
+        if (es !== null) {
+          const v = ev[es.metric];
+          if ((es.above !== undefined && v > es.above) || (es.below !== undefined && v < es.below)) stopReason = 'early_stop';
+        }
       }
       if (isEval || state.step % ckptEvery === 0 || stopReason === 'early_stop') {
         await checkpoint();

@@ -27,6 +27,19 @@ export function labelIndex(labels: Int32Array): LabelIndex {
 }
 
 /**
+ * Mean cross-entropy of logits [N, C] against targets (N): logsumexp(z) − z[y], with z[y] picked
+ * from the flattened logits (its gradient is a scatter; no [N, C] one-hot is built).
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  const [N, C] = logits.shape;
+  if (N === 0) return tf.scalar(0);
+  const pickIdx = new Int32Array(N);
+  for (let n = 0; n < N; n++) pickIdx[n] = n * C + targets[n]!;
+  const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(pickIdx, 'int32'));
+  return tf.mean(tf.sub(tf.logSumExp(logits, -1), picked)) as tf.Scalar;
+}
+
+/**
  * Mean CE of logits [B, T, V] at the labelled positions.
  * logsumexp(z) − z[y], with z[y] picked from the flattened rows (its gradient is a scatter).
  */

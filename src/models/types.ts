@@ -1,0 +1,48 @@
+// The contract between backbones and the one training loop: a model maps a task batch to the
+// logits of its supervised units (query positions, next tokens, or whole sequences) and their
+// targets. The loop computes CE, accuracy and perplexity from that and knows nothing else.
+import type * as tf from '@tensorflow/tfjs';
+import type { z } from 'zod';
+import type { Batch } from '../tasks/types.js';
+import type { Params } from './params.js';
+
+export interface Supervised {
+  /** [N, C] logits of the N supervised units. */
+  logits: tf.Tensor2D;
+  /** N class ids. */
+  targets: Int32Array;
+}
+
+export interface TrainableModel {
+  readonly params: Params;
+  /** The resolved `model:` config (written into checkpoints as `metala_model`). */
+  readonly config: { backbone?: string } & object;
+  /**
+   * Forward pass for training/eval; called inside tf.tidy / tf.variableGrads. `training` turns
+   * on dropout and other train-only behaviour.
+   */
+  supervised(batch: Batch, opts?: { training?: boolean }): Supervised;
+  dispose(): void;
+}
+
+/** What a backbone needs to know about the task it is built for. */
+export interface TaskShape {
+  vocabSize: number;
+  seqLen: number;
+  /** Classes of a sequence-classification task (LRA, images); undefined for token-level tasks. */
+  numClasses?: number;
+}
+
+export interface BackboneDef<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  /** Strict schema of `model:` for this backbone (mixer options are validated separately). */
+  schema: S;
+  /** Fill task-derived fields (vocab, classes, max length) into a validated config. */
+  resolve(cfg: z.output<S>, task: TaskShape): z.output<S>;
+  create(cfg: z.output<S>, seed: number): TrainableModel;
+}
+
+export function defineBackbone<S extends z.ZodType>(def: BackboneDef<S>): BackboneDef<S> {
+  return def;
+}
