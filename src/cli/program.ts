@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { MetalaError } from '../util/errors.js';
 import { trainCommand } from './commands/train.js';
+import { ablateCommand } from './commands/ablate.js';
 import { reportCommand } from './commands/report.js';
 import { listCommand } from './commands/list.js';
 import { validateCommand } from './commands/validate.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   program.addCommand(trainCommand());
+  program.addCommand(ablateCommand());
   program.addCommand(reportCommand());
   program.addCommand(listCommand());
   program.addCommand(validateCommand());

@@ -3,9 +3,14 @@
 import { lookup } from '../util/registry.js';
 import { fig3_mqar } from './tables/fig3_mqar.js';
 import { taba7_mqar_hard } from './tables/taba7_mqar_hard.js';
+import { tab8_ablation } from './tables/tab8_ablation.js';
 import type { TableSpec } from './types.js';
 
-export const TABLES = { fig3_mqar, taba7_mqar_hard } as const satisfies Record<string, TableSpec>;
+export const TABLES = {
+  fig3_mqar,
+  taba7_mqar_hard,
+  tab8_ablation,
+} as const satisfies Record<string, TableSpec>;
 
 export type TableId = keyof typeof TABLES;
 

@@ -146,14 +146,16 @@ describe('TABLES', () => {
 
 describe('runReport', () => {
   it('writes both tables and reports the skipped folders', async () => {
-    expect(report.written.map((w) => w.id)).toEqual(['fig3_mqar', 'taba7_mqar_hard']);
+    // The metala 'no_conv' variant run goes to the ablation table, not Fig. 3.
+    expect(report.written.map((w) => w.id)).toEqual(['fig3_mqar', 'taba7_mqar_hard', 'tab8_ablation']);
     expect(report.empty).toEqual([]);
     expect(report.runs).toBe(15);
     expect(report.skipped.map((s) => s.dir.slice(results.length + 1)).sort()).toEqual(['mqar/fig3/broken', 'mqar/fig3/half']);
-    expect((await readdir(out)).sort()).toEqual(['mqar.csv', 'mqar.md', 'mqar_hard.csv', 'mqar_hard.md']);
-    expect(report.written[0]!.runs).toBe(10);
+    expect((await readdir(out)).sort()).toEqual(['ablation.csv', 'ablation.md', 'mqar.csv', 'mqar.md', 'mqar_hard.csv', 'mqar_hard.md']);
+    expect(report.written[0]!.runs).toBe(9);
     expect(report.written[1]!.runs).toBe(4);
-    expect([...report]).toEqual(['mqar.csv', 'mqar.md', 'mqar_hard.csv', 'mqar_hard.md'].map((f) => join(out, f)));
+    expect(report.written[2]!.runs).toBe(1);
+    expect([...report]).toEqual(['mqar.csv', 'mqar.md', 'mqar_hard.csv', 'mqar_hard.md', 'ablation.csv', 'ablation.md'].map((f) => join(out, f)));
   });
 
   it('renders Fig. 3 wide: max over the LR sweep, — for missing, Fig. 3 groups first', async () => {
@@ -165,7 +167,6 @@ describe('runReport', () => {
       '| softmax | 99.1 | — | — | — |',
       '| gla | — | — | 20.0 | — |',
       '| metala | 87.3 | 95.0 * | — | 100.0 |',
-      '| metala (no_conv) | 50.0 | — | — | — |',
     ]);
     expect(md).toMatch(/^# MQAR accuracy/);
     expect(md).toContain('UNVERIFIED');
@@ -185,7 +186,7 @@ describe('runReport', () => {
     // Placed but not evaluated: empty accuracy, never 0.
     expect(find('gla', '256', '64')!.slice(4, 7)).toEqual(['', '0', '']);
     expect(find('softmax', '512', '64')).toBeUndefined();
-    expect(body.length).toBe(7);
+    expect(body.length).toBe(6);
   });
 
   it('renders Tab. A7 with ours | paper | Δ, paper rows without runs included', async () => {

@@ -40,7 +40,8 @@ export const fig3_mqar = defineTable({
   paperRef: 'MetaLA §6, Fig. 3 (protocol: Zoology ICLR24 Fig. 2; paper-metala.md §5.1)',
   files: ['mqar.csv', 'mqar.md'],
   // Every MQAR run except Tab. A7's harder setting, so smoke runs show up too.
-  select: (r) => taskName(r) === 'mqar' && !isMqarHard(r),
+  // Ablation variants (configs/ablation.yaml) have their own table (tab8_ablation).
+  select: (r) => taskName(r) === 'mqar' && !isMqarHard(r) && (r.config.variant === undefined || r.config.variant === null),
   row: mixerDim,
   columns: [seqLenDim, kvPairsDim, dModelDim],
   columnLabel: ([t, kv, d]) => `T=${String(t)} kv=${String(kv)} d=${String(d)}`,
