@@ -110,8 +110,24 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
       break;
     }
   }
+  applyFlagOverrides();
   current = info;
   return info;
+}
+
+/**
+ * METALA_TF_FLAGS="NAME=value,NAME=value" sets TF.js environment flags after the backend is up
+ * (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 for fewer queue submits on webgpu). For tuning runs.
+ */
+function applyFlagOverrides(): void {
+  const spec = process.env['METALA_TF_FLAGS'];
+  if (spec === undefined || spec.trim() === '') return;
+  for (const kv of spec.split(',')) {
+    const [k, v] = kv.split('=').map((s) => s.trim());
+    if (k === undefined || v === undefined || k === '') throw new MetalaError(`METALA_TF_FLAGS: '${kv}' is not NAME=value`);
+    const value: number | boolean | string = v === 'true' ? true : v === 'false' ? false : Number.isFinite(Number(v)) ? Number(v) : v;
+    tf.env().set(k, value);
+  }
 }
 
 /** Release backend resources so the process can exit (Dawn keeps Node alive otherwise). */

@@ -18,6 +18,7 @@ export interface BenchOpts {
   warmup: number;
   out?: string;
   child: boolean;
+  profile: boolean;
 }
 
 async function runChild(o: BenchOpts): Promise<void> {
@@ -26,7 +27,7 @@ async function runChild(o: BenchOpts): Promise<void> {
   const backend = await initBackend(o.backends[0] as never);
   for (const T of o.seqLens) {
     for (const m of o.mixers) {
-      const r = await benchCase({ mixer: { name: m, num_heads: o.heads }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup);
+      const r = await benchCase({ mixer: { name: m, num_heads: o.heads }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile);
       process.stdout.write(`${JSON.stringify(r)}\n`);
     }
   }
@@ -35,7 +36,7 @@ async function runChild(o: BenchOpts): Promise<void> {
 function spawnBackend(o: BenchOpts, backend: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
-    '--steps', String(o.steps), '--warmup', String(o.warmup)];
+    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : [])];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -31,6 +31,10 @@ export interface BenchResult extends BenchCase {
   infer_tokens_per_s: number;
   /** Peak bytes held by TF.js tensors during one training step (tf.profile). */
   peak_bytes: number;
+  /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
+  phases?: { fwd_bwd_ms: number; optimizer_ms: number };
+  /** With `profile`: the kernels that took longest in one training step, aggregated by name and input shapes. */
+  kernels?: { name: string; shapes: string; ms: number; calls: number }[];
   error?: string;
 }
 
@@ -40,7 +44,7 @@ async function timeIt(n: number, f: () => Promise<void>): Promise<number> {
   return (performance.now() - t0) / n;
 }
 
-export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number): Promise<BenchResult> {
+export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number, profile = false): Promise<BenchResult> {
   const def = lookup(MIXERS, 'mixer', c.mixer.name);
   const { name, ...rest } = c.mixer;
   const cfg = lmSchema.parse({
@@ -82,7 +86,30 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     await infer();
     const inferMs = await timeIt(steps, infer);
     const prof = await tf.profile(trainStep);
+    let extra: Pick<BenchResult, 'phases' | 'kernels'> = {};
+    if (profile) {
+      const fwdBwd = async (): Promise<void> => {
+        const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
+        await value.data();
+        tf.dispose([value, ...Object.values(grads)]);
+      };
+      const fwdBwdMs = await timeIt(steps, fwdBwd);
+      const agg = new Map<string, { name: string; shapes: string; ms: number; calls: number }>();
+      for (const k of prof.kernels) {
+        const shapes = JSON.stringify(k.inputShapes);
+        const key = `${k.name} ${shapes}`;
+        const e = agg.get(key) ?? { name: k.name, shapes, ms: 0, calls: 0 };
+        e.ms += Number(await k.kernelTimeMs) || 0;
+        e.calls += 1;
+        agg.set(key, e);
+      }
+      extra = {
+        phases: { fwd_bwd_ms: Math.round(fwdBwdMs * 10) / 10, optimizer_ms: Math.round((stepMs - fwdBwdMs) * 10) / 10 },
+        kernels: [...agg.values()].sort((a, b) => b.ms - a.ms).slice(0, 40).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 })),
+      };
+    }
     return {
+      ...extra,
       ...base,
       train_step_ms: Math.round(stepMs * 10) / 10,
       train_tokens_per_s: Math.round((B * T * 1000) / stepMs),
