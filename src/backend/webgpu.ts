@@ -31,7 +31,8 @@ async function loadDawn(): Promise<{ dawn?: DawnModule; why?: string }> {
 
 function adapterName(a: GpuAdapterLike): string {
   const i = a.info ?? {};
-  return [i.vendor, i.description || i.device, i.architecture].filter((s) => s !== undefined && s !== '').join(' / ') || 'unknown GPU';
+  // Dawn on NVIDIA reports the driver in `description`; `device` carries the GPU name when known.
+  return [i.vendor, i.device, i.architecture, i.description].filter((s) => s !== undefined && s !== '').join(' / ') || 'unknown GPU';
 }
 
 let navigatorSet = false;
@@ -63,8 +64,8 @@ export async function initWebgpu(opts: { required: boolean }): Promise<BackendIn
   (globalThis as { navigator?: unknown }).navigator = { gpu, userAgent: 'node' };
   navigatorSet = true;
   await import('@tensorflow/tfjs-backend-webgpu');
-  // Ask for the adapter's own limits: the defaults (128 MiB storage buffers) are too small for
-  // real batches on an H100.
+  // tfjs-backend-webgpu requests the adapter's own limits (maxStorageBufferBindingSize,
+  // maxBufferSize, …) when it creates the device, so H100-sized buffers are allowed.
   const ok = await tf.setBackend('webgpu');
   if (!ok) throw new MetalaError('backend webgpu failed to initialise. Use --backend wasm');
   await tf.ready();
