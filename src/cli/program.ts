@@ -10,6 +10,8 @@ import { listCommand } from './commands/list.js';
 import { validateCommand } from './commands/validate.js';
 import { benchCommand } from './commands/bench.js';
 import { inspectCommand } from './commands/inspect.js';
+import { evalCommand } from './commands/eval.js';
+import { dataCommand } from './commands/data.js';
 
 export function buildProgram(): Command {
   const program = new Command('metala')
@@ -17,12 +19,14 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   program.addCommand(trainCommand());
+  program.addCommand(evalCommand());
   program.addCommand(ablateCommand());
   program.addCommand(reportCommand());
   program.addCommand(listCommand());
   program.addCommand(validateCommand());
   program.addCommand(benchCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(dataCommand());
   return program;
 }
 

@@ -18,6 +18,8 @@ export const trainSchema = z
     min_lr_ratio: z.number().min(0).max(1).default(0),
     /** Global-norm gradient clipping; 0 disables it. */
     grad_clip: z.number().min(0).default(1),
+    /** Training-loss label smoothing ε (DeiT: 0.1); eval loss stays plain CE. No default, so run ids do not change. */
+    label_smoothing: z.number().min(0).max(1).optional(),
     /** Evaluate every N steps (default: once per epoch, at least every 1000 steps). */
     eval_every: z.number().int().positive().optional(),
     /** Stop early once the eval metric passes a threshold (Zoology: accuracy above 0.99). */

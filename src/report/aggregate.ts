@@ -92,6 +92,24 @@ export function buildTable(spec: TableSpec, allRuns: readonly RunRecord[]): Tabl
     }
   }
 
+  // Derived columns (e.g. an average over tasks) read the run cells of their row.
+  for (const d of spec.derived ?? []) {
+    const label = addColumn(d.key);
+    for (const row of rows) {
+      const v = d.compute((l) => cells.get(id(row, l))?.value);
+      if (v === undefined || !Number.isFinite(v)) continue;
+      const c = getCell(row, label);
+      c.value = v;
+      for (const l of d.from) {
+        const src = cells.get(id(row, l));
+        if (src === undefined) continue;
+        c.nPlaced += src.nPlaced;
+        c.nRuns += src.nRuns;
+        c.nUnfinished += src.nUnfinished;
+      }
+    }
+  }
+
   if (spec.paper !== undefined) {
     for (const key of spec.paperColumns ?? []) addColumn(key);
     for (const [row, byColumn] of Object.entries(spec.paper)) {

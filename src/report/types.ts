@@ -56,6 +56,12 @@ export interface TableSpec {
   paper?: Readonly<Record<string, Readonly<Record<string, PaperValue>>>>;
   /** Column keys the paper reports, shown even where we have no run. */
   paperColumns?: readonly (readonly Key[])[];
+  /**
+   * Columns computed from other columns of the same row (Tab. 7's average over tasks): `compute`
+   * reads our values by column label (undefined = no value); the cell stays empty when it returns
+   * undefined. Its run counts are the sums over the `from` columns.
+   */
+  derived?: readonly { key: readonly Key[]; from: readonly string[]; compute(value: (label: string) => number | undefined): number | undefined }[];
   /** Paragraphs printed under the Markdown table. */
   notes: readonly string[];
 }

@@ -3,9 +3,16 @@
 import { z } from 'zod';
 import { lookup } from '../util/registry.js';
 import { mqar } from './mqar.js';
+import { imageClassification } from './image/task.js';
+import { lm } from './lm/lm.js';
+import { lraListops } from './lra/listops.js';
+import { lraText } from './lra/text.js';
+import { lraRetrieval } from './lra/retrieval.js';
+import { lraImage } from './lra/image.js';
+import { lraPathfinder } from './lra/pathfinder.js';
 import type { TaskDef } from './types.js';
 
-export const TASKS = { mqar } as const satisfies Record<string, TaskDef>;
+export const TASKS = { mqar, image_classification: imageClassification, lm, lra_listops: lraListops, lra_text: lraText, lra_retrieval: lraRetrieval, lra_image: lraImage, lra_pathfinder: lraPathfinder } as const satisfies Record<string, TaskDef>;
 
 export type TaskName = keyof typeof TASKS;
 

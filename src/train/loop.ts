@@ -167,7 +167,8 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   });
   const checkpoint = async () => {
     const optState = await optim.exportState();
-    await saveCheckpoint(ckptDir, model, { run_id: spec.run_id }, {
+    // metala_task: the task options (e.g. the LM tokenizer) so `metala eval` can use the checkpoint alone.
+    await saveCheckpoint(ckptDir, model, { run_id: spec.run_id, metala_task: spec.task }, {
       'optimizer.safetensors': encodeSafetensors(optState),
       'trainer_state.json': JSON.stringify({ ...state, optim_t: optim.t }),
     });
@@ -188,7 +189,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const t0 = performance.now();
       const { value, grads } = tf.variableGrads(() => {
         const s = model.supervised(b, { training: true });
-        return crossEntropy(s.logits, s.targets);
+        return crossEntropy(s.logits, s.targets, t.label_smoothing);
       }, varList);
       const named: Record<string, tf.Tensor> = {};
       for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;

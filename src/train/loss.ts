@@ -29,13 +29,19 @@ export function labelIndex(labels: Int32Array): LabelIndex {
 /**
  * Mean cross-entropy of logits [N, C] against targets (N): logsumexp(z) − z[y], with z[y] picked
  * from the flattened logits (its gradient is a scatter; no [N, C] one-hot is built).
+ * With label smoothing ε (PyTorch CrossEntropyLoss(label_smoothing=ε), as timm/DeiT train):
+ * logsumexp(z) − (1 − ε)·z[y] − (ε/C)·Σ_c z[c].
  */
-export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array, labelSmoothing = 0): tf.Scalar {
   const [N, C] = logits.shape;
   if (N === 0) return tf.scalar(0);
   const pickIdx = new Int32Array(N);
   for (let n = 0; n < N; n++) pickIdx[n] = n * C + targets[n]!;
   const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(pickIdx, 'int32'));
+  if (labelSmoothing > 0) {
+    const target = tf.add(tf.mul(picked, 1 - labelSmoothing), tf.mul(tf.mean(logits, -1), labelSmoothing));
+    return tf.mean(tf.sub(tf.logSumExp(logits, -1), target)) as tf.Scalar;
+  }
   return tf.mean(tf.sub(tf.logSumExp(logits, -1), picked)) as tf.Scalar;
 }
 

@@ -8,10 +8,12 @@ import { loadExperiment, runIdOf } from '../../src/config/load.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { REPO } from '../helpers/golden.js';
 
+/** Experiment configs (configs/tasks/ holds zero-shot task definitions, a different format). */
 function allConfigs(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = join(dir, f);
-    return statSync(p).isDirectory() ? allConfigs(p) : /\.ya?ml$/.test(f) ? [p] : [];
+    if (statSync(p).isDirectory()) return f === 'tasks' && dir.endsWith('configs') ? [] : allConfigs(p);
+    return /\.ya?ml$/.test(f) ? [p] : [];
   });
 }
 

@@ -1,0 +1,49 @@
+// The README stays true (style-models.md §8.8): its two set-up commands come first, and every
+// command, config path and table id it names exists.
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { REPO } from './helpers/golden.js';
+import { buildProgram } from '../src/cli/program.js';
+import { TABLES } from '../src/report/registry.js';
+import { loadExperiment } from '../src/config/load.js';
+
+const readme = readFileSync(resolve(REPO, 'README.md'), 'utf8');
+
+describe('README', () => {
+  it('opens with exactly the two set-up commands: install + smoke MQAR on CPU, then the tests', () => {
+    const first = /```sh\n([\s\S]*?)```/.exec(readme);
+    expect(first).not.toBeNull();
+    expect(readme.indexOf('```sh')).toBeLessThan(200);
+    const lines = first![1]!.trim().split('\n').map((l) => l.replace(/#.*$/, '').trim());
+    expect(lines).toEqual(['npm ci && npx metala train configs/smoke/mqar.yaml', 'npm test']);
+    const pkg = JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8'));
+    expect(pkg.scripts.test).toMatch(/vitest run/);
+    expect(pkg.scripts.prepare).toMatch(/tsc/);
+    expect(pkg.bin.metala).toBe('bin/metala.js');
+  });
+
+  it('every metala command it names is a real command', () => {
+    const known = new Set(buildProgram().commands.map((c) => c.name()));
+    const used = [...readme.matchAll(/\bmetala (\w+)/g)].map((m) => m[1]!).filter((w) => /^[a-z]+$/.test(w) && w !== 'reproduces' && w !== 'does');
+    expect(used.length).toBeGreaterThan(5);
+    for (const cmd of new Set(used)) expect(known.has(cmd), `metala ${cmd}`).toBe(true);
+  });
+
+  it('every configs/ path exists and validates; every src/ and test/ path exists', () => {
+    const configs = [...readme.matchAll(/`?(configs\/[\w./-]+\.ya?ml)`?/g)].map((m) => m[1]!);
+    expect(configs.length).toBeGreaterThan(2);
+    for (const c of new Set(configs)) {
+      expect(existsSync(resolve(REPO, c)), c).toBe(true);
+      expect(loadExperiment(resolve(REPO, c), [], { variants: true }).runs.length).toBeGreaterThan(0);
+    }
+    const paths = [...readme.matchAll(/`((?:src|test|bin|configs|datasets|results)\/[\w./-]*\w)`/g)].map((m) => m[1]!);
+    for (const p of new Set(paths)) if (!p.includes('<') && !/\*|\.(csv|md)$/.test(p) || p.endsWith('README.md')) expect(existsSync(resolve(REPO, p)), p).toBe(true);
+  });
+
+  it('every table id in the paper map is registered', () => {
+    const ids = [...readme.matchAll(/`((?:fig|tab)\w+)`/g)].map((m) => m[1]!);
+    expect(ids.length).toBeGreaterThan(1);
+    for (const id of ids) expect(Object.keys(TABLES), id).toContain(id);
+  });
+});
