@@ -20,7 +20,8 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   let runs = exp.runs;
   if (o.only !== undefined) {
     const ids = o.only.split(',').map((s) => s.trim());
-    runs = runs.filter((r) => ids.some((id) => r.run_id.startsWith(id) || r.variant === id));
+    // In the order given, so a user can put the quick runs first.
+    runs = ids.flatMap((id) => runs.filter((r) => r.run_id.startsWith(id) || r.variant === id)).filter((r, i, all) => all.indexOf(r) === i);
     if (runs.length === 0) throw new MetalaError(`--only ${o.only}: no run of ${config} matches. Use --dry-run to list run ids`);
   }
   if (o.dryRun) {
