@@ -29,8 +29,13 @@ export interface BenchResult extends BenchCase {
   train_tokens_per_s: number;
   /** Parallel-form forward only, logits read back. */
   infer_tokens_per_s: number;
-  /** Peak bytes held by TF.js tensors during one training step (tf.profile). */
+  /**
+   * Peak bytes held by TF.js tensors during one training step (tf.profile). Reliable on cpu/wasm;
+   * on webgpu it over-counts (it sums buffers across the step), so see `gpu_bytes_allocated`.
+   */
   peak_bytes: number;
+  /** webgpu: bytes of GPU buffers allocated by the backend's pool after the steps (tf.memory()). */
+  gpu_bytes_allocated?: number;
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
   phases?: { fwd_bwd_ms: number; optimizer_ms: number };
   /** With `profile`: the kernels that took longest in one training step, aggregated by name and input shapes. */
@@ -108,8 +113,10 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
         kernels: [...agg.values()].sort((a, b) => b.ms - a.ms).slice(0, 40).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 })),
       };
     }
+    const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number };
     return {
       ...extra,
+      ...(mem.numBytesInGPUAllocated !== undefined ? { gpu_bytes_allocated: mem.numBytesInGPUAllocated } : {}),
       ...base,
       train_step_ms: Math.round(stepMs * 10) / 10,
       train_tokens_per_s: Math.round((B * T * 1000) / stepMs),
