@@ -29,9 +29,24 @@ async function main(): Promise<void> {
     logLevel: 'warning',
     banner: { js: '#!/usr/bin/env node' },
   });
+  // The image decoder runs in worker_threads: its entry is a second file beside metala.cjs.
+  const worker = resolve('dist/src/tasks/image/worker.js');
+  if (existsSync(worker)) {
+    await esbuild.build({
+      entryPoints: [worker],
+      outfile: join(out, 'image_worker.cjs'),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      minify: true,
+      external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+      logLevel: 'warning',
+    });
+  }
   const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) copyFileSync(join(wasmDir, f), join(out, f));
-  process.stdout.write(`bundle written to ${out}/metala.cjs (+ 3 .wasm files)\n`);
+  process.stdout.write(`bundle written to ${out}/metala.cjs (+ image_worker.cjs, 3 .wasm files)\n`);
 }
 
 void main();
