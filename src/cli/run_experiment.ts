@@ -49,10 +49,12 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
         log: interactive ? undefined : (line) => process.stderr.write(`${line}\n`),
         deadline,
       });
-      const best = (out.summary['best'] as { accuracy?: number } | null)?.accuracy;
+      // The task's own metric: accuracy (MQAR, LRA, images) or perplexity (language modelling).
+      const metric = out.summary['metric'] === 'perplexity' ? 'perplexity' : 'accuracy';
+      const best = (out.summary['best'] as Record<string, number> | null)?.[metric];
       process.stdout.write(
         `[${i + 1}/${runs.length}] ${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${out.status}` +
-          `${best !== undefined ? ` best accuracy ${best.toFixed(4)}` : ''} ${JSON.stringify(r.point)} → ${out.dir}\n`,
+          `${best !== undefined ? ` best ${metric} ${best.toFixed(4)}` : ''} ${JSON.stringify(r.point)} → ${out.dir}\n`,
       );
     } catch (e) {
       if (!(e instanceof RunError)) throw e;
