@@ -66,6 +66,21 @@ export async function evaluate(model: TrainableModel, data: TaskData, batchSize:
   return { accuracy: total === 0 ? Number.NaN : correct / total, loss, perplexity: Math.exp(loss), correct, total };
 }
 
+/**
+ * Out-of-memory failures come out of the backends as assorted errors (Dawn buffer allocation,
+ * "memory access out of bounds" / "Aborted()" from the wasm heap, a JS RangeError). Name the run
+ * and the remedy instead of printing a stack trace.
+ */
+function asOutOfMemory(e: unknown, label: string, batch: number, backend: string): RunError | undefined {
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const oom = /out of memory|OOM|Failed to allocate|allocation failed|createBuffer|memory access out of bounds|Aborted\(\)|Array buffer allocation|Invalid typed array length/i;
+  if (e instanceof RunError || !oom.test(msg)) return undefined;
+  const where = backend === 'webgpu' ? 'GPU' : `CPU (${backend} backend)`;
+  return new RunError(
+    `${label}: out of ${where} memory (${msg.split('\n')[0]!.slice(0, 120)}). Lower train.batch_size (e.g. --set train.batch_size=${Math.max(1, Math.floor(batch / 2))}) or the sequence length; the last good checkpoint is kept`,
+  );
+}
+
 /** Is `a` a better eval than `b` for the task's metric? */
 function better(metric: string, a: EvalResult, b: EvalResult | null): boolean {
   if (b === null) return true;
@@ -247,8 +262,9 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const leaked = tf.memory().numTensors - n0;
       if (leaked > 0) throw new Error(`internal: ${leaked} tensors leaked in training step ${state.step}`);
     }
-  } catch (e) {
+  } catch (e0) {
     bar.stop();
+    const e = asOutOfMemory(e0, label, spec.train.batch_size, opts.backend.backend) ?? e0;
     const summary = summaryOf('failed', { error: (e as Error).message });
     await writeJson(summaryPath, summary);
     model.dispose();

@@ -77,3 +77,24 @@ describe('schedule', () => {
     expect(lrAt(110, 110, t)).toBeCloseTo(0.1);
   });
 });
+
+describe('out of memory', () => {
+  it('a backend allocation failure becomes a one-line RunError naming the run and a smaller batch', async () => {
+    const backend = await initBackend('cpu');
+    const { dir, file } = tinyConfig();
+    const spec = loadExperiment(file).runs[0]!;
+    // Make the task's data loader throw the way an exhausted wasm heap does.
+    const { TASKS } = await import('../../src/tasks/registry.js');
+    const task = TASKS.mqar as unknown as { makeData: (...a: unknown[]) => { train: { batches: () => Iterable<unknown> } } };
+    const orig = task.makeData;
+    task.makeData = (...a: unknown[]) => {
+      const d = orig(...a);
+      return { ...d, train: { ...d.train, batches: () => { throw new RangeError('Array buffer allocation failed'); } } };
+    };
+    try {
+      await expect(trainRun(spec, { resultsDir: dir, backend, progress: false })).rejects.toThrow(/tiny\/\w+: out of CPU \(cpu backend\) memory .*--set train\.batch_size=8/);
+    } finally {
+      task.makeData = orig;
+    }
+  });
+});
