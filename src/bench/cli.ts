@@ -24,10 +24,14 @@ export interface BenchOpts {
 async function runChild(o: BenchOpts): Promise<void> {
   const { initBackend } = await import('../backend/index.js');
   const { benchCase } = await import('./run.js');
+  const { MIXERS } = await import('../mixers/registry.js');
+  const { lookup } = await import('../util/registry.js');
   const backend = await initBackend(o.backends[0] as never);
   for (const T of o.seqLens) {
     for (const m of o.mixers) {
-      const r = await benchCase({ mixer: { name: m, num_heads: o.heads }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile);
+      // --heads applies to the mixers that have heads (SSMs and LinRNNs have none).
+      const hasHeads = 'num_heads' in lookup(MIXERS, 'mixer', m).options.shape;
+      const r = await benchCase({ mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile);
       process.stdout.write(`${JSON.stringify(r)}\n`);
     }
   }
