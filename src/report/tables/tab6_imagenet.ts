@@ -100,7 +100,8 @@ export const tab6_imagenet_params = defineTable({
   files: ['tab6_imagenet_params.csv', 'tab6_imagenet_params.md'],
   valueName: 'params_M',
   value: paramsM,
-  format: (v) => v.toFixed(1),
+  // The paper's one decimal for ImageNet-size models; three for the small-data-set ones.
+  format: (v) => v.toFixed(v >= 1 ? 1 : 3),
   paper: paper(PAPER_PS, 1),
   notes: [
     'ours = summary.params / 10⁶ of the runs in the cell (all runs of a cell share one architecture).',

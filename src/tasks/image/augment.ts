@@ -3,6 +3,7 @@
 // scale (0.08, 1), ratio (3/4, 4/3)) → flip → [ColorJitter] → [RandAugment] → normalise →
 // [RandomErasing]; eval = resize the short side to S/0.875 → centre crop S → normalise.
 // `pad` mode (MNIST): centre the image on an S×S canvas instead of cropping. Seeded per image.
+// Porting note: DeiT resamples bicubically; we use PIL-style antialiased bilinear (triangle filter).
 import { Rng } from '../../util/rng.js';
 import type { RawImage } from './decode.js';
 import { colorJitter, randAugment, type RandAugmentSpec } from './randaugment.js';

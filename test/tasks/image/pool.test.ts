@@ -1,6 +1,7 @@
 // Decoding off the main thread: the worker entry (src/tasks/image/worker.ts, bundled here with
 // esbuild since vitest runs TypeScript sources) must give exactly the batches the main thread
-// gives under the same seeds, survive an epoch abandoned mid-way, and skip corrupt files.
+// gives under the same seeds, survive an epoch abandoned mid-way, skip corrupt files, and decode
+// nothing for batches the loop passes over when it replays an epoch on resume.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,19 @@ describe('WorkerPool', () => {
     const full = [...data.train.batches(2, new Rng(2))];
     expect(full.reduce((s, b) => s + b.batch, 0)).toBe(15);
     data.close();
+  });
+
+  it('decodes nothing for batches passed over unread (resume replay); the rest match an uninterrupted epoch', () => {
+    const o = imageOptions.parse({ dataset: 'imagefolder', root, image_size: 16, workers: 2, prefetch: 2 });
+    const full = makeImageData(o, 3, () => {});
+    const whole = snapshot([...full.train.batches(2, new Rng(9))]);
+    const resumed = makeImageData(o, 3, () => {});
+    const gen = resumed.train.batches(2, new Rng(9));
+    for (let k = 0; k < 3; k++) expect(gen.next().done).toBe(false);
+    expect(resumed.stats().images).toBe(0);
+    expect(snapshot([...gen])).toEqual(whole.slice(3));
+    full.close();
+    resumed.close();
   });
 
   it('runs MNIST from shared memory in workers', () => {
