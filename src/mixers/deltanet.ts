@@ -22,6 +22,25 @@ export function perHead(mixer: string, d: number, H: number, what: string, width
 }
 
 /**
+ * The q, k, v projections of a multi-head linear-attention mixer (fla layout: `q_proj`, `k_proj`
+ * d→d_k, `v_proj` d→d_v, N(0, init_std)), with per-head widths checked.
+ */
+export function qkvProjections(
+  mixer: string,
+  p: ParamScope,
+  d: number,
+  H: number,
+  dk: number,
+  dv: number,
+  initStd: number,
+): { wq: tf.Variable; wk: tf.Variable; wv: tf.Variable; hk: number; hv: number } {
+  const hk = perHead(mixer, d, H, 'key dim', dk);
+  const hv = perHead(mixer, d, H, 'value dim', dv);
+  const init = { kind: 'normal', std: initStd } as const;
+  return { wq: p.linear('q_proj', d, dk, init).w, wk: p.linear('k_proj', d, dk, init).w, wv: p.linear('v_proj', d, dv, init).w, hk, hv };
+}
+
+/**
  * Depthwise conv taps [c, D] (file layout [D, 1, c]). Porting note: PyTorch's Conv1d default init
  * U(±1/√c), as MetaLA's code; fla's model-level `_init_weights` may re-draw them N(0, 0.02).
  */
@@ -103,13 +122,9 @@ export const deltanet = defineMixer({
     const d = ctx.dModel;
     const H = o.num_heads;
     const { dk, dv } = dims(o, d);
-    const hk = perHead('deltanet', d, H, 'key dim', dk);
-    const hv = perHead('deltanet', d, H, 'value dim', dv);
     const p = ctx.params;
     const init = { kind: 'normal', std: o.init_std } as const;
-    const wq = p.linear('q_proj', d, dk, init).w;
-    const wk = p.linear('k_proj', d, dk, init).w;
-    const wv = p.linear('v_proj', d, dv, init).w;
+    const { wq, wk, wv, hk, hv } = qkvProjections('deltanet', p, d, H, dk, dv, o.init_std);
     const wb = o.use_beta ? p.linear('b_proj', d, H, init).w : undefined;
     const cq = o.use_short_conv ? convTaps(p, 'q_conv1d', o.conv_size, dk) : undefined;
     const ck = o.use_short_conv ? convTaps(p, 'k_conv1d', o.conv_size, dk) : undefined;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { gatedDeltaRule } from '../ops/gated_delta_rule/index.js';
 import { dense, rmsNorm, silu } from '../layers/basic.js';
 import { defineMixer, type MixerState } from './types.js';
-import { convTaps, l2Normalize, perHead, shortConv } from './deltanet.js';
+import { convTaps, l2Normalize, qkvProjections, shortConv } from './deltanet.js';
 
 const options = z
   .object({
@@ -67,13 +67,9 @@ export const gatedDeltanet = defineMixer({
     const d = ctx.dModel;
     const H = o.num_heads;
     const { dk, dv } = dims(o, d);
-    const hk = perHead('gated_deltanet', d, H, 'key dim', dk);
-    const hv = perHead('gated_deltanet', d, H, 'value dim', dv);
     const p = ctx.params;
     const init = { kind: 'normal', std: o.init_std } as const;
-    const wq = p.linear('q_proj', d, dk, init).w;
-    const wk = p.linear('k_proj', d, dk, init).w;
-    const wv = p.linear('v_proj', d, dv, init).w;
+    const { wq, wk, wv, hk, hv } = qkvProjections('gated_deltanet', p, d, H, dk, dv, o.init_std);
     const wa = p.linear('a_proj', d, H, init).w;
     const wb = p.linear('b_proj', d, H, init).w;
     const aLog = p.add('A_log', [H], { kind: 'custom', values: (n, rng) => Float32Array.from({ length: n }, () => Math.log(Math.max(1e-4, rng.next() * o.a_init_max))) }, { decay: false });

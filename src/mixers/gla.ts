@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { gla as glaOp } from '../ops/gated_recurrence/index.js';
 import { dense, layerNorm, logSigmoid, rmsNorm, silu } from '../layers/basic.js';
 import { defineMixer, type MixerState } from './types.js';
-import { convTaps, perHead, shortConv } from './deltanet.js';
+import { convTaps, qkvProjections, shortConv } from './deltanet.js';
 
 const options = z
   .object({
@@ -66,13 +66,9 @@ export const gla = defineMixer({
     const d = ctx.dModel;
     const H = o.num_heads;
     const { dk, dv } = dims(o, d);
-    const hk = perHead('gla', d, H, 'key dim', dk);
-    const hv = perHead('gla', d, H, 'value dim', dv);
     const p = ctx.params;
     const init = { kind: 'normal', std: o.init_std } as const;
-    const wq = p.linear('q_proj', d, dk, init).w;
-    const wk = p.linear('k_proj', d, dk, init).w;
-    const wv = p.linear('v_proj', d, dv, init).w;
+    const { wq, wk, wv, hk, hv } = qkvProjections('gla', p, d, H, dk, dv, o.init_std);
     const g = o.use_output_gate ? p.linear('g_proj', d, dv, init, o.output_gate_bias) : undefined;
     const cq = o.use_short_conv ? convTaps(p, 'q_conv1d', o.conv_size, dk) : undefined;
     const ck = o.use_short_conv ? convTaps(p, 'k_conv1d', o.conv_size, dk) : undefined;
