@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { MetalaError } from '../util/errors.js';
 import type { BackendInfo } from './index.js';
+import { registerWebgpuKernels } from './kernels/index.js';
 
 interface DawnModule {
   create(flags: string[]): { requestAdapter(opts?: object): Promise<GpuAdapterLike | null> };
@@ -69,6 +70,7 @@ export async function initWebgpu(opts: { required: boolean }): Promise<BackendIn
   const ok = await tf.setBackend('webgpu');
   if (!ok) throw new MetalaError('backend webgpu failed to initialise. Use --backend wasm');
   await tf.ready();
+  registerWebgpuKernels();
   return { backend: 'webgpu', device: adapterName(adapter) };
 }
 

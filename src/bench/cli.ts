@@ -19,6 +19,8 @@ export interface BenchOpts {
   out?: string;
   child: boolean;
   profile: boolean;
+  /** Tokens to generate recurrently per case (0 = no decode measurement). */
+  decode: number;
 }
 
 async function runChild(o: BenchOpts): Promise<void> {
@@ -31,7 +33,7 @@ async function runChild(o: BenchOpts): Promise<void> {
     for (const m of o.mixers) {
       // --heads applies to the mixers that have heads (SSMs and LinRNNs have none).
       const hasHeads = 'num_heads' in lookup(MIXERS, 'mixer', m).options.shape;
-      const r = await benchCase({ mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile);
+      const r = await benchCase({ mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile, o.decode);
       process.stdout.write(`${JSON.stringify(r)}\n`);
     }
   }
@@ -40,7 +42,7 @@ async function runChild(o: BenchOpts): Promise<void> {
 function spawnBackend(o: BenchOpts, backend: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
-    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : [])];
+    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode)];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -64,7 +66,9 @@ function fmt(r: BenchResult): string {
 export async function runBench(o: BenchOpts): Promise<void> {
   if (o.child) return runChild(o);
   const rows: BenchResult[] = [];
-  for (const b of o.backends) rows.push(...(await spawnBackend(o, b)));
+  // One process per backend × sequence length: the webgpu buffer pool only grows, so
+  // gpu_bytes_allocated is a per-length peak only when each length has its own process.
+  for (const b of o.backends) for (const T of o.seqLens) rows.push(...(await spawnBackend({ ...o, seqLens: [T] }, b)));
   const header = `B=${o.batch} d=${o.dModel} layers=${o.layers} vocab=${o.vocab} heads=${o.heads}, mean of ${o.steps} steps after ${o.warmup} warm-up`;
   process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
   const out = o.out ?? join('results', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

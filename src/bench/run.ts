@@ -2,7 +2,7 @@
 // sequence lengths on the current backend. Ratios are only meaningful within one run (machines
 // are noisy), so every number of a comparison comes from the same invocation.
 import * as tf from '@tensorflow/tfjs';
-import { CausalLM } from '../models/lm.js';
+import { CausalLM, Decoder } from '../models/lm.js';
 import type { LmConfig } from '../models/lm_config.js';
 import { lmSchema } from '../models/lm_config.js';
 import { MIXERS } from '../mixers/registry.js';
@@ -40,7 +40,35 @@ export interface BenchResult extends BenchCase {
   phases?: { fwd_bwd_ms: number; optimizer_ms: number };
   /** With `profile`: the kernels that took longest in one training step, aggregated by name and input shapes. */
   kernels?: { name: string; shapes: string; ms: number; calls: number }[];
+  /** With `profile`: kernels launched by one training step, and their summed GPU/CPU time. */
+  kernel_launches?: number;
+  kernel_ms_total?: number;
+  /**
+   * With `decode`: recurrent generation of `tokens` tokens per sequence after a 1-token prompt.
+   * live_bytes = bytes held by live tensors (weights + recurrent state) after `at` tokens: flat in
+   * `at` for linear mixers, growing for softmax (its state is the KV cache).
+   */
+  decode?: { tokens: number; tokens_per_s: number; state_floats: number; live_bytes: { at: number; bytes: number }[] };
   error?: string;
+}
+
+/** Generates `n` tokens per sequence one at a time, sampling live tensor bytes at powers of two. */
+export async function benchDecode(model: CausalLM, batch: number, n: number): Promise<NonNullable<BenchResult['decode']>> {
+  const dec = new Decoder(model);
+  const live: { at: number; bytes: number }[] = [];
+  let tok = Array.from({ length: batch }, (_, b) => (b * 31 + 1) % model.config.vocab_size);
+  await dec.prefill(tok.map((t) => [t]));
+  const t0 = performance.now();
+  for (let i = 2; i <= n; i++) {
+    const logits = await dec.step(tok);
+    // Greedy: the next input is the arg-max (real generation, not a fixed token).
+    tok = logits.map((row) => row.reduce((best, v, j) => (v > row[best]! ? j : best), 0));
+    if ((i & (i - 1)) === 0 && i >= 16) live.push({ at: i, bytes: tf.memory().numBytes });
+  }
+  const ms = performance.now() - t0;
+  const state = dec.stateFloats();
+  dec.dispose();
+  return { tokens: n, tokens_per_s: Math.round(((n - 1) * batch * 1000) / ms), state_floats: state, live_bytes: live };
 }
 
 async function timeIt(n: number, f: () => Promise<void>): Promise<number> {
@@ -49,7 +77,7 @@ async function timeIt(n: number, f: () => Promise<void>): Promise<number> {
   return (performance.now() - t0) / n;
 }
 
-export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number, profile = false): Promise<BenchResult> {
+export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number, profile = false, decode = 0): Promise<BenchResult> {
   const def = lookup(MIXERS, 'mixer', c.mixer.name);
   const { name, ...rest } = c.mixer;
   const cfg = lmSchema.parse({
@@ -91,7 +119,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     await infer();
     const inferMs = await timeIt(steps, infer);
     const prof = await tf.profile(trainStep);
-    let extra: Pick<BenchResult, 'phases' | 'kernels'> = {};
+    let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total'> = {};
     if (profile) {
       const fwdBwd = async (): Promise<void> => {
         const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
@@ -100,23 +128,30 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
       };
       const fwdBwdMs = await timeIt(steps, fwdBwd);
       const agg = new Map<string, { name: string; shapes: string; ms: number; calls: number }>();
+      let totalMs = 0;
       for (const k of prof.kernels) {
         const shapes = JSON.stringify(k.inputShapes);
         const key = `${k.name} ${shapes}`;
         const e = agg.get(key) ?? { name: k.name, shapes, ms: 0, calls: 0 };
-        e.ms += Number(await k.kernelTimeMs) || 0;
+        const ms = Number(await k.kernelTimeMs) || 0;
+        e.ms += ms;
+        totalMs += ms;
         e.calls += 1;
         agg.set(key, e);
       }
       extra = {
+        kernel_launches: prof.kernels.length,
+        kernel_ms_total: Math.round(totalMs * 10) / 10,
         phases: { fwd_bwd_ms: Math.round(fwdBwdMs * 10) / 10, optimizer_ms: Math.round((stepMs - fwdBwdMs) * 10) / 10 },
         kernels: [...agg.values()].sort((a, b) => b.ms - a.ms).slice(0, 40).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 })),
       };
     }
-    const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number };
+    const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
+    const dec = decode > 0 ? { decode: await benchDecode(model, B, decode) } : {};
     return {
       ...extra,
-      ...(mem.numBytesInGPUAllocated !== undefined ? { gpu_bytes_allocated: mem.numBytesInGPUAllocated } : {}),
+      ...dec,
+      ...(mem.numBytesAllocatedInGPU !== undefined ? { gpu_bytes_allocated: mem.numBytesAllocatedInGPU } : {}),
       ...base,
       train_step_ms: Math.round(stepMs * 10) / 10,
       train_tokens_per_s: Math.round((B * T * 1000) / stepMs),

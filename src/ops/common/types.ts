@@ -3,8 +3,12 @@
 // convention, reference-implementations.md §1.3).
 import type * as tf from '@tensorflow/tfjs';
 
-/** How to evaluate a recurrence: step loop, one masked quadratic form, or chunkwise. */
-export type Form = 'naive' | 'parallel' | 'chunk';
+/**
+ * How to evaluate a recurrence: step loop, one masked quadratic form, chunkwise, or 'fused' (one
+ * backend kernel per pass; only where the backend registers one, e.g. gla on webgpu).
+ */
+export type Form = 'naive' | 'parallel' | 'chunk' | 'fused';
+/** The forms every backend can run (built from tfjs ops). */
 export const FORMS: readonly Form[] = ['naive', 'parallel', 'chunk'];
 
 /**
@@ -20,7 +24,7 @@ export interface RecurrenceOptions {
   scale?: number;
   /** State before the first token, [B,H,K,V]; default zeros. */
   initialState?: tf.Tensor4D;
-  /** Default: 'chunk' for T > 1, 'naive' (one recurrent step) for T = 1. */
+  /** Default: 'fused' where the backend has it, else 'chunk', for T > 1; 'naive' for short T. */
   form?: Form;
   /**
    * Chunk length of the chunkwise form (any positive integer; T is zero-padded up to a multiple).

@@ -26,8 +26,13 @@ export function dims(op: string, name: string, x: tf.Tensor, rank: number, layou
 
 /** Pick the form: explicit one, else `long` (default chunk) for T > 1 and the one-step recurrence for T = 1. */
 export function resolveForm(op: string, form: Form | undefined, t: number, long: Form = 'chunk', naiveUpTo = 1): Form {
-  if (form !== undefined && !FORMS.includes(form)) throw new Error(`${op}: unknown form '${String(form)}' (naive | parallel | chunk)`);
+  if (form !== undefined && !FORMS.includes(form) && form !== 'fused') throw new Error(`${op}: unknown form '${String(form)}' (naive | parallel | chunk | fused)`);
   return form ?? (t > naiveUpTo ? long : 'naive');
+}
+
+/** The error for form 'fused' on an op that has no fused backend kernel. */
+export function noFusedForm(op: string): Error {
+  return new Error(`${op}: no 'fused' kernel for this op; use 'chunk', 'parallel' or 'naive'`);
 }
 
 /**

@@ -4,6 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import type { ChunkDefaults } from '../common/validate.js';
+import { noFusedForm } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
 import { deltaRuleChunk, deltaRuleParallel } from './chunk.js';
 import { deltaRuleNaive } from './naive.js';
@@ -60,5 +61,7 @@ export function deltaRule(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, beta: 
       return deltaRuleParallel(q, k, v, beta, resolved);
     case 'chunk':
       return deltaRuleChunk(q, k, v, beta, resolved);
+    case 'fused':
+      throw noFusedForm(op);
   }
 }

@@ -4,6 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import { expectShape, resolveForm, resolveOptions } from '../common/validate.js';
+import { noFusedForm } from '../common/validate.js';
 import { DELTA_RULE_DEFAULTS, checkDeltaInputs } from '../delta_rule/index.js';
 import { gatedDeltaRuleChunk, gatedDeltaRuleParallel } from './chunk.js';
 import { gatedDeltaRuleNaive } from './naive.js';
@@ -36,5 +37,7 @@ export function gatedDeltaRule(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g
       return gatedDeltaRuleParallel(q, k, v, g, beta, resolved);
     case 'chunk':
       return gatedDeltaRuleChunk(q, k, v, g, beta, resolved);
+    case 'fused':
+      throw noFusedForm(op);
   }
 }

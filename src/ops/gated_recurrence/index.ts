@@ -6,10 +6,11 @@ import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } f
 import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, naiveUpTo, resolveForm, resolveOptions } from '../common/validate.js';
 import { glaChunk } from './chunk.js';
+import { glaFused, glaFusedAvailable } from './fused.js';
 import { glaNaive } from './naive.js';
 import { glaParallel } from './parallel.js';
 
-export { glaChunk, glaNaive, glaParallel };
+export { glaChunk, glaFused, glaNaive, glaParallel };
 
 /**
  * Default chunking (measured, src/ops/README.md): the [C,C,K] decay tensor costs C·K floats per
@@ -38,7 +39,9 @@ export function gla(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor
   const dv = v.shape[3];
   if (opts.initialState !== undefined) expectShape(op, 'initialState', opts.initialState, [b, h, dk, dv], '[B,H,K,V]');
   const resolved = resolveOptions(op, opts, dk, GLA_DEFAULTS);
-  switch (resolveForm(op, opts.form, t, 'chunk', naiveUpTo())) {
+  switch (resolveForm(op, opts.form, t, glaFusedAvailable() ? 'fused' : 'chunk', naiveUpTo())) {
+    case 'fused':
+      return glaFused(q, k, v, g, resolved);
     case 'naive':
       return glaNaive(q, k, v, g, resolved);
     case 'parallel':

@@ -4,6 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Form, RecurrenceResult, RecurrenceResultWithState, StatePass } from '../common/types.js';
 import type { ChunkDefaults } from '../common/validate.js';
+import { noFusedForm } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
 import { hgrnChunk } from './chunk.js';
 import { hgrnNaive } from './naive.js';
@@ -49,5 +50,7 @@ export function hgrn(x: tf.Tensor3D, g: tf.Tensor3D, opts: HgrnOptions = {}): Re
       return hgrnParallel(x, g, resolved);
     case 'chunk':
       return hgrnChunk(x, g, resolved);
+    case 'fused':
+      throw noFusedForm(op);
   }
 }

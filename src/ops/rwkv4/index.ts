@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Form, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import { dims, expectShape, resolveForm } from '../common/validate.js';
+import { noFusedForm } from '../common/validate.js';
 import { rwkv4Chunk } from './chunk.js';
 import { rwkv4Naive } from './naive.js';
 import { EMPTY_LOG_SCALE, type Rwkv4Resolved } from './state.js';
@@ -58,5 +59,7 @@ export function rwkv4(k: tf.Tensor3D, v: tf.Tensor3D, w: tf.Tensor1D, u: tf.Tens
       return rwkv4Chunk(k, v, w, u, { ...resolved, chunkSize: t });
     case 'chunk':
       return rwkv4Chunk(k, v, w, u, resolved);
+    case 'fused':
+      throw noFusedForm(op);
   }
 }

@@ -1,10 +1,11 @@
 // Public entry of scalar-decay linear attention (simple GLA; RetNet when g is constant per head):
 //   S_t = exp(g_t) S_{t-1} + k_tᵀ v_t,   o_t = scale · q_t S_t,   g [B,T,H]
 // Validates shapes, fills defaults and dispatches to the naive / parallel / chunk forms.
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
+import { glaFused, glaFusedAvailable } from '../gated_recurrence/fused.js';
 import { simpleGlaChunk } from './chunk.js';
 import { simpleGlaNaive } from './naive.js';
 import { simpleGlaParallel } from './parallel.js';
@@ -35,7 +36,10 @@ export function simpleGla(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.
   const dv = v.shape[3];
   if (opts.initialState !== undefined) expectShape(op, 'initialState', opts.initialState, [b, h, dk, dv], '[B,H,K,V]');
   const resolved = resolveOptions(op, opts, dk, SIMPLE_GLA_DEFAULTS);
-  switch (resolveForm(op, opts.form, t)) {
+  switch (resolveForm(op, opts.form, t, glaFusedAvailable() ? 'fused' : 'chunk')) {
+    case 'fused':
+      // The per-channel kernel with the head's scalar decay broadcast over K (its gradient sums back).
+      return tf.tidy(() => glaFused(q, k, v, g.expandDims(3).tile([1, 1, 1, q.shape[3]]) as tf.Tensor4D, resolved) as unknown as tf.TensorContainer) as unknown as RecurrenceResult;
     case 'naive':
       return simpleGlaNaive(q, k, v, g, resolved);
     case 'parallel':

@@ -1,0 +1,56 @@
+// 'fused' form of the gated recurrence: one backend kernel for the forward pass and two for the
+// backward pass (src/backend/kernels/gla_webgpu.ts), joined to autodiff with tf.customGrad.
+//
+// Gradient of the log decay g (per channel i; G_t = Σ_{u≤t} g_u):
+//   S_t[i,:] = e^{G_t[i]} h0[i,:] + Σ_{s≤t} e^{G_t[i]−G_s[i]} k_s[i] v_s
+// G_t enters with + through every query-side use of S_t (o_t and the final state) and with − as
+// the key-side exponent of step t, so ∂L/∂G_t = q_t ⊙ dq_t − k_t ⊙ dk_t (+ Σ_j dS_T ⊙ S_T at t = T),
+// and dg_u = Σ_{t≥u} ∂L/∂G_t: a reverse cumulative sum, computed inside the row kernel.
+import * as tf from '@tensorflow/tfjs';
+import { GLA_BWD_COLS, GLA_BWD_ROWS, GLA_FWD } from '../../backend/kernels/gla_webgpu.js';
+import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
+
+/** True when the current backend has the fused gla kernels (webgpu after initBackend). */
+export function glaFusedAvailable(): boolean {
+  const b = tf.getBackend();
+  return b !== undefined && tf.getKernel(GLA_FWD, b) !== undefined;
+}
+
+export function glaFused(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor4D, opts: ResolvedOptions): RecurrenceResult {
+  if (!glaFusedAvailable()) throw new Error(`gla: form 'fused' needs the webgpu backend (current: ${tf.getBackend()}); use 'chunk'`);
+  const [B, T, H, K] = q.shape;
+  const V = v.shape[3];
+  const dims = { B, T, H, K, V, scale: opts.scale };
+  const nO = B * T * H * V;
+  const nS = B * H * K * V;
+  const nK = B * T * H * K;
+  const engine = tf.engine();
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qq, kk, vv, gg, h0] = args as tf.Tensor[];
+    const save = args[5] as tf.GradSaveFunc;
+    save([qq!, kk!, vv!, gg!, h0!]);
+    const flat = engine.runKernel(GLA_FWD, { q: qq!, k: kk!, v: vv!, g: gg!, h0: h0! }, dims as never) as tf.Tensor1D;
+    return {
+      value: flat,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sg, sh0] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const cols = engine.runKernel(GLA_BWD_COLS, { q: sq, k: sk, g: sg, dy }, dims as never) as tf.Tensor1D;
+        const rows = engine.runKernel(GLA_BWD_ROWS, { q: sq, k: sk, v: sv, g: sg, h0: sh0, dy }, dims as never) as tf.Tensor1D;
+        return [
+          rows.slice(0, nK).reshape([B, T, H, K]),
+          rows.slice(nK, nK).reshape([B, T, H, K]),
+          cols.slice(0, nO).reshape([B, T, H, V]),
+          rows.slice(2 * nK, nK).reshape([B, T, H, K]),
+          cols.slice(nO, nS).reshape([B, H, K, V]),
+        ];
+      },
+    };
+  });
+  return tf.tidy(() => {
+    const h0 = opts.initialState ?? tf.zeros([B, H, K, V]);
+    const flat = run(q, k, v, g, h0) as tf.Tensor1D;
+    const o = flat.slice(0, nO).reshape([B, T, H, V]) as tf.Tensor4D;
+    if (!opts.wantState) return { o };
+    return { o, finalState: flat.slice(nO, nS).reshape([B, H, K, V]) as tf.Tensor4D };
+  });
+}
