@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { MetalaError } from '../util/errors.js';
 import type { BackendInfo } from './index.js';
 import { registerWebgpuKernels } from './kernels/index.js';
+import { patchWebgpuUploads } from './webgpu_patches.js';
 
 interface DawnModule {
   create(flags: string[]): { requestAdapter(opts?: object): Promise<GpuAdapterLike | null> };
@@ -71,6 +72,7 @@ export async function initWebgpu(opts: { required: boolean }): Promise<BackendIn
   if (!ok) throw new MetalaError('backend webgpu failed to initialise. Use --backend wasm');
   await tf.ready();
   registerWebgpuKernels();
+  patchWebgpuUploads();
   return { backend: 'webgpu', device: adapterName(adapter) };
 }
 
