@@ -13,6 +13,8 @@ export interface RunOpts {
   dryRun: boolean;
   variants?: boolean;
   maxMinutes?: number;
+  /** Child processes training runs at once (default 1: this process trains them in turn). */
+  jobs?: number;
 }
 
 export async function runExperiment(config: string, o: RunOpts): Promise<LoadedExperiment> {
@@ -26,6 +28,18 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   }
   if (o.dryRun) {
     for (const r of runs) process.stdout.write(`${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${JSON.stringify(r.point)}\n`);
+    return exp;
+  }
+  if ((o.jobs ?? 1) > 1 && runs.length > 1) {
+    const { runInParallel } = await import('./parallel_runs.js');
+    const args = [o.variants === true ? 'ablate' : 'train', config, '--results', o.results, ...o.set.flatMap((kv) => ['--set', kv])];
+    if (o.backend !== undefined) args.push('--backend', o.backend);
+    if (o.force) args.push('--force');
+    const label = (r: (typeof runs)[number]): string => `${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''}`;
+    await runInParallel(
+      runs.map((r) => ({ id: r.run_id, label: label(r) })),
+      { args, jobs: o.jobs!, deadline: o.maxMinutes !== undefined ? Date.now() + o.maxMinutes * 60_000 : undefined },
+    );
     return exp;
   }
   const { initBackend } = await import('../backend/index.js');

@@ -28,9 +28,29 @@ export interface GlaDims {
   K: number;
   V: number;
   scale: number;
+  /** The forward and column kernels split K into `kb` blocks (more threads; partial sums). */
+  kb: number;
+  /** The row kernel splits V into `vb` blocks. */
+  vb: number;
+  /** Whether dy carries a final-state gradient after d_o (false: training, no state output). */
+  hasFinal: boolean;
 }
 
 const WORKGROUP = 64;
+
+/**
+ * Block counts for a shape: one thread per state column (row) leaves the H100 mostly idle at
+ * B·H·V ≈ 8K threads, so split K (V) into up to 4 blocks of ≥ 8 channels while fewer than 64K
+ * threads run. Each block writes partial sums that the caller adds (blocks innermost).
+ */
+export function glaSplits(B: number, H: number, K: number, V: number): { kb: number; vb: number } {
+  const pick = (threads: number, dim: number): number => {
+    let s = 1;
+    while (s < 4 && threads * s < 65536 && dim % (2 * s) === 0 && dim / (2 * s) >= 8) s *= 2;
+    return s;
+  };
+  return { kb: pick(B * H * V, K), vb: pick(B * H * K, V) };
+}
 
 /** A WGSL float literal that always parses (e.g. `1` → `1.0`, `1e-7` stays). */
 function f32(x: number): string {
@@ -41,6 +61,8 @@ function f32(x: number): string {
 function header(d: GlaDims): string {
   return `
 const B = ${d.B}; const T = ${d.T}; const H = ${d.H}; const DK = ${d.K}; const DV = ${d.V};
+const KB = ${d.kb}; const KS = ${d.K / d.kb}; const VB = ${d.vb}; const VS = ${d.V / d.vb};
+const HAS_FINAL = ${d.hasFinal};
 const SCALE : f32 = ${f32(d.scale)};`;
 }
 
@@ -68,8 +90,8 @@ class GlaProgram {
     this.variableNames = inputs;
     this.outputShape = [outSize];
     this.dispatch = [Math.ceil(threads / WORKGROUP), 1, 1];
-    const { B, T, H, K, V, scale } = dims;
-    this.shaderKey = `metala_gla_${kind}_${B}_${T}_${H}_${K}_${V}_${scale}`;
+    const { B, T, H, K, V, scale, kb, vb, hasFinal } = dims;
+    this.shaderKey = `metala_gla_${kind}_${B}_${T}_${H}_${K}_${V}_${scale}_${kb}_${vb}_${hasFinal}`;
   }
 
   getUserCode(): string {
@@ -79,84 +101,104 @@ class GlaProgram {
   }
 }
 
+// Forward. Thread (kb, b, h, j) owns S[kb·KS : (kb+1)·KS, j].
+// result = [partial o: (B·T·H·V) × KB, blocks innermost | final state B·H·K·V]
 const FWD = `
 fn main(index : i32) {
-  if (index >= B * H * DV) { if (index < 0) { result[0] = touchUniforms(); } return; }
+  if (index >= KB * B * H * DV) { if (index < 0) { result[0] = touchUniforms(); } return; }
   let j = index % DV;
-  let bh = index / DV;
+  let bh = (index / DV) % (B * H);
+  let kb = index / (DV * B * H);
   let h = bh % H;
   let b = bh / H;
-  var s : array<f32, DK>;
-  for (var i = 0; i < DK; i++) { s[i] = H0[(bh * DK + i) * DV + j]; }
+  let i0 = kb * KS;
+  var s : array<f32, KS>;
+  for (var ii = 0; ii < KS; ii++) { s[ii] = H0[(bh * DK + i0 + ii) * DV + j]; }
   for (var t = 0; t < T; t++) {
     let r = (b * T + t) * H + h;
     let vj = Vs[r * DV + j];
     var acc = 0.0;
-    for (var i = 0; i < DK; i++) {
-      let x = exp(Gs[r * DK + i]) * s[i] + Ks[r * DK + i] * vj;
-      s[i] = x;
-      acc += Qs[r * DK + i] * x;
+    for (var ii = 0; ii < KS; ii++) {
+      let c = r * DK + i0 + ii;
+      let x = exp(Gs[c]) * s[ii] + Ks[c] * vj;
+      s[ii] = x;
+      acc += Qs[c] * x;
     }
-    result[r * DV + j] = acc * SCALE;
+    result[(r * DV + j) * KB + kb] = acc * SCALE;
   }
-  let off = B * T * H * DV;
-  for (var i = 0; i < DK; i++) { result[off + (bh * DK + i) * DV + j] = s[i]; }
+  let off = KB * B * T * H * DV;
+  for (var ii = 0; ii < KS; ii++) { result[off + (bh * DK + i0 + ii) * DV + j] = s[ii]; }
 }`;
 
+// Backward over columns. Thread (kb, b, h, j) walks Ŝ[block, j] from t = T−1 down to 0.
+// dy = [d_o (B·T·H·V) | d_final (B·H·K·V) when HAS_FINAL]
+// result = [partial dv: (B·T·H·V) × KB | dh0 B·H·K·V]
 const BWD_COLS = `
 fn main(index : i32) {
-  if (index >= B * H * DV) { if (index < 0) { result[0] = touchUniforms(); } return; }
+  if (index >= KB * B * H * DV) { if (index < 0) { result[0] = touchUniforms(); } return; }
   let j = index % DV;
-  let bh = index / DV;
+  let bh = (index / DV) % (B * H);
+  let kb = index / (DV * B * H);
   let h = bh % H;
   let b = bh / H;
-  let off = B * T * H * DV;
-  var a : array<f32, DK>;
-  for (var i = 0; i < DK; i++) { a[i] = Dy[off + (bh * DK + i) * DV + j]; }
+  let i0 = kb * KS;
+  let nO = B * T * H * DV;
+  var a : array<f32, KS>;
+  for (var ii = 0; ii < KS; ii++) {
+    if (HAS_FINAL) { a[ii] = Dy[nO + (bh * DK + i0 + ii) * DV + j]; } else { a[ii] = 0.0; }
+  }
   for (var t = T - 1; t >= 0; t--) {
     let r = (b * T + t) * H + h;
     let doj = Dy[r * DV + j] * SCALE;
     var acc = 0.0;
-    for (var i = 0; i < DK; i++) {
-      let x = a[i] + Qs[r * DK + i] * doj;
-      acc += x * Ks[r * DK + i];
-      a[i] = x * exp(Gs[r * DK + i]);
+    for (var ii = 0; ii < KS; ii++) {
+      let c = r * DK + i0 + ii;
+      let x = a[ii] + Qs[c] * doj;
+      acc += x * Ks[c];
+      a[ii] = x * exp(Gs[c]);
     }
-    result[r * DV + j] = acc;
+    result[(r * DV + j) * KB + kb] = acc;
   }
-  for (var i = 0; i < DK; i++) { result[off + (bh * DK + i) * DV + j] = a[i]; }
+  let off = KB * nO;
+  for (var ii = 0; ii < KS; ii++) { result[off + (bh * DK + i0 + ii) * DV + j] = a[ii]; }
 }`;
 
+// Backward over rows. Thread (vb, b, h, i) owns S[i, vb·VS : (vb+1)·VS]: forward for dq, then
+// backward for dk and dg, each a partial sum over its V block.
+// result = [partial dq | partial dk | partial dg], each (B·T·H·K) × VB, blocks innermost
 const BWD_ROWS = `
 fn main(index : i32) {
-  if (index >= B * H * DK) { if (index < 0) { result[0] = touchUniforms(); } return; }
+  if (index >= VB * B * H * DK) { if (index < 0) { result[0] = touchUniforms(); } return; }
   let i = index % DK;
-  let bh = index / DK;
+  let bh = (index / DK) % (B * H);
+  let vb = index / (DK * B * H);
   let h = bh % H;
   let b = bh / H;
-  let n = B * T * H * DK;
-  let off = B * T * H * DV;
-  var s : array<f32, DV>;
-  for (var j = 0; j < DV; j++) { s[j] = H0[(bh * DK + i) * DV + j]; }
-  // Forward: row i of S_t, dq_t[i].
+  let j0 = vb * VS;
+  let nK = B * T * H * DK;
+  let nO = B * T * H * DV;
+  var s : array<f32, VS>;
+  for (var jj = 0; jj < VS; jj++) { s[jj] = H0[(bh * DK + i) * DV + j0 + jj]; }
+  // Forward: row i of S_t (this block), partial dq_t[i].
   for (var t = 0; t < T; t++) {
     let r = (b * T + t) * H + h;
     let a = exp(Gs[r * DK + i]);
     let ki = Ks[r * DK + i];
     var acc = 0.0;
-    for (var j = 0; j < DV; j++) {
-      let x = a * s[j] + ki * Vs[r * DV + j];
-      s[j] = x;
-      acc += x * Dy[r * DV + j];
+    for (var jj = 0; jj < VS; jj++) {
+      let x = a * s[jj] + ki * Vs[r * DV + j0 + jj];
+      s[jj] = x;
+      acc += x * Dy[r * DV + j0 + jj];
     }
-    result[r * DK + i] = acc * SCALE;
+    result[(r * DK + i) * VB + vb] = acc * SCALE;
   }
   // The final state's share of every dg: Σ_j dS_T[i,j] S_T[i,j]; then s becomes the adjoint row.
   var dgAcc = 0.0;
-  for (var j = 0; j < DV; j++) {
-    let d = Dy[off + (bh * DK + i) * DV + j];
-    dgAcc += d * s[j];
-    s[j] = d;
+  for (var jj = 0; jj < VS; jj++) {
+    var d = 0.0;
+    if (HAS_FINAL) { d = Dy[nO + (bh * DK + i) * DV + j0 + jj]; }
+    dgAcc += d * s[jj];
+    s[jj] = d;
   }
   for (var t = T - 1; t >= 0; t--) {
     let r = (b * T + t) * H + h;
@@ -164,65 +206,110 @@ fn main(index : i32) {
     let qs = qi * SCALE;
     let a = exp(Gs[r * DK + i]);
     var acc = 0.0;
-    for (var j = 0; j < DV; j++) {
-      let x = s[j] + qs * Dy[r * DV + j];
-      acc += x * Vs[r * DV + j];
-      s[j] = x * a;
+    for (var jj = 0; jj < VS; jj++) {
+      let x = s[jj] + qs * Dy[r * DV + j0 + jj];
+      acc += x * Vs[r * DV + j0 + jj];
+      s[jj] = x * a;
     }
-    result[n + r * DK + i] = acc;
-    dgAcc += qi * result[r * DK + i] - Ks[r * DK + i] * acc;
-    result[2 * n + r * DK + i] = dgAcc;
+    let o = (r * DK + i) * VB + vb;
+    result[nK * VB + o] = acc;
+    dgAcc += qi * result[o] - Ks[r * DK + i] * acc;
+    result[2 * nK * VB + o] = dgAcc;
   }
 }`;
 
+// Adds the partial sums of the split kernels: result[n] = Σ_b X[OFF + n·NB + b]. (tfjs's own Sum
+// over a last axis of 4 runs at a few GB/s — 20% of a training step when measured.)
+class SumBlocksProgram {
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [256, 1, 1];
+  readonly variableNames = ['X'];
+  readonly size = false;
+
+  constructor(
+    private readonly n: number,
+    private readonly blocks: number,
+    private readonly offset: number,
+  ) {
+    this.outputShape = [n];
+    this.dispatch = [Math.ceil(n / 256), 1, 1];
+    this.shaderKey = `metala_sum_blocks_${n}_${blocks}_${offset}`;
+  }
+
+  getUserCode(): string {
+    return `
+const N = ${this.n}; const NB = ${this.blocks}; const OFF = ${this.offset};
+fn main(index : i32) {
+  if (index >= N) { if (index < 0) { result[0] = uniforms.NAN; } return; }
+  var acc = 0.0;
+  for (var b = 0; b < NB; b++) { acc += X[OFF + index * NB + b]; }
+  result[index] = acc;
+}`;
+  }
+}
+
 interface WebgpuBackendLike {
-  runWebGPUProgram(program: GlaProgram, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
+  runWebGPUProgram(program: GlaProgram | SumBlocksProgram, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
 }
 
 type Attrs = GlaDims & Record<string, unknown>;
 
 function dimsOf(attrs: unknown): GlaDims {
   const a = attrs as Attrs;
-  return { B: a.B, T: a.T, H: a.H, K: a.K, V: a.V, scale: a.scale };
+  return { B: a.B, T: a.T, H: a.H, K: a.K, V: a.V, scale: a.scale, kb: a.kb, vb: a.vb, hasFinal: a.hasFinal };
 }
 
 export const GLA_FWD = 'MetalaGlaRecurrentFwd';
 export const GLA_BWD_COLS = 'MetalaGlaRecurrentBwdCols';
 export const GLA_BWD_ROWS = 'MetalaGlaRecurrentBwdRows';
+export const SUM_BLOCKS = 'MetalaSumBlocks';
 
 /** Registers the three kernels for the 'webgpu' backend (idempotent). */
 export function registerGlaWebgpuKernels(): void {
   if (tf.getKernel(GLA_FWD, 'webgpu') !== undefined) return;
   tf.registerKernel({
+    kernelName: SUM_BLOCKS,
+    backendName: 'webgpu',
+    // input x (flat) → [n]: sums of `blocks` consecutive values starting at `offset`
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const a = attrs as unknown as { n: number; blocks: number; offset: number };
+      const prog = new SumBlocksProgram(a.n, a.blocks, a.offset);
+      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [(inputs as Record<string, tf.TensorInfo>)['x']!], 'float32');
+    },
+  });
+  tf.registerKernel({
     kernelName: GLA_FWD,
     backendName: 'webgpu',
-    // inputs q, k, v, g, h0 → flat [o (B·T·H·V) | final state (B·H·K·V)]
+    // inputs q, k, v, g, h0 → flat [partial o (B·T·H·V × kb) | final state (B·H·K·V)]
     kernelFunc: ({ inputs, backend, attrs }) => {
       const d = dimsOf(attrs);
       const i = inputs as Record<string, tf.TensorInfo>;
-      const prog = new GlaProgram('fwd', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0'], d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.B * d.H * d.V, FWD);
+      const prog = new GlaProgram('fwd', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0'], d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.kb * d.B * d.H * d.V, FWD);
       return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!], 'float32');
     },
   });
   tf.registerKernel({
     kernelName: GLA_BWD_COLS,
     backendName: 'webgpu',
-    // inputs q, k, g, dy (flat [do | dfinal]) → flat [dv | dh0]
+    // inputs q, k, g, dy (flat [do | dfinal]) → flat [partial dv (× kb) | dh0]
     kernelFunc: ({ inputs, backend, attrs }) => {
       const d = dimsOf(attrs);
       const i = inputs as Record<string, tf.TensorInfo>;
-      const prog = new GlaProgram('bwd_cols', d, ['Qs', 'Ks', 'Gs', 'Dy'], d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.B * d.H * d.V, BWD_COLS);
+      const prog = new GlaProgram('bwd_cols', d, ['Qs', 'Ks', 'Gs', 'Dy'], d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.kb * d.B * d.H * d.V, BWD_COLS);
       return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['q']!, i['k']!, i['g']!, i['dy']!], 'float32');
     },
   });
   tf.registerKernel({
     kernelName: GLA_BWD_ROWS,
     backendName: 'webgpu',
-    // inputs q, k, v, g, h0, dy → flat [dq | dk | dg], each B·T·H·K
+    // inputs q, k, v, g, h0, dy → flat [dq | dk | dg], each B·T·H·K × vb partial sums
     kernelFunc: ({ inputs, backend, attrs }) => {
       const d = dimsOf(attrs);
       const i = inputs as Record<string, tf.TensorInfo>;
-      const prog = new GlaProgram('bwd_rows', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0', 'Dy'], 3 * d.B * d.T * d.H * d.K, d.B * d.H * d.K, BWD_ROWS);
+      const prog = new GlaProgram('bwd_rows', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0', 'Dy'], 3 * d.vb * d.B * d.T * d.H * d.K, d.vb * d.B * d.H * d.K, BWD_ROWS);
       return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!, i['dy']!], 'float32');
     },
   });

@@ -2,6 +2,7 @@
 // crossed with any `sweep:`), e.g. the MetaLA Tab. 8 rows of configs/ablation.yaml.
 import { Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { parseJobs } from '../options.js';
 
 export function ablateCommand(): Command {
   return new Command('ablate')
@@ -14,7 +15,8 @@ export function ablateCommand(): Command {
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
     .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', Number.parseFloat)
-    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number }) => {
+    .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; they can share a GPU)', parseJobs, 1)
+    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
       const { runExperiment } = await import('../run_experiment.js');
       const { loadExperiment } = await import('../../config/load.js');
       const { ConfigError } = await import('../../util/errors.js');

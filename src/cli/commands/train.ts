@@ -2,6 +2,7 @@
 // are skipped, interrupted ones resume from their checkpoint.
 import { Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { parseJobs } from '../options.js';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -14,7 +15,8 @@ export function trainCommand(): Command {
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
     .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', Number.parseFloat)
-    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number }) => {
+    .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; they can share a GPU)', parseJobs, 1)
+    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
       const { runExperiment } = await import('../run_experiment.js');
       await runExperiment(config, o);
     });
