@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { atomicWriteFile, scanRuns } from '../results/store.js';
 import type { SkippedRun } from '../results/store.js';
 import { buildTable } from './aggregate.js';
+import { EFFICIENCY_ID, renderEfficiency } from './efficiency.js';
 import { TABLES, getTable } from './registry.js';
 import { renderCsv, renderMarkdown } from './render.js';
 import type { TableSpec } from './types.js';
@@ -41,7 +42,9 @@ export interface ReportResult extends Iterable<string> {
 
 export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   // Resolve names first so a typo fails before anything is read or written.
-  const specs: TableSpec[] = opts.only === undefined ? Object.values(TABLES) : opts.only.map((id) => getTable(id));
+  const wantEfficiency = opts.only === undefined || opts.only.includes(EFFICIENCY_ID);
+  const only = opts.only?.filter((id) => id !== EFFICIENCY_ID);
+  const specs: TableSpec[] = only === undefined ? Object.values(TABLES) : only.map((id) => getTable(id));
   const { runs, skipped } = await scanRuns(opts.resultsDir);
   const written: WrittenTable[] = [];
   const empty: string[] = [];
@@ -59,6 +62,15 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
     let cells = 0;
     for (const r of model.rows) for (const c of model.columns) if (model.cell(r, c.label).value !== undefined) cells++;
     written.push({ id: spec.id, files: [csvPath, mdPath], runs: model.nSelected, cells });
+  }
+  if (wantEfficiency) {
+    // Bench records live in <results>/bench, not in run folders.
+    const eff = await renderEfficiency(join(opts.resultsDir, 'bench'), opts.outDir);
+    if (eff === undefined) empty.push(EFFICIENCY_ID);
+    else {
+      written.push({ id: EFFICIENCY_ID, files: eff.files, runs: eff.cases, cells: eff.cases });
+      for (const reason of eff.skipped) skipped.push({ dir: join(opts.resultsDir, 'bench'), reason });
+    }
   }
   return {
     written,

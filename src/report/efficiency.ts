@@ -1,0 +1,133 @@
+// MetaLA Fig. A2-style efficiency table from `metala bench` records (results/bench/*.json):
+// training/inference throughput and memory against sequence length, one section per bench
+// invocation — ratios are only compared inside one invocation (one machine, one moment).
+// Unlike the paper tables this reads bench files, not run folders, so it is rendered here and not
+// through the TableSpec registry; `metala report` calls it and `--only figA2_efficiency` selects it.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { BenchResult } from '../bench/run.js';
+import { atomicWriteFile } from '../results/store.js';
+
+export const EFFICIENCY_ID = 'figA2_efficiency';
+export const EFFICIENCY_FILES = ['figA2_efficiency.csv', 'figA2_efficiency.md'] as const;
+
+interface BenchFile {
+  file: string;
+  created: string;
+  settings: string;
+  results: BenchResult[];
+}
+
+async function readBenchFiles(dir: string): Promise<{ files: BenchFile[]; skipped: string[] }> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    return { files: [], skipped: [] };
+  }
+  const files: BenchFile[] = [];
+  const skipped: string[] = [];
+  for (const n of names) {
+    try {
+      const j = JSON.parse(await readFile(join(dir, n), 'utf8')) as Partial<BenchFile>;
+      if (!Array.isArray(j.results) || typeof j.settings !== 'string') throw new Error('not a metala bench file');
+      files.push({ file: n, created: String(j.created ?? ''), settings: j.settings, results: j.results });
+    } catch (e) {
+      skipped.push(`${n}: ${(e as Error).message}`);
+    }
+  }
+  files.sort((a, b) => a.created.localeCompare(b.created));
+  return { files, skipped };
+}
+
+const mib = (b: number | undefined): string => (b === undefined || !Number.isFinite(b) ? '' : (b / 2 ** 20).toFixed(0));
+const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+
+/** Memory of a case: GPU pool bytes on webgpu (per-process peak), tf.profile peak elsewhere. */
+function memory(r: BenchResult): { bytes: number | undefined; source: string } {
+  if (r.gpu_bytes_allocated !== undefined) return { bytes: r.gpu_bytes_allocated, source: 'gpu_pool' };
+  return { bytes: Number.isFinite(r.peak_bytes) ? r.peak_bytes : undefined, source: 'tf_profile_peak' };
+}
+
+function section(f: BenchFile): string {
+  const ok = f.results.filter((r) => r.error === undefined);
+  const device = [...new Set(f.results.map((r) => `${r.backend} · ${r.device}`))].join('; ');
+  const lines = [`## ${f.file}`, '', `${f.settings}. ${device}. Created ${f.created}.`, ''];
+  lines.push('| mixer | T | train tok/s | step ms | infer tok/s | memory MiB | decode tok/s | decode live MiB (first → last) |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  const rows = [...f.results].sort((a, b) => a.mixer.name.localeCompare(b.mixer.name) || a.seq_len - b.seq_len);
+  for (const r of rows) {
+    if (r.error !== undefined) {
+      lines.push(`| ${r.mixer.name} | ${r.seq_len} | error: ${r.error} | | | | | |`);
+      continue;
+    }
+    const d = r.decode;
+    const live = d !== undefined && d.live_bytes.length > 0 ? `${mib(d.live_bytes[0]!.bytes)} @${d.live_bytes[0]!.at} → ${mib(d.live_bytes.at(-1)!.bytes)} @${d.live_bytes.at(-1)!.at}` : '';
+    lines.push(`| ${r.mixer.name} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |`);
+  }
+  // Ratios against softmax at equal T, when both ran in this invocation.
+  const ratios: string[] = [];
+  for (const r of ok) {
+    if (r.mixer.name === 'softmax') continue;
+    const s = ok.find((x) => x.mixer.name === 'softmax' && x.seq_len === r.seq_len);
+    if (s === undefined) continue;
+    const mr = memory(r).bytes;
+    const ms = memory(s).bytes;
+    ratios.push(`T=${r.seq_len}: ${r.mixer.name}/softmax train ${(r.train_tokens_per_s / s.train_tokens_per_s).toFixed(2)}×${mr !== undefined && ms !== undefined ? `, memory ${(mr / ms).toFixed(2)}×` : ''}`);
+  }
+  if (ratios.length > 0) lines.push('', `Against softmax: ${ratios.join('; ')}.`);
+  return lines.join('\n');
+}
+
+export interface EfficiencyWritten {
+  files: string[];
+  cases: number;
+  skipped: string[];
+}
+
+/** Writes <outDir>/figA2_efficiency.{csv,md}; undefined when there are no bench files. */
+export async function renderEfficiency(benchDir: string, outDir: string): Promise<EfficiencyWritten | undefined> {
+  const { files, skipped } = await readBenchFiles(benchDir);
+  const cases = files.reduce((n, f) => n + f.results.length, 0);
+  if (cases === 0) return undefined;
+  const csvRows = files.flatMap((f) =>
+    f.results.map((r) => {
+      const m = memory(r);
+      return {
+        file: f.file,
+        created: f.created,
+        backend: r.backend,
+        device: r.device,
+        mixer: r.mixer.name,
+        d_model: r.d_model,
+        n_layers: r.n_layers,
+        batch: r.batch,
+        seq_len: r.seq_len,
+        params: r.params,
+        train_tokens_per_s: r.train_tokens_per_s,
+        train_step_ms: r.train_step_ms,
+        infer_tokens_per_s: r.infer_tokens_per_s,
+        memory_bytes: m.bytes ?? '',
+        memory_source: m.source,
+        decode_tokens_per_s: r.decode?.tokens_per_s ?? '',
+        decode_live_bytes: r.decode === undefined ? '' : r.decode.live_bytes.map((x) => `${x.at}:${x.bytes}`).join(' '),
+        error: r.error ?? '',
+      };
+    }),
+  );
+  const csv = stringify(csvRows, { header: true });
+  const md = [
+    '# Efficiency: throughput and memory vs sequence length (MetaLA Fig. A2)',
+    '',
+    'From `metala bench` (results/bench/*.json), one section per invocation, oldest first. Train = forward + backward + AdamW on the LM backbone with next-token loss at every position; infer = parallel forward with logits read back; memory = bytes of the webgpu buffer pool after the case (each case in its own process, so a per-length peak) or the tf.profile peak on cpu/wasm; decode = recurrent generation one token per step, live tensor bytes sampled at powers of two (flat for linear mixers: constant memory per token).',
+    '',
+    ...files.map(section).flatMap((s) => [s, '']),
+    ...(skipped.length > 0 ? [`Skipped: ${skipped.join('; ')}`, ''] : []),
+  ].join('\n');
+  const csvPath = join(outDir, EFFICIENCY_FILES[0]);
+  const mdPath = join(outDir, EFFICIENCY_FILES[1]);
+  await atomicWriteFile(csvPath, csv);
+  await atomicWriteFile(mdPath, md);
+  return { files: [csvPath, mdPath], cases, skipped };
+}

@@ -1,0 +1,61 @@
+// Fig. A2 efficiency table (src/report/efficiency.ts): rendered from `metala bench` files, one
+// section per file, ratios against softmax only within a file, malformed files skipped.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runReport } from '../../src/report/report.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function record(mixer: string, T: number, tokS: number, gpuBytes: number, decode?: number[]): Record<string, unknown> {
+  return {
+    mixer: { name: mixer, num_heads: 4 }, d_model: 512, n_layers: 4, batch: 1, seq_len: T, vocab_size: 256,
+    backend: 'webgpu', device: 'test gpu', params: 1000, train_step_ms: (T * 1000) / tokS, train_tokens_per_s: tokS,
+    infer_tokens_per_s: 4 * tokS, peak_bytes: 2 * gpuBytes, gpu_bytes_allocated: gpuBytes,
+    ...(decode !== undefined ? { decode: { tokens: 64, tokens_per_s: 100, state_floats: 10, live_bytes: decode.map((b, i) => ({ at: 16 << i, bytes: b })) } } : {}),
+  };
+}
+
+describe('figA2_efficiency', () => {
+  it('renders one section per bench file with softmax ratios, CSV rows and skipped files', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
+    dirs.push(root);
+    await mkdir(join(root, 'bench'), { recursive: true });
+    const MiB = 2 ** 20;
+    await writeFile(join(root, 'bench', 'long.json'), JSON.stringify({
+      created: '2026-01-02T00:00:00Z', settings: 'B=1 d=512',
+      results: [record('metala', 2048, 10000, 100 * MiB, [5 * MiB, 5 * MiB, 5 * MiB]), record('metala', 4096, 10000, 200 * MiB), record('softmax', 2048, 5000, 400 * MiB, [5 * MiB, 6 * MiB, 8 * MiB])],
+    }));
+    await writeFile(join(root, 'bench', 'broken.json'), '{"results": 3}');
+    const out = join(root, 'tables');
+    const r = await runReport({ resultsDir: root, outDir: out, only: ['figA2_efficiency'] });
+    expect(r.written.map((w) => w.id)).toEqual(['figA2_efficiency']);
+    expect(r.skipped.map((s) => s.reason)).toEqual(['broken.json: not a metala bench file']);
+    const md = await readFile(join(out, 'figA2_efficiency.md'), 'utf8');
+    expect(md).toContain('## long.json');
+    expect(md).toContain('| metala | 2048 | 10,000 | 204.8 | 40,000 | 100 | 100 | 5 @16 → 5 @64 |');
+    expect(md).toContain('| softmax | 2048 | 5,000 | 409.6 | 20,000 | 400 | 100 | 5 @16 → 8 @64 |');
+    // T=4096 has no softmax in this file: no ratio for it.
+    expect(md).toContain('Against softmax: T=2048: metala/softmax train 2.00×, memory 0.25×.');
+    // No field of this fixture holds a comma or a quote, so a plain split parses the CSV.
+    const [header, ...lines] = (await readFile(join(out, 'figA2_efficiency.csv'), 'utf8')).trim().split('\n').map((l) => l.split(','));
+    const rows = lines.map((l) => Object.fromEntries(header!.map((h, i) => [h, l[i]!])));
+    expect(rows.map((x) => [x['mixer'], x['seq_len'], x['memory_source']])).toEqual([
+      ['metala', '2048', 'gpu_pool'],
+      ['metala', '4096', 'gpu_pool'],
+      ['softmax', '2048', 'gpu_pool'],
+    ]);
+  });
+
+  it('is listed as empty when there are no bench files', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
+    dirs.push(root);
+    const r = await runReport({ resultsDir: root, outDir: join(root, 'tables'), only: ['figA2_efficiency'] });
+    expect(r.written).toEqual([]);
+    expect(r.empty).toEqual(['figA2_efficiency']);
+  });
+});
