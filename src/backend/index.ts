@@ -119,6 +119,23 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
 }
 
 /**
+ * The first asynchronous GPU error since the last call (webgpu only; see webgpu.ts), with a hint;
+ * undefined when there was none or the backend is not webgpu.
+ */
+export async function takeGpuError(): Promise<string | undefined> {
+  if (current?.backend !== 'webgpu') return undefined;
+  const { takeGpuError: take } = await import('./webgpu.js');
+  const e = take();
+  if (e === undefined) return undefined;
+  const hint = /binding size|maxBufferSize|max.*buffer/i.test(e)
+    ? 'a tensor of this run is larger than one GPU buffer may be: lower train.batch_size or the sequence length'
+    : /out of memory|allocat/i.test(e)
+      ? 'the GPU is out of memory: lower train.batch_size, or run fewer --jobs at once'
+      : 'the numbers of this step are invalid';
+  return `${e} (${hint})`;
+}
+
+/**
  * METALA_TF_FLAGS="NAME=value,NAME=value" sets TF.js environment flags after the backend is up
  * (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 for fewer queue submits on webgpu). For tuning runs.
  */

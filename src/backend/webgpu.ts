@@ -38,6 +38,18 @@ function adapterName(a: GpuAdapterLike): string {
 }
 
 let navigatorSet = false;
+let firstGpuError: string | undefined;
+
+/**
+ * The first uncaptured WebGPU error since the last call (validation, out of memory), or undefined.
+ * Dawn reports these asynchronously and tfjs does not check them, so without this a failed buffer
+ * or bind group would silently produce zeros; callers (the training loop, bench) turn it into an error.
+ */
+export function takeGpuError(): string | undefined {
+  const e = firstGpuError;
+  firstGpuError = undefined;
+  return e;
+}
 
 /**
  * Returns undefined when no adapter exists and `required` is false (the caller falls back to wasm).
@@ -73,6 +85,10 @@ export async function initWebgpu(opts: { required: boolean }): Promise<BackendIn
   await tf.ready();
   registerWebgpuKernels();
   patchWebgpuUploads();
+  const device = (tf.backend() as unknown as { device: { onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null } }).device;
+  device.onuncapturederror = (ev) => {
+    firstGpuError ??= (ev.error?.message ?? 'unknown WebGPU error').trim().split('\n')[0];
+  };
   return { backend: 'webgpu', device: adapterName(adapter) };
 }
 

@@ -10,6 +10,7 @@ import { lookup } from '../util/registry.js';
 import { AdamW } from '../train/optim.js';
 import { labelIndex, maskedCrossEntropy } from '../train/loss.js';
 import type { BackendInfo } from '../backend/index.js';
+import { takeGpuError } from '../backend/index.js';
 
 export interface BenchCase {
   mixer: Record<string, unknown> & { name: string };
@@ -146,6 +147,8 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
         kernels: [...agg.values()].sort((a, b) => b.ms - a.ms).slice(0, 40).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 })),
       };
     }
+    const gpuError = await takeGpuError();
+    if (gpuError !== undefined) throw new Error(`GPU error: ${gpuError}`);
     const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
     const dec = decode > 0 ? { decode: await benchDecode(model, B, decode) } : {};
     return {

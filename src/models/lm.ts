@@ -60,29 +60,42 @@ export class CausalLM implements TrainableModel {
    */
   forward(ids: tf.Tensor2D, opts: { states?: MixerState[]; wantState?: boolean } = {}): LmForwardResult {
     const [B, T] = ids.shape;
+    const { hidden, states } = this.body(ids, opts);
+    const logits = tf.reshape(this.project(hidden), [B, T, this.config.vocab_size]) as tf.Tensor3D;
+    return opts.wantState === true ? { logits, states } : { logits };
+  }
+
+  /** Final-normed hidden states [B·T, d] (and the mixers' states when asked). */
+  private body(ids: tf.Tensor2D, opts: { states?: MixerState[]; wantState?: boolean }): { hidden: tf.Tensor2D; states: MixerState[] } {
+    const [B, T] = ids.shape;
     const d = this.config.d_model;
     let h = tf.reshape(tf.gather(this.embed, tf.reshape(ids, [-1])), [B, T, d]) as tf.Tensor3D;
-    const newStates: MixerState[] = [];
+    const states: MixerState[] = [];
     for (let i = 0; i < this.mixers.length; i++) {
       const r = this.mixers[i]!.forward(this.norm(h), { state: opts.states?.[i], wantState: opts.wantState });
-      if (opts.wantState === true) newStates.push(r.state ?? {});
+      if (opts.wantState === true) states.push(r.state ?? {});
       h = tf.add(h, r.y);
       const ch = this.channel[i];
       if (ch !== undefined) h = tf.add(h, ch(this.norm(h)));
     }
-    const hn = tf.reshape(this.norm(h), [B * T, d]);
-    const logits2 = this.head !== undefined ? tf.matMul(hn, this.head) : tf.matMul(hn, this.embed, false, true);
-    const logits = tf.reshape(logits2, [B, T, this.config.vocab_size]) as tf.Tensor3D;
-    return opts.wantState === true ? { logits, states: newStates } : { logits };
+    return { hidden: tf.reshape(this.norm(h), [B * T, d]) as tf.Tensor2D, states };
   }
 
-  /** Logits at the labelled positions (label ≠ −100): MQAR queries, or every next token. */
+  /** The LM head: [N, d] → logits [N, V] (untied head, or the embedding transposed). */
+  private project(h: tf.Tensor2D): tf.Tensor2D {
+    return this.head !== undefined ? tf.matMul(h, this.head) : tf.matMul(h, this.embed, false, true);
+  }
+
+  /**
+   * Logits at the labelled positions (label ≠ −100): MQAR queries, or every next token. The rows
+   * are picked before the head, so unlabelled positions never pay for the [·, V] product (at MQAR's
+   * vocab 8192, B = 256, T = 256 the full product would be a 2 GiB tensor, over WebGPU's binding limit).
+   */
   supervised(batch: Batch, _opts: { training?: boolean } = {}): Supervised {
     const idx = labelIndex(batch.labels);
-    const logits = this.forward(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32')).logits;
-    const flat = tf.reshape(logits, [-1, this.config.vocab_size]) as tf.Tensor2D;
-    const rows = idx.rows.length === flat.shape[0] ? flat : (tf.gather(flat, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
-    return { logits: rows, targets: idx.targets };
+    const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), {});
+    const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
+    return { logits: this.project(rows), targets: idx.targets };
   }
 
   /** Parallel-form logits for plain arrays: ids [B][T] → [B][T][V]. */

@@ -16,6 +16,7 @@ import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, M
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { RunError } from '../util/errors.js';
+import { takeGpuError } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
@@ -62,6 +63,8 @@ export async function evaluate(model: TrainableModel, data: TaskData, batchSize:
     for (let i = 0; i < targets.length; i++) if (p[i] === targets[i]) correct++;
     total += targets.length;
   }
+  const gpuError = await takeGpuError();
+  if (gpuError !== undefined) throw new RunError(`evaluation: GPU error: ${gpuError}`);
   const loss = total === 0 ? Number.NaN : lossSum / total;
   return { accuracy: total === 0 ? Number.NaN : correct / total, loss, perplexity: Math.exp(loss), correct, total };
 }
@@ -214,6 +217,11 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const gn = (await gnorm.data())[0]!;
       value.dispose();
       gnorm.dispose();
+      const gpuError = await takeGpuError();
+      if (gpuError !== undefined) {
+        const kept = existsSync(join(ckptDir, 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
+        throw new RunError(`${label}: GPU error at step ${state.step + 1}: ${gpuError}; ${kept}`);
+      }
       const dt = (performance.now() - t0) / 1000;
       state.step += 1;
       state.wall_s += dt;
