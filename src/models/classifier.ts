@@ -16,6 +16,7 @@ import type { SequenceMixer } from './bidirectional.js';
 import { createChannelMixer } from './channel_mixer.js';
 import type { ClassifierConfig } from './classifier_config.js';
 import { Params } from './params.js';
+import { embedLookup } from '../layers/embedding.js';
 import type { Supervised, TrainableModel } from './types.js';
 
 export class SequenceClassifier implements TrainableModel {
@@ -77,7 +78,7 @@ export class SequenceClassifier implements TrainableModel {
     const idT = tf.tensor1d(ids, 'int32');
     let h: tf.Tensor3D =
       this.embedBias === undefined
-        ? (tf.reshape(tf.gather(this.embed, idT), [B, T, d]) as tf.Tensor3D)
+        ? (tf.reshape(embedLookup(this.embed as tf.Tensor2D, ids), [B, T, d]) as tf.Tensor3D)
         : (tf.add(tf.mul(tf.reshape(tf.div(tf.cast(idT, 'float32'), Math.max(1, c.vocab_size - 1)), [B, T, 1]), tf.reshape(this.embed, [1, 1, d])), this.embedBias) as tf.Tensor3D);
     let L = lengths ?? new Int32Array(B).fill(T);
     let Tn = T;

@@ -13,6 +13,7 @@ import type { LmConfig } from './lm_config.js';
 import { Params } from './params.js';
 import type { Batch } from '../tasks/types.js';
 import { labelIndex } from '../train/loss.js';
+import { embedLookup } from '../layers/embedding.js';
 import type { Supervised, TrainableModel } from './types.js';
 
 export interface LmForwardResult {
@@ -66,10 +67,12 @@ export class CausalLM implements TrainableModel {
   }
 
   /** Final-normed hidden states [B·T, d] (and the mixers' states when asked). */
-  private body(ids: tf.Tensor2D, opts: { states?: MixerState[]; wantState?: boolean }): { hidden: tf.Tensor2D; states: MixerState[] } {
+  private body(ids: tf.Tensor2D, opts: { states?: MixerState[]; wantState?: boolean }, idsCpu?: Int32Array): { hidden: tf.Tensor2D; states: MixerState[] } {
     const [B, T] = ids.shape;
     const d = this.config.d_model;
-    let h = tf.reshape(tf.gather(this.embed, tf.reshape(ids, [-1])), [B, T, d]) as tf.Tensor3D;
+    // With the ids on the CPU (training batches) the lookup's gradient avoids atomic adds on webgpu.
+    const rows = idsCpu !== undefined ? embedLookup(this.embed as tf.Tensor2D, idsCpu) : tf.gather(this.embed, tf.reshape(ids, [-1]));
+    let h = tf.reshape(rows, [B, T, d]) as tf.Tensor3D;
     const states: MixerState[] = [];
     for (let i = 0; i < this.mixers.length; i++) {
       const r = this.mixers[i]!.forward(this.norm(h), { state: opts.states?.[i], wantState: opts.wantState });
@@ -93,7 +96,7 @@ export class CausalLM implements TrainableModel {
    */
   supervised(batch: Batch, _opts: { training?: boolean } = {}): Supervised {
     const idx = labelIndex(batch.labels);
-    const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), {});
+    const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), {}, batch.ids);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
     return { logits: this.project(rows), targets: idx.targets };
   }

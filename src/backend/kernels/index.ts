@@ -1,8 +1,10 @@
 // The one place where backend-specific kernels are registered (issue #4: models run unchanged on
 // every backend; a kernel registered here only changes which form an op picks by default).
 import { registerGlaWebgpuKernels } from './gla_webgpu.js';
+import { registerSegmentSumWebgpuKernel } from './segment_sum_webgpu.js';
 
 /** Called once the webgpu backend is up (src/backend/webgpu.ts). */
 export function registerWebgpuKernels(): void {
   registerGlaWebgpuKernels();
+  registerSegmentSumWebgpuKernel();
 }
