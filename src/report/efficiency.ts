@@ -16,6 +16,8 @@ interface BenchFile {
   file: string;
   created: string;
   settings: string;
+  /** Free text written beside the results (e.g. the code version measured). */
+  note?: string;
   results: BenchResult[];
 }
 
@@ -32,7 +34,7 @@ async function readBenchFiles(dir: string): Promise<{ files: BenchFile[]; skippe
     try {
       const j = JSON.parse(await readFile(join(dir, n), 'utf8')) as Partial<BenchFile>;
       if (!Array.isArray(j.results) || typeof j.settings !== 'string') throw new Error('not a metala bench file');
-      files.push({ file: n, created: String(j.created ?? ''), settings: j.settings, results: j.results });
+      files.push({ file: n, created: String(j.created ?? ''), settings: j.settings, results: j.results, ...(typeof j.note === 'string' ? { note: j.note } : {}) });
     } catch (e) {
       skipped.push(`${n}: ${(e as Error).message}`);
     }
@@ -53,7 +55,10 @@ function memory(r: BenchResult): { bytes: number | undefined; source: string } {
 function section(f: BenchFile): string {
   const ok = f.results.filter((r) => r.error === undefined);
   const device = [...new Set(f.results.map((r) => `${r.backend} · ${r.device}`))].join('; ');
-  const lines = [`## ${f.file}`, '', `${f.settings}. ${device}. Created ${f.created}.`, ''];
+  const overCounted = f.results.some((r) => r.backend === 'webgpu' && r.gpu_bytes_allocated === undefined);
+  const lines = [`## ${f.file}`, '', `${f.settings}. ${device}. Created ${f.created}.${f.note !== undefined ? ` ${f.note}` : ''}`];
+  if (overCounted) lines.push('', 'Memory here is the tf.profile peak, which over-counts on webgpu (this file predates the GPU pool measurement).');
+  lines.push('');
   lines.push('| mixer | T | train tok/s | step ms | infer tok/s | memory MiB | decode tok/s | decode live MiB (first → last) |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   const rows = [...f.results].sort((a, b) => a.mixer.name.localeCompare(b.mixer.name) || a.seq_len - b.seq_len);

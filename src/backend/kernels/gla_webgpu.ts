@@ -40,10 +40,13 @@ const WORKGROUP = 64;
 
 /**
  * Block counts for a shape: one thread per state column (row) leaves the H100 mostly idle at
- * B·H·V ≈ 8K threads, so split K (V) into up to 4 blocks of ≥ 8 channels while fewer than 64K
- * threads run. Each block writes partial sums that the caller adds (blocks innermost).
+ * B·H·V ≈ 8K threads when the sequential walk is long, so from T ≥ 1024 split K (V) into up to 4
+ * blocks of ≥ 8 channels while fewer than 64K threads run; each block writes partial sums that
+ * SumBlocksProgram adds (blocks innermost). Below T = 1024 the unsplit kernels are kept: they ran
+ * the reference shape (B = 32, T = 512, d = 256, 4 layers) at 177K tokens/s on the H100.
  */
-export function glaSplits(B: number, H: number, K: number, V: number): { kb: number; vb: number } {
+export function glaSplits(B: number, T: number, H: number, K: number, V: number): { kb: number; vb: number } {
+  if (T < 1024) return { kb: 1, vb: 1 };
   const pick = (threads: number, dim: number): number => {
     let s = 1;
     while (s < 4 && threads * s < 65536 && dim % (2 * s) === 0 && dim / (2 * s) >= 8) s *= 2;

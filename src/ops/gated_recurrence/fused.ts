@@ -31,7 +31,7 @@ export function glaFused(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.T
   if (!glaFusedAvailable()) throw new Error(`gla: form 'fused' needs the webgpu backend (current: ${tf.getBackend()}); use 'chunk'`);
   const [B, T, H, K] = q.shape;
   const V = v.shape[3];
-  const { kb, vb } = splits ?? glaSplits(B, H, K, V);
+  const { kb, vb } = splits ?? glaSplits(B, T, H, K, V);
   if (K % kb !== 0 || V % vb !== 0) throw new Error(`gla fused: splits kb=${kb}, vb=${vb} must divide K=${K}, V=${V}`);
   const hasFinal = opts.wantState;
   const dims = { B, T, H, K, V, scale: opts.scale, kb, vb, hasFinal };

@@ -1,0 +1,46 @@
+// CPU-side pieces of the GPU work that run everywhere: the counting sort behind the embedding
+// gradient, the embedding fallback on backends without the kernel, the split rule of the fused gla
+// kernels, and that takeGpuError is silent off webgpu.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, takeGpuError } from '../../src/backend/index.js';
+import { embedLookup, sortIds } from '../../src/layers/embedding.js';
+import { glaSplits } from '../../src/backend/kernels/gla_webgpu.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('embedding lookup', () => {
+  it('sortIds groups positions by id, stably, with offsets per id', () => {
+    const { perm, offsets } = sortIds(Int32Array.from([2, 0, 2, 1, 0]), 4);
+    expect(Array.from(perm)).toEqual([1, 4, 3, 0, 2]);
+    expect(Array.from(offsets)).toEqual([0, 2, 3, 5, 5]);
+  });
+
+  it('falls back to tf.gather where the backend has no sorted-segment kernel (same values and gradient)', async () => {
+    const ids = Int32Array.from([3, 0, 3, 3, 1]);
+    const table = tf.randomNormal([4, 3], 0, 1, 'float32', 1);
+    const dy = tf.randomNormal([5, 3], 0, 1, 'float32', 2);
+    const a = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embedLookup(t as tf.Tensor2D, ids), dy)))(table);
+    const b = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, 'int32')), dy)))(table);
+    expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+  });
+});
+
+describe('fused gla kernel splits', () => {
+  it('keeps one block below T = 1024 and splits long sequences up to 4 blocks of ≥ 8 channels', () => {
+    expect(glaSplits(32, 512, 4, 32, 64)).toEqual({ kb: 1, vb: 1 });
+    expect(glaSplits(16, 2048, 4, 64, 128)).toEqual({ kb: 4, vb: 4 });
+    // K = 8: too narrow to split; V = 16 splits once (blocks of 8).
+    expect(glaSplits(1, 4096, 1, 8, 16)).toEqual({ kb: 1, vb: 2 });
+    // Enough threads already: no split.
+    expect(glaSplits(512, 2048, 8, 64, 64)).toEqual({ kb: 1, vb: 1 });
+  });
+});
+
+describe('takeGpuError', () => {
+  it('is undefined off webgpu', async () => {
+    expect(await takeGpuError()).toBeUndefined();
+  });
+});

@@ -1,0 +1,103 @@
+// The backend-specific kernels of src/backend/kernels on a real WebGPU device: the fused gated
+// recurrence (forward, both backward kernels, the split/partial-sum paths), simpleGla through it,
+// the sorted-segment-sum embedding gradient, and the uncaptured-error check. Runs where Dawn finds
+// an adapter (the H100; CI's software Vulkan, lavapipe from Mesa ≥ 25, which .ci/run installs);
+// elsewhere the suite is skipped and says why. References are the naive forms on the same device,
+// themselves checked against ../shared/golden on cpu (test/ops).
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
+import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
+import { simpleGla } from '../../src/ops/simple_gla/index.js';
+import { embedLookup } from '../../src/layers/embedding.js';
+import type { ResolvedOptions } from '../../src/ops/index.js';
+
+let why: string | undefined;
+try {
+  await initBackend('webgpu');
+} catch (e) {
+  why = (e as Error).message;
+}
+if (why !== undefined) process.stderr.write(`webgpu kernel tests skipped: ${why}\n`);
+
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return err / scale;
+}
+
+describe.skipIf(why !== undefined)('webgpu kernels', () => {
+  const [B, T, H, K, V] = [2, 23, 3, 16, 32];
+  const r = (s: number[], seed: number): tf.Tensor => tf.randomNormal(s, 0, 1, 'float32', seed);
+  let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor4D, h0: tf.Tensor4D, dO: tf.Tensor4D, dS: tf.Tensor4D;
+  beforeAll(() => {
+    [q, k, v, h0, dO, dS] = [r([B, T, H, K], 1), r([B, T, H, K], 2), r([B, T, H, V], 3), r([B, H, K, V], 5), r([B, T, H, V], 6), r([B, H, K, V], 7)] as tf.Tensor4D[];
+    g = tf.tidy(() => tf.div(tf.logSigmoid(tf.add(r([B, T, H, K], 4), 2)), 4)) as tf.Tensor4D;
+  });
+  afterAll(async () => {
+    tf.dispose([q, k, v, g, h0, dO, dS]);
+    await shutdownBackend();
+  });
+
+  const opts = (wantState: boolean, initialState?: tf.Tensor4D): ResolvedOptions => ({ scale: 0.3, initialState, wantState, chunkSize: 16, statePass: 'loop' });
+
+  for (const wantState of [true, false]) {
+    for (const splits of [{ kb: 1, vb: 1 }, { kb: 2, vb: 4 }, { kb: 4, vb: 2 }]) {
+      it(`gla fused = naive: outputs and all five gradients (wantState ${wantState}, kb ${splits.kb}, vb ${splits.vb})`, async () => {
+        const loss = (form: 'fused' | 'naive') => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, gg: tf.Tensor, hh: tf.Tensor): tf.Scalar => {
+          const o = opts(wantState, hh as tf.Tensor4D);
+          const x = form === 'fused' ? glaFused(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, gg as tf.Tensor4D, o, splits) : glaNaive(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, gg as tf.Tensor4D, o);
+          const l = tf.sum(tf.mul(x.o, dO));
+          return (wantState ? tf.add(l, tf.sum(tf.mul(x.finalState!, dS))) : l) as tf.Scalar;
+        };
+        const got = tf.grads(loss('fused'))([q, k, v, g, h0]);
+        const want = tf.grads(loss('naive'))([q, k, v, g, h0]);
+        for (let i = 0; i < 5; i++) expect(maxRel(await got[i]!.data(), await want[i]!.data())).toBeLessThan(2e-6);
+        const fo = glaFused(q, k, v, g, opts(true, h0), splits);
+        const no = glaNaive(q, k, v, g, opts(true, h0));
+        expect(maxRel(await fo.o.data(), await no.o.data())).toBeLessThan(2e-6);
+        expect(maxRel(await fo.finalState!.data(), await no.finalState!.data())).toBeLessThan(2e-6);
+        tf.dispose([...got, ...want, fo.o, fo.finalState!, no.o, no.finalState!]);
+        expect(await takeGpuError()).toBeUndefined();
+      });
+    }
+  }
+
+  it('is the default gla form on webgpu and leaks no tensor', async () => {
+    const gs = tf.tidy(() => tf.div(tf.logSigmoid(tf.add(r([B, T, H], 8), 2)), 4)) as tf.Tensor3D;
+    const n0 = tf.memory().numTensors;
+    const a = simpleGla(q, k, v, gs, { initialState: h0 });
+    const b = simpleGla(q, k, v, gs, { initialState: h0, form: 'naive' });
+    expect(maxRel(await a.o.data(), await b.o.data())).toBeLessThan(2e-6);
+    tf.dispose([a.o, a.finalState, b.o, b.finalState]);
+    expect(tf.memory().numTensors).toBe(n0);
+    gs.dispose();
+  });
+
+  it('embedding gradient by sorted segment sum = tf.gather gradient, with a heavily repeated token', async () => {
+    const Vocab = 37;
+    const ids = Int32Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? 0 : (i * 7) % Vocab));
+    const table = r([Vocab, 5], 11) as tf.Tensor2D;
+    const dy = r([300, 5], 12);
+    const a = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embedLookup(t as tf.Tensor2D, ids), dy)))(table);
+    const b = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, 'int32')), dy)))(table);
+    expect(maxRel(await a.data(), await b.data())).toBeLessThan(1e-6);
+    tf.dispose([table, dy, a, b]);
+  });
+
+  it('an uncaptured WebGPU error (a buffer over the binding limit) is reported, not silently zero', async () => {
+    const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
+    const n = Math.floor(limit / 4) + 1024;
+    const x = tf.fill([n], 1);
+    const y = tf.add(x, 1);
+    await y.slice(0, 1).data();
+    const e = await takeGpuError();
+    expect(e).toMatch(/binding size/i);
+    expect(e).toMatch(/lower train.batch_size/);
+    tf.dispose([x, y]);
+  });
+});
