@@ -2,6 +2,7 @@
 import { MIXERS } from '../mixers/registry.js';
 import { TASKS } from '../tasks/registry.js';
 import { TABLES } from '../report/registry.js';
+import { EFFICIENCY_FILES, EFFICIENCY_ID } from '../report/efficiency.js';
 
 function mdTable(header: string[], rows: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
@@ -42,6 +43,10 @@ export async function renderList(what: 'mixers' | 'tasks' | 'tables', d: number)
   }
   return mdTable(
     ['table', 'paper', 'title', 'files'],
-    Object.values(TABLES).map((t) => [t.id, t.paperRef, t.title, t.files.join(', ')]),
+    [
+      ...Object.values(TABLES).map((t) => [t.id, t.paperRef, t.title, t.files.join(', ')]),
+      // Rendered from results/bench (metala bench), not from run folders.
+      [EFFICIENCY_ID, 'MetaLA Fig. A2', 'Throughput and memory vs sequence length (metala bench)', EFFICIENCY_FILES.join(', ')],
+    ],
   );
 }
