@@ -11,6 +11,8 @@ import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
+import { gla } from '../../src/ops/index.js';
+import { goldenTensor, loadGolden } from '../ops/harness.js';
 
 let why: string | undefined;
 try {
@@ -65,6 +67,29 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
         expect(await takeGpuError()).toBeUndefined();
       });
     }
+  }
+
+  for (const op of ['gla', 'simple_gla'] as const) {
+    it(`${op}: the fused form reproduces ../shared/golden/ops/${op}.json (float64 reference)`, async () => {
+      const gd = loadGolden(op);
+      const x = Object.fromEntries(Object.entries(gd.inputs).map(([n, t]) => [n, goldenTensor(t)]));
+      const dO = goldenTensor(gd.cotangents.do);
+      const dF = goldenTensor(gd.cotangents.dfinal_state);
+      const names = ['q', 'k', 'v', 'g'];
+      const run = (...xs: tf.Tensor[]) => {
+        const [qq, kk, vv, gg] = xs as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor];
+        return op === 'gla' ? gla(qq, kk, vv, gg as tf.Tensor4D, { form: 'fused' }) : simpleGla(qq, kk, vv, gg as tf.Tensor3D, { form: 'fused' });
+      };
+      const out = run(...names.map((n) => x[n]!));
+      expect(maxRel(await out.o.data(), gd.outputs.o.data)).toBeLessThan(1e-5);
+      expect(maxRel(await out.finalState!.data(), gd.outputs.final_state.data)).toBeLessThan(1e-5);
+      const grads = tf.grads((...xs: tf.Tensor[]) => {
+        const y = run(...xs);
+        return tf.add(tf.sum(tf.mul(y.o, dO)), tf.sum(tf.mul(y.finalState!, dF))) as tf.Scalar;
+      })(names.map((n) => x[n]!));
+      for (const [i, n] of names.entries()) expect(maxRel(await grads[i]!.data(), gd.grads[n]!.data), n).toBeLessThan(1e-4);
+      tf.dispose([...Object.values(x), dO, dF, out.o, out.finalState!, ...grads]);
+    });
   }
 
   it('is the default gla form on webgpu and leaks no tensor', async () => {
