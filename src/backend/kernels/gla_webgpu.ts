@@ -19,6 +19,7 @@
 // Porting note: the official code uses fla's chunked Triton kernels; this is fla's "fused
 // recurrent" algorithm, which on this stack is the fastest (launch count, not FLOPs, dominates).
 import * as tf from '@tensorflow/tfjs';
+import { FlatProgram, runProgram } from './program.js';
 
 /** Compile-time sizes baked into each shader (one pipeline per shape; training shapes are fixed). */
 export interface GlaDims {
@@ -36,13 +37,11 @@ export interface GlaDims {
   hasFinal: boolean;
 }
 
-const WORKGROUP = 64;
-
 /**
  * Block counts for a shape: one thread per state column (row) leaves the H100 mostly idle at
  * B·H·V ≈ 8K threads when the sequential walk is long, so from T ≥ 1024 split K (V) into up to 4
  * blocks of ≥ 8 channels while fewer than 64K threads run; each block writes partial sums that
- * SumBlocksProgram adds (blocks innermost). Below T = 1024 the unsplit kernels are kept: they ran
+ * the MetalaSumBlocks kernel adds (sum_blocks_webgpu.ts; blocks innermost). Below T = 1024 the unsplit kernels are kept: they ran
  * the reference shape (B = 32, T = 512, d = 256, 4 layers) at 177K tokens/s on the H100.
  */
 export function glaSplits(B: number, T: number, H: number, K: number, V: number): { kb: number; vb: number } {
@@ -69,38 +68,24 @@ const HAS_FINAL = ${d.hasFinal};
 const SCALE : f32 = ${f32(d.scale)};`;
 }
 
-/**
- * The shape of tfjs-backend-webgpu's WebGPUProgram (not exported by the package): flat dispatch,
- * one f32 output named `result`, inputs bound as read-only arrays under `variableNames`.
- */
-class GlaProgram {
-  readonly outputShape: number[];
+class GlaProgram extends FlatProgram {
   readonly shaderKey: string;
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  readonly variableNames: string[];
-  readonly size = false;
 
   constructor(
     kind: string,
     private readonly dims: GlaDims,
-    inputs: string[],
+    readonly variableNames: string[],
     outSize: number,
     threads: number,
-    private readonly body: string,
+    private readonly main: string,
   ) {
-    this.variableNames = inputs;
-    this.outputShape = [outSize];
-    this.dispatch = [Math.ceil(threads / WORKGROUP), 1, 1];
+    super(outSize, threads);
     const { B, T, H, K, V, scale, kb, vb, hasFinal } = dims;
     this.shaderKey = `metala_gla_${kind}_${B}_${T}_${H}_${K}_${V}_${scale}_${kb}_${vb}_${hasFinal}`;
   }
 
-  getUserCode(): string {
-    // tfjs binds its uniform buffer to every program; a layout: 'auto' pipeline only keeps bindings
-    // the shader uses, so touch it once.
-    return `${header(this.dims)}\nfn touchUniforms() -> f32 { return uniforms.NAN; }\n${this.body}`;
+  protected body(): string {
+    return `${header(this.dims)}\n${this.main}`;
   }
 }
 
@@ -108,7 +93,8 @@ class GlaProgram {
 // result = [partial o: (B·T·H·V) × KB, blocks innermost | final state B·H·K·V]
 const FWD = `
 fn main(index : i32) {
-  if (index >= KB * B * H * DV) { if (index < 0) { result[0] = touchUniforms(); } return; }
+  guard(index);
+  if (index >= KB * B * H * DV) { return; }
   let j = index % DV;
   let bh = (index / DV) % (B * H);
   let kb = index / (DV * B * H);
@@ -138,7 +124,8 @@ fn main(index : i32) {
 // result = [partial dv: (B·T·H·V) × KB | dh0 B·H·K·V]
 const BWD_COLS = `
 fn main(index : i32) {
-  if (index >= KB * B * H * DV) { if (index < 0) { result[0] = touchUniforms(); } return; }
+  guard(index);
+  if (index >= KB * B * H * DV) { return; }
   let j = index % DV;
   let bh = (index / DV) % (B * H);
   let kb = index / (DV * B * H);
@@ -171,7 +158,8 @@ fn main(index : i32) {
 // result = [partial dq | partial dk | partial dg], each (B·T·H·K) × VB, blocks innermost
 const BWD_ROWS = `
 fn main(index : i32) {
-  if (index >= VB * B * H * DK) { if (index < 0) { result[0] = touchUniforms(); } return; }
+  guard(index);
+  if (index >= VB * B * H * DK) { return; }
   let i = index % DK;
   let bh = (index / DK) % (B * H);
   let vb = index / (DK * B * H);
@@ -221,43 +209,6 @@ fn main(index : i32) {
   }
 }`;
 
-// Adds the partial sums of the split kernels: result[n] = Σ_b X[OFF + n·NB + b]. (tfjs's own Sum
-// over a last axis of 4 runs at a few GB/s — 20% of a training step when measured.)
-class SumBlocksProgram {
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [256, 1, 1];
-  readonly variableNames = ['X'];
-  readonly size = false;
-
-  constructor(
-    private readonly n: number,
-    private readonly blocks: number,
-    private readonly offset: number,
-  ) {
-    this.outputShape = [n];
-    this.dispatch = [Math.ceil(n / 256), 1, 1];
-    this.shaderKey = `metala_sum_blocks_${n}_${blocks}_${offset}`;
-  }
-
-  getUserCode(): string {
-    return `
-const N = ${this.n}; const NB = ${this.blocks}; const OFF = ${this.offset};
-fn main(index : i32) {
-  if (index >= N) { if (index < 0) { result[0] = uniforms.NAN; } return; }
-  var acc = 0.0;
-  for (var b = 0; b < NB; b++) { acc += X[OFF + index * NB + b]; }
-  result[index] = acc;
-}`;
-  }
-}
-
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: GlaProgram | SumBlocksProgram, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
-}
-
 type Attrs = GlaDims & Record<string, unknown>;
 
 function dimsOf(attrs: unknown): GlaDims {
@@ -268,21 +219,10 @@ function dimsOf(attrs: unknown): GlaDims {
 export const GLA_FWD = 'MetalaGlaRecurrentFwd';
 export const GLA_BWD_COLS = 'MetalaGlaRecurrentBwdCols';
 export const GLA_BWD_ROWS = 'MetalaGlaRecurrentBwdRows';
-export const SUM_BLOCKS = 'MetalaSumBlocks';
 
 /** Registers the three kernels for the 'webgpu' backend (idempotent). */
 export function registerGlaWebgpuKernels(): void {
   if (tf.getKernel(GLA_FWD, 'webgpu') !== undefined) return;
-  tf.registerKernel({
-    kernelName: SUM_BLOCKS,
-    backendName: 'webgpu',
-    // input x (flat) → [n]: sums of `blocks` consecutive values starting at `offset`
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as { n: number; blocks: number; offset: number };
-      const prog = new SumBlocksProgram(a.n, a.blocks, a.offset);
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [(inputs as Record<string, tf.TensorInfo>)['x']!], 'float32');
-    },
-  });
   tf.registerKernel({
     kernelName: GLA_FWD,
     backendName: 'webgpu',
@@ -291,7 +231,7 @@ export function registerGlaWebgpuKernels(): void {
       const d = dimsOf(attrs);
       const i = inputs as Record<string, tf.TensorInfo>;
       const prog = new GlaProgram('fwd', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0'], d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.kb * d.B * d.H * d.V, FWD);
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!], 'float32');
+      return runProgram(backend, prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!]);
     },
   });
   tf.registerKernel({
@@ -302,7 +242,7 @@ export function registerGlaWebgpuKernels(): void {
       const d = dimsOf(attrs);
       const i = inputs as Record<string, tf.TensorInfo>;
       const prog = new GlaProgram('bwd_cols', d, ['Qs', 'Ks', 'Gs', 'Dy'], d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.kb * d.B * d.H * d.V, BWD_COLS);
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['q']!, i['k']!, i['g']!, i['dy']!], 'float32');
+      return runProgram(backend, prog, [i['q']!, i['k']!, i['g']!, i['dy']!]);
     },
   });
   tf.registerKernel({
@@ -313,7 +253,7 @@ export function registerGlaWebgpuKernels(): void {
       const d = dimsOf(attrs);
       const i = inputs as Record<string, tf.TensorInfo>;
       const prog = new GlaProgram('bwd_rows', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0', 'Dy'], 3 * d.vb * d.B * d.T * d.H * d.K, d.vb * d.B * d.H * d.K, BWD_ROWS);
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!, i['dy']!], 'float32');
+      return runProgram(backend, prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!, i['dy']!]);
     },
   });
 }

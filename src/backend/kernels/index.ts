@@ -2,9 +2,11 @@
 // every backend; a kernel registered here only changes which form an op picks by default).
 import { registerGlaWebgpuKernels } from './gla_webgpu.js';
 import { registerSegmentSumWebgpuKernel } from './segment_sum_webgpu.js';
+import { registerSumBlocksWebgpuKernel } from './sum_blocks_webgpu.js';
 
 /** Called once the webgpu backend is up (src/backend/webgpu.ts). */
 export function registerWebgpuKernels(): void {
   registerGlaWebgpuKernels();
   registerSegmentSumWebgpuKernel();
+  registerSumBlocksWebgpuKernel();
 }

@@ -5,30 +5,26 @@
 // 7-second step at MQAR's B = 256, T = 256, measured on the H100.
 //   out[v, c] = Σ_{p ∈ [offsets[v], offsets[v+1])} dy[perm[p], c]     (thread per (v, c))
 import * as tf from '@tensorflow/tfjs';
+import { FlatProgram, runProgram } from './program.js';
 
-class SortedSegmentSumProgram {
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+class SortedSegmentSumProgram extends FlatProgram {
   readonly variableNames = ['Dy', 'Perm', 'Offsets'];
-  readonly size = false;
+  readonly shaderKey: string;
 
   constructor(
     private readonly segments: number,
     private readonly width: number,
   ) {
-    this.outputShape = [segments, width];
-    this.dispatch = [Math.ceil((segments * width) / 64), 1, 1];
+    super([segments, width], segments * width);
     this.shaderKey = `metala_sorted_segment_sum_${segments}_${width}`;
   }
 
-  getUserCode(): string {
+  protected body(): string {
     return `
 const NSEG = ${this.segments}; const D = ${this.width};
 fn main(index : i32) {
-  if (index >= NSEG * D) { if (index < 0) { result[0] = uniforms.NAN; } return; }
+  guard(index);
+  if (index >= NSEG * D) { return; }
   let v = index / D;
   let c = index % D;
   var acc = 0.0;
@@ -40,10 +36,6 @@ fn main(index : i32) {
 
 export const SORTED_SEGMENT_SUM = 'MetalaSortedSegmentSum';
 
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: SortedSegmentSumProgram, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
-}
-
 export function registerSegmentSumWebgpuKernel(): void {
   if (tf.getKernel(SORTED_SEGMENT_SUM, 'webgpu') !== undefined) return;
   tf.registerKernel({
@@ -53,8 +45,7 @@ export function registerSegmentSumWebgpuKernel(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const i = inputs as Record<string, tf.TensorInfo>;
       const a = attrs as unknown as { segments: number };
-      const prog = new SortedSegmentSumProgram(a.segments, i['dy']!.shape[1]!);
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(prog, [i['dy']!, i['perm']!, i['offsets']!], 'float32');
+      return runProgram(backend, new SortedSegmentSumProgram(a.segments, i['dy']!.shape[1]!), [i['dy']!, i['perm']!, i['offsets']!]);
     },
   });
 }

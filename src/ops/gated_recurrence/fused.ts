@@ -7,7 +7,8 @@
 // the key-side exponent of step t, so ∂L/∂G_t = q_t ⊙ dq_t − k_t ⊙ dk_t (+ Σ_j dS_T ⊙ S_T at t = T),
 // and dg_u = Σ_{t≥u} ∂L/∂G_t: a reverse cumulative sum, computed inside the row kernel.
 import * as tf from '@tensorflow/tfjs';
-import { GLA_BWD_COLS, GLA_BWD_ROWS, GLA_FWD, SUM_BLOCKS, glaSplits } from '../../backend/kernels/gla_webgpu.js';
+import { GLA_BWD_COLS, GLA_BWD_ROWS, GLA_FWD, glaSplits } from '../../backend/kernels/gla_webgpu.js';
+import { SUM_BLOCKS } from '../../backend/kernels/sum_blocks_webgpu.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 
 /** True when the current backend has the fused gla kernels (webgpu after initBackend). */
