@@ -89,18 +89,22 @@ class GlaProgram extends FlatProgram {
   }
 }
 
-// Forward. Thread (kb, b, h, j) owns S[kb·KS : (kb+1)·KS, j].
-// result = [partial o: (B·T·H·V) × KB, blocks innermost | final state B·H·K·V]
-const FWD = `
-fn main(index : i32) {
-  guard(index);
+// The thread of the forward and column kernels: (kb, b, h, j) from the flat index, j fastest (so
+// neighbouring threads read neighbouring v / d_o), and the first K channel of its block.
+const COLUMN_THREAD = `  guard(index);
   if (index >= KB * B * H * DV) { return; }
   let j = index % DV;
   let bh = (index / DV) % (B * H);
   let kb = index / (DV * B * H);
   let h = bh % H;
   let b = bh / H;
-  let i0 = kb * KS;
+  let i0 = kb * KS;`;
+
+// Forward. Thread (kb, b, h, j) owns S[kb·KS : (kb+1)·KS, j].
+// result = [partial o: (B·T·H·V) × KB, blocks innermost | final state B·H·K·V]
+const FWD = `
+fn main(index : i32) {
+${COLUMN_THREAD}
   var s : array<f32, KS>;
   for (var ii = 0; ii < KS; ii++) { s[ii] = H0[(bh * DK + i0 + ii) * DV + j]; }
   for (var t = 0; t < T; t++) {
@@ -124,14 +128,7 @@ fn main(index : i32) {
 // result = [partial dv: (B·T·H·V) × KB | dh0 B·H·K·V]
 const BWD_COLS = `
 fn main(index : i32) {
-  guard(index);
-  if (index >= KB * B * H * DV) { return; }
-  let j = index % DV;
-  let bh = (index / DV) % (B * H);
-  let kb = index / (DV * B * H);
-  let h = bh % H;
-  let b = bh / H;
-  let i0 = kb * KS;
+${COLUMN_THREAD}
   let nO = B * T * H * DV;
   var a : array<f32, KS>;
   for (var ii = 0; ii < KS; ii++) {
@@ -223,37 +220,26 @@ export const GLA_BWD_ROWS = 'MetalaGlaRecurrentBwdRows';
 /** Registers the three kernels for the 'webgpu' backend (idempotent). */
 export function registerGlaWebgpuKernels(): void {
   if (tf.getKernel(GLA_FWD, 'webgpu') !== undefined) return;
-  tf.registerKernel({
-    kernelName: GLA_FWD,
-    backendName: 'webgpu',
-    // inputs q, k, v, g, h0 → flat [partial o (B·T·H·V × kb) | final state (B·H·K·V)]
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const d = dimsOf(attrs);
-      const i = inputs as Record<string, tf.TensorInfo>;
-      const prog = new GlaProgram('fwd', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0'], d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.kb * d.B * d.H * d.V, FWD);
-      return runProgram(backend, prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!]);
-    },
-  });
-  tf.registerKernel({
-    kernelName: GLA_BWD_COLS,
-    backendName: 'webgpu',
-    // inputs q, k, g, dy (flat [do | dfinal]) → flat [partial dv (× kb) | dh0]
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const d = dimsOf(attrs);
-      const i = inputs as Record<string, tf.TensorInfo>;
-      const prog = new GlaProgram('bwd_cols', d, ['Qs', 'Ks', 'Gs', 'Dy'], d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, d.kb * d.B * d.H * d.V, BWD_COLS);
-      return runProgram(backend, prog, [i['q']!, i['k']!, i['g']!, i['dy']!]);
-    },
-  });
-  tf.registerKernel({
-    kernelName: GLA_BWD_ROWS,
-    backendName: 'webgpu',
-    // inputs q, k, v, g, h0, dy → flat [dq | dk | dg], each B·T·H·K × vb partial sums
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const d = dimsOf(attrs);
-      const i = inputs as Record<string, tf.TensorInfo>;
-      const prog = new GlaProgram('bwd_rows', d, ['Qs', 'Ks', 'Vs', 'Gs', 'H0', 'Dy'], 3 * d.vb * d.B * d.T * d.H * d.K, d.vb * d.B * d.H * d.K, BWD_ROWS);
-      return runProgram(backend, prog, [i['q']!, i['k']!, i['v']!, i['g']!, i['h0']!, i['dy']!]);
-    },
-  });
+  // name, shader, input names (in binding order), output size and thread count per shape
+  const kernels: [string, string, string, string[], (d: GlaDims) => number, (d: GlaDims) => number][] = [
+    // q, k, v, g, h0 → [partial o (B·T·H·V × kb) | final state (B·H·K·V)]
+    [GLA_FWD, 'fwd', FWD, ['q', 'k', 'v', 'g', 'h0'], (d) => d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, (d) => d.kb * d.B * d.H * d.V],
+    // q, k, g, dy = [d_o | d_final] → [partial dv (× kb) | dh0]
+    [GLA_BWD_COLS, 'bwd_cols', BWD_COLS, ['q', 'k', 'g', 'dy'], (d) => d.kb * d.B * d.T * d.H * d.V + d.B * d.H * d.K * d.V, (d) => d.kb * d.B * d.H * d.V],
+    // q, k, v, g, h0, dy → [dq | dk | dg], each B·T·H·K × vb partial sums
+    [GLA_BWD_ROWS, 'bwd_rows', BWD_ROWS, ['q', 'k', 'v', 'g', 'h0', 'dy'], (d) => 3 * d.vb * d.B * d.T * d.H * d.K, (d) => d.vb * d.B * d.H * d.K],
+  ];
+  for (const [kernelName, kind, main, names, outSize, threads] of kernels) {
+    tf.registerKernel({
+      kernelName,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const d = dimsOf(attrs);
+        const i = inputs as Record<string, tf.TensorInfo>;
+        // WGSL names of the bindings: Qs, Ks, Vs, Gs, H0, Dy.
+        const bindings = names.map((n) => (n === 'h0' ? 'H0' : n === 'dy' ? 'Dy' : `${n.toUpperCase()}s`));
+        return runProgram(backend, new GlaProgram(kind, d, bindings, outSize(d), threads(d), main), names.map((n) => i[n]!));
+      },
+    });
+  }
 }
