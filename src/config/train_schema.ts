@@ -20,6 +20,12 @@ export const trainSchema = z
     grad_clip: z.number().min(0).default(1),
     /** Training-loss label smoothing ε (DeiT: 0.1); eval loss stays plain CE. No default, so run ids do not change. */
     label_smoothing: z.number().min(0).max(1).optional(),
+    /**
+     * Recompute each block's activations in the backward pass instead of keeping them (activation
+     * checkpointing): several times less memory for about one more forward pass. No default, so run
+     * ids do not change.
+     */
+    recompute: z.boolean().optional(),
     /** Evaluate every N steps (default: once per epoch, at least every 1000 steps). */
     eval_every: z.number().int().positive().optional(),
     /** Stop early once the eval metric passes a threshold (Zoology: accuracy above 0.99). */

@@ -17,7 +17,8 @@ import { createChannelMixer } from './channel_mixer.js';
 import type { ClassifierConfig } from './classifier_config.js';
 import { Params } from './params.js';
 import { embedLookup } from '../layers/embedding.js';
-import type { Supervised, TrainableModel } from './types.js';
+import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
+import { recompute } from '../layers/recompute.js';
 
 export class SequenceClassifier implements TrainableModel {
   readonly params: Params;
@@ -69,7 +70,7 @@ export class SequenceClassifier implements TrainableModel {
    * One tower: ids [B·T] row-major with real lengths [B] → pooled features [B, d].
    * Call inside tf.tidy.
    */
-  encode(ids: Int32Array, B: number, T: number, lengths: Int32Array | undefined, training = false): tf.Tensor2D {
+  encode(ids: Int32Array, B: number, T: number, lengths: Int32Array | undefined, training = false, recomputeBlocks = false): tf.Tensor2D {
     const c = this.config;
     const d = c.d_model;
     for (let i = 0; i < ids.length; i++) {
@@ -89,9 +90,12 @@ export class SequenceClassifier implements TrainableModel {
     }
     const rev = tf.tensor1d(reversalIndex(L, B, Tn), 'int32');
     for (let i = 0; i < this.mixers.length; i++) {
-      h = tf.add(h, this.drop(this.mixers[i]!.forward(this.norm(h), rev), training));
-      const ch = this.channel[i];
-      if (ch !== undefined) h = tf.add(h, this.drop(ch(this.norm(h)), training));
+      if (recomputeBlocks) {
+        // Recomputation replays the block, so it must be deterministic (checked in supervised()).
+        h = recompute((x, r) => this.block(i, x as tf.Tensor3D, r as tf.Tensor1D, false), [h, rev], this.params.under(`classifier.layers.${i}.`));
+      } else {
+        h = this.block(i, h, rev, training);
+      }
     }
     const hn = this.norm(h);
     if (c.pooling === 'cls') return tf.reshape(tf.slice(hn, [0, 0, 0], [B, 1, d]), [B, d]) as tf.Tensor2D;
@@ -105,13 +109,21 @@ export class SequenceClassifier implements TrainableModel {
     return tf.sum(tf.mul(hn, tf.tensor3d(mask, [B, Tn, 1])), 1) as tf.Tensor2D;
   }
 
+  /** Pre-norm block i (Eq. A39–A43): h + Drop(Mix(Norm(h))), then + Drop(GLU(Norm(·))); [B, T, d]. */
+  private block(i: number, h: tf.Tensor3D, rev: tf.Tensor1D, training: boolean): tf.Tensor3D {
+    let out = tf.add(h, this.drop(this.mixers[i]!.forward(this.norm(h), rev), training)) as tf.Tensor3D;
+    const ch = this.channel[i];
+    if (ch !== undefined) out = tf.add(out, this.drop(ch(this.norm(out)), training)) as tf.Tensor3D;
+    return out;
+  }
+
   /** Logits [B, C] of a batch (one or two towers). Call inside tf.tidy. */
-  forward(batch: Batch, training = false): tf.Tensor2D {
+  forward(batch: Batch, training = false, recomputeBlocks = false): tf.Tensor2D {
     const { batch: B, seqLen: T } = batch;
-    let feat = this.encode(batch.ids, B, T, batch.lengths, training);
+    let feat = this.encode(batch.ids, B, T, batch.lengths, training, recomputeBlocks);
     if (this.config.dual_tower) {
       if (batch.ids2 === undefined) throw new MetalaError('classifier: dual_tower is set but the task gives no second sequence (ids2). Set model.dual_tower: false');
-      const v = this.encode(batch.ids2, B, T, batch.lengths2, training);
+      const v = this.encode(batch.ids2, B, T, batch.lengths2, training, recomputeBlocks);
       feat = (this.config.interaction === 'nli' ? tf.concat([feat, v, tf.mul(feat, v), tf.sub(feat, v)], 1) : tf.concat([feat, v], 1)) as tf.Tensor2D;
     } else if (batch.ids2 !== undefined) {
       throw new MetalaError('classifier: the task gives sequence pairs (ids2) but model.dual_tower is false. Set model.dual_tower: true');
@@ -125,11 +137,15 @@ export class SequenceClassifier implements TrainableModel {
   }
 
   /** One label per example: logits [B, C] and targets = batch.labels [B]. */
-  supervised(batch: Batch, opts: { training?: boolean } = {}): Supervised {
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Supervised {
     if (batch.labels.length !== batch.batch) {
       throw new MetalaError(`classifier: expected one label per example (${batch.batch}), got ${batch.labels.length}. Use backbone 'lm' for token-level tasks`);
     }
-    return { logits: this.forward(batch, opts.training === true), targets: batch.labels };
+    const training = opts.training === true;
+    if (opts.recompute === true && training && this.config.dropout > 0) {
+      throw new MetalaError(`classifier: train.recompute replays each block, so it needs model.dropout 0 (got ${this.config.dropout}). Set train.recompute: false`);
+    }
+    return { logits: this.forward(batch, training, opts.recompute === true && training), targets: batch.labels };
   }
 
   dispose(): void {

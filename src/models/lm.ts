@@ -14,7 +14,8 @@ import { Params } from './params.js';
 import type { Batch } from '../tasks/types.js';
 import { labelIndex } from '../train/loss.js';
 import { embedLookup } from '../layers/embedding.js';
-import type { Supervised, TrainableModel } from './types.js';
+import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
+import { recompute } from '../layers/recompute.js';
 
 export interface LmForwardResult {
   logits: tf.Tensor3D;
@@ -67,7 +68,11 @@ export class CausalLM implements TrainableModel {
   }
 
   /** Final-normed hidden states [B·T, d] (and the mixers' states when asked). */
-  private body(ids: tf.Tensor2D, opts: { states?: MixerState[]; wantState?: boolean }, idsCpu?: Int32Array): { hidden: tf.Tensor2D; states: MixerState[] } {
+  private body(
+    ids: tf.Tensor2D,
+    opts: { states?: MixerState[]; wantState?: boolean; recompute?: boolean },
+    idsCpu?: Int32Array,
+  ): { hidden: tf.Tensor2D; states: MixerState[] } {
     const [B, T] = ids.shape;
     const d = this.config.d_model;
     // With the ids on the CPU (training batches) the lookup's gradient avoids atomic adds on webgpu.
@@ -75,13 +80,24 @@ export class CausalLM implements TrainableModel {
     let h = tf.reshape(rows, [B, T, d]) as tf.Tensor3D;
     const states: MixerState[] = [];
     for (let i = 0; i < this.mixers.length; i++) {
-      const r = this.mixers[i]!.forward(this.norm(h), { state: opts.states?.[i], wantState: opts.wantState });
+      if (opts.recompute === true && opts.wantState !== true && opts.states === undefined) {
+        h = recompute((x) => this.block(i, x as tf.Tensor3D).h, [h], this.params.under(`model.layers.${i}.`));
+        continue;
+      }
+      const r = this.block(i, h, { state: opts.states?.[i], wantState: opts.wantState });
       if (opts.wantState === true) states.push(r.state ?? {});
-      h = tf.add(h, r.y);
-      const ch = this.channel[i];
-      if (ch !== undefined) h = tf.add(h, ch(this.norm(h)));
+      h = r.h;
     }
     return { hidden: tf.reshape(this.norm(h), [B * T, d]) as tf.Tensor2D, states };
+  }
+
+  /** Pre-norm block i: h + Mix(Norm(h)), then + ChannelMix(Norm(·)); [B, T, d] → [B, T, d]. */
+  private block(i: number, h: tf.Tensor3D, mix: { state?: MixerState; wantState?: boolean } = {}): { h: tf.Tensor3D; state?: MixerState } {
+    const r = this.mixers[i]!.forward(this.norm(h), mix);
+    let out = tf.add(h, r.y) as tf.Tensor3D;
+    const ch = this.channel[i];
+    if (ch !== undefined) out = tf.add(out, ch(this.norm(out))) as tf.Tensor3D;
+    return { h: out, state: r.state };
   }
 
   /** The LM head: [N, d] → logits [N, V] (untied head, or the embedding transposed). */
@@ -94,9 +110,9 @@ export class CausalLM implements TrainableModel {
    * are picked before the head, so unlabelled positions never pay for the [·, V] product (at MQAR's
    * vocab 8192, B = 256, T = 256 the full product would be a 2 GiB tensor, over WebGPU's binding limit).
    */
-  supervised(batch: Batch, _opts: { training?: boolean } = {}): Supervised {
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Supervised {
     const idx = labelIndex(batch.labels);
-    const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), {}, batch.ids);
+    const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), { recompute: opts.recompute }, batch.ids);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
     return { logits: this.project(rows), targets: idx.targets };
   }

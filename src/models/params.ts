@@ -72,6 +72,11 @@ export class Params {
     return new ParamScope(this, prefix);
   }
 
+  /** The variables whose names start with `prefix` (one layer's, for recomputation). */
+  under(prefix: string): tf.Variable[] {
+    return [...this.vars.entries()].filter(([n]) => n.startsWith(prefix)).map(([, v]) => v);
+  }
+
   count(): number {
     let n = 0;
     for (const s of this.specs.values()) n += s.shape.reduce((a, b) => a * b, 1);

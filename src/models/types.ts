@@ -13,15 +13,21 @@ export interface Supervised {
   targets: Int32Array;
 }
 
+export interface SupervisedOptions {
+  training?: boolean;
+  recompute?: boolean;
+}
+
 export interface TrainableModel {
   readonly params: Params;
   /** The resolved `model:` config (written into checkpoints as `metala_model`). */
   readonly config: { backbone?: string } & object;
   /**
    * Forward pass for training/eval; called inside tf.tidy / tf.variableGrads. `training` turns
-   * on dropout and other train-only behaviour.
+   * on dropout and other train-only behaviour; `recompute` frees each block's intermediates after
+   * its forward and recomputes them for the backward pass (train.recompute; src/layers/recompute.ts).
    */
-  supervised(batch: Batch, opts?: { training?: boolean }): Supervised;
+  supervised(batch: Batch, opts?: SupervisedOptions): Supervised;
   dispose(): void;
 }
 

@@ -11,7 +11,8 @@ import type { Batch } from '../tasks/types.js';
 import { createSequenceMixer, reversalIndex, type SequenceMixer } from './bidirectional.js';
 import { createChannelMixer } from './channel_mixer.js';
 import { Params, type ParamScope } from './params.js';
-import type { Supervised, TrainableModel } from './types.js';
+import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
+import { recompute } from '../layers/recompute.js';
 import { numPatches, numTokens, type VitConfig } from './vit_config.js';
 
 type Norm = (x: tf.Tensor) => tf.Tensor;
@@ -99,7 +100,7 @@ export class VisionTransformer implements TrainableModel {
    * @param pixels normalised images [B, H, W, C]
    * @returns logits [B, K]
    */
-  forward(pixels: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
+  forward(pixels: tf.Tensor4D, opts: SupervisedOptions = {}): tf.Tensor2D {
     const c = this.config;
     const B = pixels.shape[0];
     const d = c.d_model;
@@ -112,13 +113,20 @@ export class VisionTransformer implements TrainableModel {
     const L = c.n_layers;
     // Every image has all T tokens, so the backward direction simply reverses the whole sequence.
     const rev = tf.tensor1d(c.bidirectional ? reversalIndex(undefined, B, h.shape[1]) : new Int32Array(0), 'int32');
+    const training = opts.training === true;
+    if (opts.recompute === true && training && c.drop_path > 0) {
+      throw new MetalaError(`vit: train.recompute replays each block, so it needs model.drop_path 0 (got ${c.drop_path}). Set train.recompute: false`);
+    }
     for (let i = 0; i < L; i++) {
       // timm: drop-path rates linear in depth, 0 at the first block and drop_path at the last.
-      const rate = opts.training === true && L > 1 ? (c.drop_path * i) / (L - 1) : opts.training === true ? c.drop_path : 0;
-      const y = this.mixers[i]!.forward(this.norms1[i]!(h) as tf.Tensor3D, rev);
-      h = tf.add(h, this.dropPath(y, rate));
-      const ch = this.channel[i];
-      if (ch !== undefined) h = tf.add(h, this.dropPath(ch(this.norms2[i]!(h) as tf.Tensor3D), rate));
+      const rate = training && L > 1 ? (c.drop_path * i) / (L - 1) : training ? c.drop_path : 0;
+      const block = (x: tf.Tensor, r: tf.Tensor): tf.Tensor3D => {
+        let out = tf.add(x, this.dropPath(this.mixers[i]!.forward(this.norms1[i]!(x) as tf.Tensor3D, r as tf.Tensor1D), rate)) as tf.Tensor3D;
+        const ch = this.channel[i];
+        if (ch !== undefined) out = tf.add(out, this.dropPath(ch(this.norms2[i]!(out) as tf.Tensor3D), rate)) as tf.Tensor3D;
+        return out;
+      };
+      h = opts.recompute === true && training ? recompute(block, [h, rev], this.params.under(`blocks.${i}.`)) : block(h, rev);
     }
     const hn = this.finalNorm(h) as tf.Tensor3D;
     const T = hn.shape[1];
@@ -130,7 +138,7 @@ export class VisionTransformer implements TrainableModel {
   }
 
   /** One logit row per image, its class as the target (sequence-level labels [B]). */
-  supervised(batch: Batch, opts: { training?: boolean } = {}): Supervised {
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Supervised {
     const c = this.config;
     const shape = batch.imageShape;
     if (batch.pixels === undefined || shape === undefined) {

@@ -206,7 +206,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const lr = lrAt(state.step, totalSteps, t);
       const t0 = performance.now();
       const { value, grads } = tf.variableGrads(() => {
-        const s = model.supervised(b, { training: true });
+        const s = model.supervised(b, { training: true, recompute: t.recompute === true });
         return crossEntropy(s.logits, s.targets, t.label_smoothing);
       }, varList);
       const named: Record<string, tf.Tensor> = {};
@@ -235,7 +235,13 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const tps = (b.batch * b.seqLen) / dt;
       bar.update(state.step, { loss, tps });
       if (state.step % t.log_every === 0 || state.step === 1) {
-        await appendJsonl(join(dir, METRICS_FILE), { step: state.step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((state.step - 1) / stepsPerEpoch) });
+        // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
+        // is how a run ends in GPU out-of-memory after hundreds of steps.
+        const pool = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
+        await appendJsonl(join(dir, METRICS_FILE), {
+          step: state.step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((state.step - 1) / stepsPerEpoch),
+          ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20) } : {}),
+        });
       }
       const isEval = state.step % evalEvery === 0 || state.step === totalSteps;
       if (isEval) {
