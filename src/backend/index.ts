@@ -136,6 +136,16 @@ export async function takeGpuError(): Promise<string | undefined> {
 }
 
 /**
+ * Give the GPU memory tfjs's buffer pool holds free back to the device (webgpu; 0 elsewhere).
+ * The train loop calls it after each evaluation, whose shapes differ from the training step's.
+ */
+export async function releaseGpuPool(): Promise<number> {
+  if (current?.backend !== 'webgpu') return 0;
+  const { releaseFreeBuffers } = await import('./webgpu_patches.js');
+  return releaseFreeBuffers(tf.backend());
+}
+
+/**
  * METALA_TF_FLAGS="NAME=value,NAME=value" sets TF.js environment flags after the backend is up
  * (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 for fewer queue submits on webgpu). For tuning runs.
  */

@@ -81,3 +81,34 @@ export function patchWebgpuUploads(): void {
   };
   uploadPatched = true;
 }
+
+interface BufferPool {
+  freeBuffers: Map<string, { destroy(): void; size: number }[]>;
+  numFreeBuffers: number;
+  numBytesAllocated: number;
+}
+
+/**
+ * Destroy the buffers tfjs's webgpu pool keeps free for reuse; returns the bytes released.
+ * The pool reuses a buffer only for a tensor of exactly the same byte size, so the buffers of
+ * shapes seen once (an evaluation pass, a last partial batch) stay allocated for the rest of the
+ * run: on the H100, MQAR runs sharing one GPU ran out of memory at their first evaluation. Safe at
+ * any time: a pooled buffer is never referenced by unsubmitted commands, and Dawn frees a
+ * destroyed buffer only after the submitted work using it has finished.
+ */
+export function releaseFreeBuffers(backend: unknown): number {
+  const pool = (backend as { bufferManager?: BufferPool }).bufferManager;
+  if (pool === undefined) return 0;
+  let bytes = 0;
+  for (const list of pool.freeBuffers.values()) {
+    for (const b of list) {
+      bytes += b.size;
+      b.destroy();
+    }
+    // Keep the (now empty) key: releaseBuffer() ignores every release once the map is empty.
+    list.length = 0;
+  }
+  pool.numFreeBuffers = 0;
+  pool.numBytesAllocated -= bytes;
+  return bytes;
+}

@@ -16,7 +16,7 @@ import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, M
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { RunError } from '../util/errors.js';
-import { takeGpuError } from '../backend/index.js';
+import { releaseGpuPool, takeGpuError } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
@@ -246,6 +246,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const isEval = state.step % evalEvery === 0 || state.step === totalSteps;
       if (isEval) {
         const ev = await evaluate(model, data, t.batch_size);
+        await releaseGpuPool();
         state.last = { ...ev, step: state.step };
         if (better(task.metric, ev, state.best)) state.best = { ...ev, step: state.step };
         await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
