@@ -10,7 +10,7 @@ import { lookup } from '../util/registry.js';
 import { AdamW } from '../train/optim.js';
 import { labelIndex, maskedCrossEntropy } from '../train/loss.js';
 import type { BackendInfo } from '../backend/index.js';
-import { takeGpuError } from '../backend/index.js';
+import { releaseGpuPool, takeGpuError } from '../backend/index.js';
 
 export interface BenchCase {
   mixer: Record<string, unknown> & { name: string };
@@ -167,5 +167,8 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     idsT.dispose();
     optim.dispose();
     model.dispose();
+    // Each case starts from an empty buffer pool: its gpu_bytes_allocated is its own, and the
+    // next mixer can use memory this one's (differently sized, never reused) buffers held.
+    await releaseGpuPool();
   }
 }
