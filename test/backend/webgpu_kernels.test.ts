@@ -6,7 +6,7 @@
 // themselves checked against ../shared/golden on cpu (test/ops).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
+import { initBackend, releaseGpuPool, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
 import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
@@ -112,6 +112,30 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
     const b = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, 'int32')), dy)))(table);
     expect(maxRel(await a.data(), await b.data())).toBeLessThan(1e-6);
     tf.dispose([table, dy, a, b]);
+  });
+
+  it('releaseGpuPool frees the pool\'s idle buffers and the pool keeps working afterwards', async () => {
+    type Mem = tf.MemoryInfo & { numBytesInGPU: number; numBytesAllocatedInGPU: number };
+    // Shapes of their own, so these buffers cannot come from an earlier test's free list.
+    const a = r([333, 77], 21);
+    const b = tf.tidy(() => tf.tanh(tf.matMul(tf.exp(tf.mul(a, 0.1)), tf.transpose(a))));
+    const before = await b.data();
+    const m0 = tf.memory() as Mem;
+    expect(m0.numBytesAllocatedInGPU).toBeGreaterThan(m0.numBytesInGPU);
+    const freed = await releaseGpuPool();
+    const m1 = tf.memory() as Mem;
+    expect(freed).toBe(m0.numBytesAllocatedInGPU - m1.numBytesAllocatedInGPU);
+    expect(freed).toBeGreaterThanOrEqual(333 * 77 * 4);
+    // Only live tensors (and buffers still in flight) remain; live tensors keep their values.
+    expect(m1.numBytesAllocatedInGPU).toBe(m1.numBytesInGPU);
+    expect(Array.from(await b.data())).toEqual(Array.from(before));
+    // New work allocates again, and a released buffer returns to the (now empty) free list.
+    const c = tf.tidy(() => tf.tanh(tf.matMul(tf.exp(tf.mul(a, 0.1)), tf.transpose(a))));
+    expect(Array.from(await c.data())).toEqual(Array.from(before));
+    c.dispose();
+    const m2 = tf.memory() as Mem;
+    expect(m2.numBytesAllocatedInGPU).toBeGreaterThan(m2.numBytesInGPU);
+    tf.dispose([a, b]);
   });
 
   it('an uncaptured WebGPU error (a buffer over the binding limit) is reported, not silently zero', async () => {
