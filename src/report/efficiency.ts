@@ -55,7 +55,7 @@ function memory(r: BenchResult): { bytes: number | undefined; source: string } {
 function section(f: BenchFile): string {
   const ok = f.results.filter((r) => r.error === undefined);
   const device = [...new Set(f.results.map((r) => `${r.backend} · ${r.device}`))].join('; ');
-  const overCounted = f.results.some((r) => r.backend === 'webgpu' && r.gpu_bytes_allocated === undefined);
+  const overCounted = f.results.some((r) => r.backend === 'webgpu' && r.error === undefined && r.gpu_bytes_allocated === undefined);
   const lines = [`## ${f.file}`, '', `${f.settings}. ${device}. Created ${f.created}.${f.note !== undefined ? ` ${f.note}` : ''}`];
   if (overCounted) lines.push('', 'Memory here is the tf.profile peak, which over-counts on webgpu (this file predates the GPU pool measurement).');
   lines.push('');
@@ -125,7 +125,7 @@ export async function renderEfficiency(benchDir: string, outDir: string): Promis
   const md = [
     '# Efficiency: throughput and memory vs sequence length (MetaLA Fig. A2)',
     '',
-    'From `metala bench` (results/bench/*.json), one section per invocation, oldest first. Train = forward + backward + AdamW on the LM backbone with next-token loss at every position; infer = parallel forward with logits read back; memory = bytes of the webgpu buffer pool after the case (each case in its own process, so a per-length peak) or the tf.profile peak on cpu/wasm; decode = recurrent generation one token per step, live tensor bytes sampled at powers of two (flat for linear mixers: constant memory per token).',
+    'From `metala bench` (results/bench/*.json), one section per invocation, oldest first. Train = forward + backward + AdamW on the LM backbone with next-token loss at every position; infer = parallel forward with logits read back; memory = bytes of the webgpu buffer pool after the case (each length in its own process; bench files from 2026-11-23T22:00 on release the pool between mixers, in earlier ones the second mixer\'s figure also counts buffers the first left in the pool) or the tf.profile peak on cpu/wasm; decode = recurrent generation one token per step, live tensor bytes sampled at powers of two (flat for linear mixers: constant memory per token).',
     '',
     ...files.map(section).flatMap((s) => [s, '']),
     ...(skipped.length > 0 ? [`Skipped: ${skipped.join('; ')}`, ''] : []),
