@@ -13,6 +13,8 @@ import { embedLookup } from '../../src/layers/embedding.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
 import { goldenTensor, loadGolden } from '../ops/harness.js';
+import { CausalLM } from '../../src/models/lm.js';
+import { lmSchema } from '../../src/models/lm_config.js';
 
 let why: string | undefined;
 try {
@@ -112,6 +114,38 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
     const b = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, 'int32')), dy)))(table);
     expect(maxRel(await a.data(), await b.data())).toBeLessThan(1e-6);
     tf.dispose([table, dy, a, b]);
+  });
+
+  it('train.recompute through the fused kernels: the same parameter gradients as the plain backward pass', async () => {
+    const cfg = lmSchema.parse({ d_model: 16, n_layers: 2, vocab_size: 24, mixer: { name: 'metala', num_heads: 2, key_dim_ratio: 1, conv_size: 2 }, channel_mixer: { name: 'glu' }, max_seq_len: 12 });
+    const m = new CausalLM(cfg, 1);
+    tf.tidy(() => {
+      for (const p of m.params.vars.values()) p.assign(tf.add(p, tf.randomNormal(p.shape, 0, 0.2, 'float32', 9)));
+    });
+    const batch = {
+      ids: Int32Array.from({ length: 24 }, (_, i) => (i * 7 + 3) % 24),
+      labels: Int32Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? (i * 5) % 24 : -100)),
+      batch: 2,
+      seqLen: 12,
+    };
+    const vars = [...m.params.vars.values()];
+    const gradsOf = async (recomputeBlocks: boolean): Promise<Map<string, Float32Array>> => {
+      const { value, grads } = tf.variableGrads(() => {
+        const s = m.supervised(batch, { training: true, recompute: recomputeBlocks });
+        return tf.sum(tf.square(s.logits)) as tf.Scalar;
+      }, vars);
+      const out = new Map<string, Float32Array>();
+      for (const [vn, g] of Object.entries(grads)) out.set(vn, (await g.data()) as Float32Array);
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const plain = await gradsOf(false);
+    const n0 = tf.memory().numTensors;
+    const re = await gradsOf(true);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(re.size).toBe(plain.size);
+    for (const [vn, g] of plain) expect(maxRel(re.get(vn)!, g), vn).toBeLessThan(1e-5);
+    m.dispose();
   });
 
   it('releaseGpuPool frees the pool\'s idle buffers and the pool keeps working afterwards', async () => {
