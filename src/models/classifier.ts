@@ -28,6 +28,8 @@ export class SequenceClassifier implements TrainableModel {
   private readonly embedBias: tf.Variable | undefined;
   private readonly cls: tf.Variable | undefined;
   private readonly head: { w: tf.Variable; b?: tf.Variable }[] = [];
+  /** Each block's variables (what train.recompute differentiates through). */
+  private readonly blockVars: tf.Variable[][];
 
   constructor(
     readonly config: ClassifierConfig,
@@ -55,6 +57,7 @@ export class SequenceClassifier implements TrainableModel {
     const hidden = c.head_hidden ?? (c.dual_tower ? c.d_model : 0);
     if (hidden > 0) this.head.push(root.linear('head.fc1', feat, hidden, init, true));
     this.head.push(root.linear(hidden > 0 ? 'head.fc2' : 'head.fc', hidden > 0 ? hidden : feat, c.num_classes, init, true));
+    this.blockVars = this.mixers.map((_, i) => this.params.under(`classifier.layers.${i}.`));
   }
 
   private norm(x: tf.Tensor): tf.Tensor3D {
@@ -92,7 +95,7 @@ export class SequenceClassifier implements TrainableModel {
     for (let i = 0; i < this.mixers.length; i++) {
       if (recomputeBlocks) {
         // Recomputation replays the block, so it must be deterministic (checked in supervised()).
-        h = recompute((x, r) => this.block(i, x as tf.Tensor3D, r as tf.Tensor1D, false), [h, rev], this.params.under(`classifier.layers.${i}.`));
+        h = recompute((x, r) => this.block(i, x as tf.Tensor3D, r as tf.Tensor1D, false), [h, rev], this.blockVars[i]!);
       } else {
         h = this.block(i, h, rev, training);
       }

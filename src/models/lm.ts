@@ -28,6 +28,8 @@ export class CausalLM implements TrainableModel {
   private readonly channel: (((x: tf.Tensor3D) => tf.Tensor3D) | undefined)[] = [];
   private readonly embed: tf.Variable;
   private readonly head: tf.Variable | undefined;
+  /** Each block's variables (what train.recompute differentiates through). */
+  private readonly blockVars: tf.Variable[][];
 
   constructor(
     readonly config: LmConfig,
@@ -50,6 +52,7 @@ export class CausalLM implements TrainableModel {
     }
     // Stored [d, V] so the head is a plain matMul; checkpoint files hold [V, d] (nn.Linear).
     this.head = c.tie_embeddings ? undefined : root.linear('lm_head', c.d_model, c.vocab_size, init).w;
+    this.blockVars = this.mixers.map((_, i) => this.params.under(`model.layers.${i}.`));
   }
 
   private norm(x: tf.Tensor): tf.Tensor3D {
@@ -81,7 +84,7 @@ export class CausalLM implements TrainableModel {
     const states: MixerState[] = [];
     for (let i = 0; i < this.mixers.length; i++) {
       if (opts.recompute === true && opts.wantState !== true && opts.states === undefined) {
-        h = recompute((x) => this.block(i, x as tf.Tensor3D).h, [h], this.params.under(`model.layers.${i}.`));
+        h = recompute((x) => this.block(i, x as tf.Tensor3D).h, [h], this.blockVars[i]!);
         continue;
       }
       const r = this.block(i, h, { state: opts.states?.[i], wantState: opts.wantState });

@@ -37,6 +37,8 @@ export class VisionTransformer implements TrainableModel {
   private readonly norms1: Norm[] = [];
   private readonly norms2: Norm[] = [];
   private readonly finalNorm: Norm;
+  /** Each block's variables (what train.recompute differentiates through). */
+  private readonly blockVars: tf.Variable[][];
   private readonly embed: { w: tf.Variable; b?: tf.Variable };
   private readonly cls: tf.Variable | undefined;
   private readonly pos: tf.Variable | undefined;
@@ -77,6 +79,7 @@ export class VisionTransformer implements TrainableModel {
       this.channel.push(createChannelMixer(c.channel_mixer, d, layer.scope('channel_mixer'), c.init_std));
     }
     this.finalNorm = this.makeNorm(root.scope('norm'));
+    this.blockVars = this.mixers.map((_, i) => this.params.under(`blocks.${i}.`));
     this.head = root.linear('head', d, c.num_classes, init, true);
   }
 
@@ -126,7 +129,7 @@ export class VisionTransformer implements TrainableModel {
         if (ch !== undefined) out = tf.add(out, this.dropPath(ch(this.norms2[i]!(out) as tf.Tensor3D), rate)) as tf.Tensor3D;
         return out;
       };
-      h = opts.recompute === true && training ? recompute(block, [h, rev], this.params.under(`blocks.${i}.`)) : block(h, rev);
+      h = opts.recompute === true && training ? recompute(block, [h, rev], this.blockVars[i]!) : block(h, rev);
     }
     const hn = this.finalNorm(h) as tf.Tensor3D;
     const T = hn.shape[1];

@@ -18,8 +18,7 @@
 // buffer per kernel (tfjs programs have a single output), split by the caller.
 // Porting note: the official code uses fla's chunked Triton kernels; this is fla's "fused
 // recurrent" algorithm, which on this stack is the fastest (launch count, not FLOPs, dominates).
-import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram } from './program.js';
+import { FlatProgram, registerFlatKernel } from './program.js';
 
 /** Compile-time sizes baked into each shader (one pipeline per shape; training shapes are fixed). */
 export interface GlaDims {
@@ -89,15 +88,21 @@ class GlaProgram extends FlatProgram {
   }
 }
 
-// The thread of the forward and column kernels: (kb, b, h, j) from the flat index, j fastest (so
-// neighbouring threads read neighbouring v / d_o), and the first K channel of its block.
-const COLUMN_THREAD = `  guard(index);
-  if (index >= KB * B * H * DV) { return; }
-  let j = index % DV;
-  let bh = (index / DV) % (B * H);
-  let kb = index / (DV * B * H);
+// A thread's coordinates (blk, b, h, x) from the flat index, x fastest (so neighbouring threads
+// read neighbouring channels): the column kernels own value column j of key block kb, the row
+// kernel key row i of value block vb.
+function threadIndex(blk: string, blocks: string, x: string, width: string): string {
+  return `  guard(index);
+  if (index >= ${blocks} * B * H * ${width}) { return; }
+  let ${x} = index % ${width};
+  let bh = (index / ${width}) % (B * H);
+  let ${blk} = index / (${width} * B * H);
   let h = bh % H;
-  let b = bh / H;
+  let b = bh / H;`;
+}
+
+// Forward and column kernels: thread (kb, b, h, j), and the first K channel of its block.
+const COLUMN_THREAD = `${threadIndex('kb', 'KB', 'j', 'DV')}
   let i0 = kb * KS;`;
 
 // Forward. Thread (kb, b, h, j) owns S[kb·KS : (kb+1)·KS, j].
@@ -155,13 +160,7 @@ ${COLUMN_THREAD}
 // result = [partial dq | partial dk | partial dg], each (B·T·H·K) × VB, blocks innermost
 const BWD_ROWS = `
 fn main(index : i32) {
-  guard(index);
-  if (index >= VB * B * H * DK) { return; }
-  let i = index % DK;
-  let bh = (index / DK) % (B * H);
-  let vb = index / (DK * B * H);
-  let h = bh % H;
-  let b = bh / H;
+${threadIndex('vb', 'VB', 'i', 'DK')}
   let j0 = vb * VS;
   let nK = B * T * H * DK;
   let nO = B * T * H * DV;
@@ -219,7 +218,6 @@ export const GLA_BWD_ROWS = 'MetalaGlaRecurrentBwdRows';
 
 /** Registers the three kernels for the 'webgpu' backend (idempotent). */
 export function registerGlaWebgpuKernels(): void {
-  if (tf.getKernel(GLA_FWD, 'webgpu') !== undefined) return;
   // name, shader, input names (in binding order), output size and thread count per shape
   const kernels: [string, string, string, string[], (d: GlaDims) => number, (d: GlaDims) => number][] = [
     // q, k, v, g, h0 → [partial o (B·T·H·V × kb) | final state (B·H·K·V)]
@@ -230,16 +228,11 @@ export function registerGlaWebgpuKernels(): void {
     [GLA_BWD_ROWS, 'bwd_rows', BWD_ROWS, ['q', 'k', 'v', 'g', 'h0', 'dy'], (d) => 3 * d.vb * d.B * d.T * d.H * d.K, (d) => d.vb * d.B * d.H * d.K],
   ];
   for (const [kernelName, kind, main, names, outSize, threads] of kernels) {
-    tf.registerKernel({
-      kernelName,
-      backendName: 'webgpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const d = dimsOf(attrs);
-        const i = inputs as Record<string, tf.TensorInfo>;
-        // WGSL names of the bindings: Qs, Ks, Vs, Gs, H0, Dy.
-        const bindings = names.map((n) => (n === 'h0' ? 'H0' : n === 'dy' ? 'Dy' : `${n.toUpperCase()}s`));
-        return runProgram(backend, new GlaProgram(kind, d, bindings, outSize(d), threads(d), main), names.map((n) => i[n]!));
-      },
+    // WGSL names of the bindings: Qs, Ks, Vs, Gs, H0, Dy.
+    const bindings = names.map((n) => (n === 'h0' ? 'H0' : n === 'dy' ? 'Dy' : `${n.toUpperCase()}s`));
+    registerFlatKernel(kernelName, (i, attrs) => {
+      const d = dimsOf(attrs);
+      return { program: new GlaProgram(kind, d, bindings, outSize(d), threads(d), main), inputs: names.map((n) => i[n]!) };
     });
   }
 }

@@ -1,6 +1,6 @@
 // What metala's WGSL kernels share: the program shape tfjs-backend-webgpu runs (its WebGPUProgram
 // interface is not exported), and the call into the backend.
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 
 /**
  * A flat-dispatch program: one f32 output named `result`, inputs bound read-only under
@@ -41,4 +41,23 @@ interface WebgpuBackendLike {
 /** Runs `program` on the webgpu backend object a kernelFunc receives. */
 export function runProgram(backend: unknown, program: FlatProgram, inputs: tf.TensorInfo[]): tf.TensorInfo {
   return (backend as WebgpuBackendLike).runWebGPUProgram(program, inputs, 'float32');
+}
+
+/**
+ * Registers a webgpu kernel whose kernelFunc runs one FlatProgram (idempotent: a second call, e.g.
+ * from a second initBackend, keeps the first registration).
+ */
+export function registerFlatKernel(
+  kernelName: string,
+  program: (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => { program: FlatProgram; inputs: tf.TensorInfo[] },
+): void {
+  if (tf.getKernel(kernelName, 'webgpu') !== undefined) return;
+  tf.registerKernel({
+    kernelName,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const r = program(inputs as Record<string, tf.TensorInfo>, attrs as unknown as Record<string, unknown>);
+      return runProgram(backend, r.program, r.inputs);
+    },
+  });
 }

@@ -4,8 +4,7 @@
 // brackets, Pathfinder's black pixels) serialises ~10^5 atomic adds on the same addresses — a
 // 7-second step at MQAR's B = 256, T = 256, measured on the H100.
 //   out[v, c] = Σ_{p ∈ [offsets[v], offsets[v+1])} dy[perm[p], c]     (thread per (v, c))
-import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram } from './program.js';
+import { FlatProgram, registerFlatKernel } from './program.js';
 
 class SortedSegmentSumProgram extends FlatProgram {
   readonly variableNames = ['Dy', 'Perm', 'Offsets'];
@@ -37,15 +36,9 @@ fn main(index : i32) {
 export const SORTED_SEGMENT_SUM = 'MetalaSortedSegmentSum';
 
 export function registerSegmentSumWebgpuKernel(): void {
-  if (tf.getKernel(SORTED_SEGMENT_SUM, 'webgpu') !== undefined) return;
-  tf.registerKernel({
-    kernelName: SORTED_SEGMENT_SUM,
-    backendName: 'webgpu',
-    // inputs dy [N, D] float32, perm [N] int32, offsets [segments + 1] int32 → [segments, D]
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const i = inputs as Record<string, tf.TensorInfo>;
-      const a = attrs as unknown as { segments: number };
-      return runProgram(backend, new SortedSegmentSumProgram(a.segments, i['dy']!.shape[1]!), [i['dy']!, i['perm']!, i['offsets']!]);
-    },
-  });
+  // inputs dy [N, D] float32, perm [N] int32, offsets [segments + 1] int32 → [segments, D]
+  registerFlatKernel(SORTED_SEGMENT_SUM, (i, attrs) => ({
+    program: new SortedSegmentSumProgram(attrs['segments'] as number, i['dy']!.shape[1]!),
+    inputs: [i['dy']!, i['perm']!, i['offsets']!],
+  }));
 }

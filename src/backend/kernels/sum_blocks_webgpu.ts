@@ -1,7 +1,6 @@
 // Adds the partial sums the split gla kernels write: result[n] = Σ_b X[OFF + n·NB + b]. (tfjs's own
 // Sum over a last axis of 4 ran at a few GB/s on the H100 — 20% of a training step.)
-import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram } from './program.js';
+import { FlatProgram, registerFlatKernel } from './program.js';
 
 class SumBlocksProgram extends FlatProgram {
   readonly variableNames = ['X'];
@@ -32,14 +31,9 @@ fn main(index : i32) {
 export const SUM_BLOCKS = 'MetalaSumBlocks';
 
 export function registerSumBlocksWebgpuKernel(): void {
-  if (tf.getKernel(SUM_BLOCKS, 'webgpu') !== undefined) return;
-  tf.registerKernel({
-    kernelName: SUM_BLOCKS,
-    backendName: 'webgpu',
-    // input x (flat) → [n]: sums of `blocks` consecutive values starting at `offset`
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as { n: number; blocks: number; offset: number };
-      return runProgram(backend, new SumBlocksProgram(a.n, a.blocks, a.offset), [(inputs as Record<string, tf.TensorInfo>)['x']!]);
-    },
-  });
+  // input x (flat) → [n]: sums of `blocks` consecutive values starting at `offset`
+  registerFlatKernel(SUM_BLOCKS, (i, a) => ({
+    program: new SumBlocksProgram(a['n'] as number, a['blocks'] as number, a['offset'] as number),
+    inputs: [i['x']!],
+  }));
 }
