@@ -128,7 +128,7 @@ export async function takeGpuError(): Promise<string | undefined> {
   const e = take();
   if (e === undefined) return undefined;
   const hint = /binding size|maxBufferSize|max.*buffer/i.test(e)
-    ? 'a tensor of this run is larger than one GPU buffer may be: lower train.batch_size or the sequence length'
+    ? 'a tensor of this run is larger than one GPU buffer may be: set train.micro_batch_size (e.g. half of train.batch_size; same steps), or lower train.batch_size or the sequence length'
     : /out of memory|allocat/i.test(e)
       ? 'the GPU is out of memory: lower train.batch_size, or run fewer --jobs at once'
       : 'the numbers of this step are invalid';

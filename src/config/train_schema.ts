@@ -26,6 +26,13 @@ export const trainSchema = z
      * ids do not change.
      */
     recompute: z.boolean().optional(),
+    /**
+     * Split each step's batch into micro-batches of at most this many examples and accumulate their
+     * gradients (weighted by labelled positions, so the step is the full batch's): for a batch whose
+     * activations exceed the device (WebGPU binds at most 2 GiB per buffer). No default, so run ids do
+     * not change.
+     */
+    micro_batch_size: z.number().int().positive().optional(),
     /** Evaluate every N steps (default: once per epoch, at least every 1000 steps). */
     eval_every: z.number().int().positive().optional(),
     /** Stop early once the eval metric passes a threshold (Zoology: accuracy above 0.99). */

@@ -22,6 +22,7 @@ import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
 import { crossEntropy } from './loss.js';
+import { lossAndGrads } from './micro_batch.js';
 import { createProgress } from './progress.js';
 
 export interface EvalResult {
@@ -205,10 +206,12 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const b = stream.next().value as Batch;
       const lr = lrAt(state.step, totalSteps, t);
       const t0 = performance.now();
-      const { value, grads } = tf.variableGrads(() => {
-        const s = model.supervised(b, { training: true, recompute: t.recompute === true });
-        return crossEntropy(s.logits, s.targets, t.label_smoothing);
-      }, varList);
+      const { value, grads } = lossAndGrads(model, b, varList, {
+        training: true,
+        recompute: t.recompute === true,
+        labelSmoothing: t.label_smoothing,
+        micro: t.micro_batch_size,
+      });
       const named: Record<string, tf.Tensor> = {};
       for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
       const gnorm = optim.step(named, lr, t.grad_clip);
