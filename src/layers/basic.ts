@@ -29,18 +29,50 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * Norms with a hand-written backward pass (tf.customGrad). tfjs's autodiff of the op chain runs
+ * ~20 GPU kernels for an RMSNorm and ~27 for a LayerNorm, plus as many bookkeeping ops; the
+ * closed forms below need 5 and 7. A training step is bound by the host's kernel launches on WebGPU
+ * and each block has 2-3 norms: with these a MetaLA step (d=256, 4 layers, T=512) runs 1,850
+ * tfjs kernels instead of 2,107 (836 instead of 926 that are not bookkeeping).
+ * With ŷ the normalised output and r = 1/sqrt(var + eps) per row (mean over the last axis):
+ *   RMSNorm:   ∂x = r·(∂y − ŷ·mean(∂y·ŷ))
+ *   LayerNorm: ∂x = r·(∂y − mean(∂y) − ŷ·mean(∂y·ŷ))
+ */
+function normWithGrad(eps: number, centre: boolean): (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const xc = centre ? tf.sub(x, tf.mean(x, -1, true)) : x;
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
+    const y = tf.mul(xc, r);
+    (args[1] as tf.GradSaveFunc)([y, r]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [yHat, rs] = saved as [tf.Tensor, tf.Tensor];
+        let g = tf.sub(dy, tf.mul(yHat, tf.mean(tf.mul(dy, yHat), -1, true)));
+        if (centre) g = tf.sub(g, tf.mean(dy, -1, true));
+        return tf.mul(g, rs);
+      },
+    };
+  }) as (x: tf.Tensor) => tf.Tensor;
+}
+
+const rmsNorms = new Map<number, (x: tf.Tensor) => tf.Tensor>();
+const layerNorms = new Map<number, (x: tf.Tensor) => tf.Tensor>();
+
+/**
  * Weightless RMSNorm over the last axis: x / sqrt(mean(x²) + eps).
  * Official code: metala/norm.py SimpleRMSNorm (eps 1e-6, no learnable weight).
  */
 export function rmsNorm(x: tf.Tensor, eps = 1e-6): tf.Tensor {
-  const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(x, tf.rsqrt(tf.add(ms, eps)));
+  let f = rmsNorms.get(eps);
+  if (f === undefined) rmsNorms.set(eps, (f = normWithGrad(eps, false)));
+  return f(x);
 }
 
 /** LayerNorm over the last axis without affine parameters (biased variance, like PyTorch). */
 export function layerNorm(x: tf.Tensor, eps = 1e-5): tf.Tensor {
-  const mean = tf.mean(x, -1, true);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), -1, true);
-  return tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
+  let f = layerNorms.get(eps);
+  if (f === undefined) layerNorms.set(eps, (f = normWithGrad(eps, true)));
+  return f(x);
 }
