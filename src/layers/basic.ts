@@ -31,7 +31,7 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 /**
  * Norms with a hand-written backward pass (tf.customGrad). tfjs's autodiff of the op chain runs
  * ~20 GPU kernels for an RMSNorm and ~27 for a LayerNorm, plus as many bookkeeping ops; the
- * closed forms below need 5 and 7. A training step is bound by the host's kernel launches on WebGPU
+ * closed-form backward passes below need 5 and 7. A training step is bound by the host's kernel launches on WebGPU
  * and each block has 2-3 norms: with these a MetaLA step (d=256, 4 layers, T=512) runs 1,850
  * tfjs kernels instead of 2,107 (836 instead of 926 that are not bookkeeping).
  * With ŷ the normalised output and r = 1/sqrt(var + eps) per row (mean over the last axis):
