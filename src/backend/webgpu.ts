@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { MetalaError } from '../util/errors.js';
 import type { BackendInfo } from './index.js';
 import { registerWebgpuKernels } from './kernels/index.js';
-import { patchWebgpuUploads } from './webgpu_patches.js';
+import { patchBindingLimit, patchWebgpuUploads } from './webgpu_patches.js';
 
 interface DawnModule {
   create(flags: string[]): { requestAdapter(opts?: object): Promise<GpuAdapterLike | null> };
@@ -85,6 +85,7 @@ export async function initWebgpu(opts: { required: boolean }): Promise<BackendIn
   await tf.ready();
   registerWebgpuKernels();
   patchWebgpuUploads();
+  patchBindingLimit();
   const device = (tf.backend() as unknown as { device: { onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null } }).device;
   device.onuncapturederror = (ev) => {
     firstGpuError ??= (ev.error?.message ?? 'unknown WebGPU error').trim().split('\n')[0];

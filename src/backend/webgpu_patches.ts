@@ -10,6 +10,7 @@
 //     referenced by unsubmitted commands (tfjs returns buffers to the pool only after submit), and
 //     writeBuffer lands after all earlier submits and before the next one.
 import * as tf from '@tensorflow/tfjs';
+import { GpuBufferLimitError } from '../util/errors.js';
 
 function expandedDy(dy: tf.Tensor, xShape: number[], axis: unknown): tf.Tensor {
   const shape = xShape.slice();
@@ -111,4 +112,48 @@ export function releaseFreeBuffers(backend: unknown): number {
   pool.numFreeBuffers = 0;
   pool.numBytesAllocated -= bytes;
   return bytes;
+}
+
+interface ProgramLike {
+  outputShape: number[];
+  constructor: { name: string };
+}
+interface TensorInfoLike {
+  shape: number[];
+}
+interface RunProgramBackend {
+  device: { limits: { maxStorageBufferBindingSize: number } };
+  runWebGPUProgram(program: ProgramLike, inputs: TensorInfoLike[], ...rest: unknown[]): unknown;
+}
+
+let limitPatched = false;
+
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB (${bytes.toLocaleString('en-US')} bytes)`;
+
+/**
+ * Refuse a kernel whose input or output is over the device's per-buffer binding limit, before it
+ * is dispatched. Without this Dawn only reports the bind-group validation error asynchronously,
+ * after printing it for every later kernel that touches the invalid buffers (hundreds of lines),
+ * and the step's numbers are garbage until the loop notices. Every dtype tfjs-webgpu stores is
+ * 4 bytes per element (bool as int32).
+ */
+export function patchBindingLimit(): void {
+  if (limitPatched) return;
+  const backend = tf.backend() as unknown as RunProgramBackend;
+  const proto = Object.getPrototypeOf(backend) as RunProgramBackend;
+  const original = proto.runWebGPUProgram;
+  proto.runWebGPUProgram = function (this: RunProgramBackend, program: ProgramLike, inputs: TensorInfoLike[], ...rest: unknown[]): unknown {
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const check = (shape: number[], what: string): void => {
+      const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+      if (bytes > limit) {
+        const op = program.constructor.name.replace(/Program$/, '') || 'kernel';
+        throw new GpuBufferLimitError(`GPU kernel ${op}: its ${what} [${shape.join(', ')}] is ${gib(bytes)}, over the device's ${gib(limit)} per-buffer binding limit`);
+      }
+    };
+    check(program.outputShape, 'output');
+    for (const x of inputs) check(x.shape, 'input');
+    return original.call(this, program, inputs, ...rest);
+  };
+  limitPatched = true;
 }

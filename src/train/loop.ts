@@ -15,7 +15,7 @@ import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
-import { RunError } from '../util/errors.js';
+import { GpuBufferLimitError, RunError } from '../util/errors.js';
 import { releaseGpuPool, takeGpuError } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
@@ -282,7 +282,12 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
     }
   } catch (e0) {
     bar.stop();
-    const e = asOutOfMemory(e0, label, spec.train.batch_size, opts.backend.backend) ?? e0;
+    const kept = existsSync(join(ckptDir, 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
+    const half = Math.max(1, Math.floor((spec.train.micro_batch_size ?? spec.train.batch_size) / 2));
+    const e =
+      e0 instanceof GpuBufferLimitError
+        ? new RunError(`${label}: ${e0.message}. Set train.micro_batch_size (e.g. --set train.micro_batch_size=${half}; same steps), or lower train.batch_size or the sequence length; ${kept}`)
+        : (asOutOfMemory(e0, label, spec.train.batch_size, opts.backend.backend) ?? e0);
     const summary = summaryOf('failed', { error: (e as Error).message });
     await writeJson(summaryPath, summary);
     model.dispose();

@@ -38,3 +38,15 @@ export class RunError extends MetalaError {
     this.name = 'RunError';
   }
 }
+
+/**
+ * A GPU tensor larger than the device binds in one buffer (WebGPU: maxStorageBufferBindingSize,
+ * 2 GiB on the H100), found before the kernel is dispatched. The training loop adds the run and
+ * the remedy (train.micro_batch_size).
+ */
+export class GpuBufferLimitError extends RunError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuBufferLimitError';
+  }
+}

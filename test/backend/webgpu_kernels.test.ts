@@ -15,6 +15,7 @@ import { gla } from '../../src/ops/index.js';
 import { goldenTensor, loadGolden } from '../ops/harness.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema } from '../../src/models/lm_config.js';
+import { GpuBufferLimitError } from '../../src/util/errors.js';
 
 let why: string | undefined;
 try {
@@ -172,15 +173,27 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
     tf.dispose([a, b]);
   });
 
-  it('an uncaptured WebGPU error (a buffer over the binding limit) is reported, not silently zero', async () => {
+  it('a kernel whose tensor is over the binding limit is refused before dispatch, naming the op and the shape', async () => {
     const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
     const n = Math.floor(limit / 4) + 1024;
-    const x = tf.fill([n], 1);
-    const y = tf.add(x, 1);
-    await y.slice(0, 1).data();
+    const before = tf.memory().numTensors;
+    expect(() => tf.fill([n], 1)).toThrow(GpuBufferLimitError);
+    expect(() => tf.fill([n], 1)).toThrow(new RegExp(`GPU kernel Fill: its output \\[${n}\\] is .* over the device's .*${limit.toLocaleString('en-US')} bytes\\) per-buffer binding limit`));
+    expect(tf.memory().numTensors).toBe(before);
+    const y = tf.tidy(() => tf.add(tf.ones([2]), 1));
+    await y.data();
+    y.dispose();
+    expect(await takeGpuError()).toBeUndefined();
+  });
+
+  it('an uncaptured WebGPU error (a buffer over the size limit) is reported, not silently zero', async () => {
+    const device = (tf.backend() as unknown as { device: { limits: { maxBufferSize: number }; createBuffer(d: { size: number; usage: number }): unknown } }).device;
+    device.createBuffer({ size: device.limits.maxBufferSize + 4, usage: 128 /* STORAGE */ });
+    const y = tf.tidy(() => tf.add(tf.ones([2]), 1));
+    await y.data();
     const e = await takeGpuError();
-    expect(e).toMatch(/binding size/i);
-    expect(e).toMatch(/lower train.batch_size/);
-    tf.dispose([x, y]);
+    expect(e).toMatch(/max buffer size/i);
+    expect(e).toMatch(/train\.micro_batch_size/);
+    y.dispose();
   });
 });
