@@ -28,9 +28,10 @@ export const trainSchema = z
     recompute: z.boolean().optional(),
     /**
      * Split each step's batch into micro-batches of at most this many examples and accumulate their
-     * gradients (weighted by labelled positions, so the step is the full batch's): for a batch whose
-     * activations exceed the device (WebGPU binds at most 2 GiB per buffer). No default, so run ids do
-     * not change.
+     * gradients (weighted by labelled positions, so the step is the full batch's up to float rounding):
+     * for a batch whose activations exceed the device (WebGPU binds at most 2 GiB per buffer). Peak
+     * activation memory scales with the micro-batch; a value ≥ batch_size is one micro-batch (no
+     * change). No default, so run ids do not change.
      */
     micro_batch_size: z.number().int().positive().optional(),
     /** Evaluate every N steps (default: once per epoch, at least every 1000 steps). */

@@ -3,7 +3,7 @@
 // selective scan at d_model 128, B = 256, T = 256 ([B, T, E, N] operands of 1 GiB and more) cannot
 // run as one batch; split in micro-batches it gives the same step.
 import * as tf from '@tensorflow/tfjs';
-import type { Batch } from '../tasks/types.js';
+import { IGNORE_INDEX, type Batch } from '../tasks/types.js';
 import { crossEntropy } from './loss.js';
 import type { SupervisedOptions, TrainableModel } from '../models/types.js';
 
@@ -31,7 +31,8 @@ export function sliceBatch(b: Batch, from: number, to: number): Batch {
  * micro-batches of at most `micro` examples. Micro-batch m with n_m labelled positions has mean loss
  * ℓ_m; the batch loss is Σ n_m ℓ_m / Σ n_m, so gradients are accumulated with weights n_m / N and
  * equal the full batch's up to float rounding (dropout masks differ, being drawn per micro-batch).
- * With micro undefined or ≥ B this is the plain single `tf.variableGrads` call.
+ * Peak activation memory is that of one micro-batch; the sums are one extra parameter-sized tensor
+ * per variable. With micro undefined or ≥ B this is the plain single `tf.variableGrads` call.
  */
 export function lossAndGrads(
   model: Pick<TrainableModel, 'supervised'>,
@@ -50,17 +51,31 @@ export function lossAndGrads(
   };
   const micro = opts.micro;
   if (micro === undefined || micro >= b.batch) return run(b);
+  // A micro-batch without labelled positions adds n_m = 0 to the sums, and its loss (a constant 0)
+  // has no gradient path, which tf.variableGrads refuses: skip it. If no micro-batch has a label,
+  // the whole batch goes as one (what it does without micro-batches).
+  const parts: Batch[] = [];
+  for (let from = 0; from < b.batch; from += micro) {
+    const mb = sliceBatch(b, from, Math.min(b.batch, from + micro));
+    if (mb.labels.some((y) => y !== IGNORE_INDEX)) parts.push(mb);
+  }
+  if (parts.length === 0) return run(b);
   let value: tf.Scalar = tf.scalar(0);
   let grads: tf.NamedTensorMap = {};
   let total = 0;
-  for (let from = 0; from < b.batch; from += micro) {
-    const r = run(sliceBatch(b, from, Math.min(b.batch, from + micro)));
+  for (const mb of parts) {
+    const r = run(mb);
     total += r.n;
-    // Accumulate n_m·(ℓ_m, ∇ℓ_m); scaled by 1/N once all micro-batches are in.
+    // Accumulate n_m·(ℓ_m, ∇ℓ_m) (each gradient has its variable's shape); scaled by 1/N at the end.
     const prev = { value, grads };
     value = tf.tidy(() => tf.add(prev.value, tf.mul(r.value, r.n)));
-    grads = tf.tidy(() => Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, prev.grads[k] === undefined ? tf.mul(g, r.n) : tf.add(prev.grads[k]!, tf.mul(g, r.n))])));
-    tf.dispose([prev.value, r.value, ...Object.values(prev.grads), ...Object.values(r.grads)]);
+    grads = tf.tidy(() => {
+      const sum: tf.NamedTensorMap = { ...prev.grads };
+      for (const [k, g] of Object.entries(r.grads)) sum[k] = prev.grads[k] === undefined ? tf.mul(g, r.n) : tf.add(prev.grads[k]!, tf.mul(g, r.n));
+      return sum;
+    });
+    // Keep the sums carried over unchanged (a variable absent from this micro-batch's gradients).
+    tf.dispose([prev.value, r.value, ...Object.entries(prev.grads).filter(([k]) => grads[k] !== prev.grads[k]).map(([, g]) => g), ...Object.values(r.grads)]);
   }
   const scale = total > 0 ? 1 / total : 0;
   const out = tf.tidy(() => ({ value: tf.mul(value, scale) as tf.Scalar, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])) }));

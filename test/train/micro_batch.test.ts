@@ -1,6 +1,6 @@
 // Gradient accumulation (train.micro_batch_size): a batch split into micro-batches gives the loss
 // and gradients of the whole batch, also when the micro-batches hold different numbers of labelled
-// positions; slicing keeps every per-example field aligned; nothing leaks; a run trains the same.
+// positions (or none); slicing keeps every per-example field aligned; nothing leaks; a run trains the same.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,7 +9,7 @@ import { initBackend, type BackendInfo } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { trainSchema } from '../../src/config/train_schema.js';
 import { CausalLM } from '../../src/models/lm.js';
-import { lmSchema } from '../../src/models/lm_config.js';
+import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { SequenceClassifier } from '../../src/models/classifier.js';
 import { classifierBackbone, classifierSchema, type ClassifierConfig } from '../../src/models/classifier_config.js';
 import type { TrainableModel } from '../../src/models/types.js';
@@ -90,7 +90,7 @@ describe('micro-batches', () => {
   });
 
   it('LM: micro-batches with different label counts give the full-batch loss and gradients, no leak', () => {
-    const cfg = lmSchema.parse({ d_model: 16, n_layers: 2, vocab_size: 24, mixer: METALA, channel_mixer: { name: 'glu' }, max_seq_len: 10 });
+    const cfg = lmSchema.parse({ d_model: 16, n_layers: 2, vocab_size: 24, mixer: METALA, channel_mixer: { name: 'glu' }, max_seq_len: 10 }) as LmConfig;
     const m = new CausalLM(cfg, 1);
     perturb(m, 2);
     const B = 5;
@@ -99,6 +99,27 @@ describe('micro-batches', () => {
     // Example b has b + 1 labelled positions: micro-batches of 2, 2, 1 examples hold 3, 7 and 5 labels.
     const labels = Int32Array.from({ length: B * T }, (_, i) => (i % T < Math.floor(i / T) + 1 ? (i * 5) % 24 : -100));
     expectSame(m, { ids, labels, batch: B, seqLen: T }, 2);
+    m.dispose();
+  });
+
+  it('a micro-batch without labelled positions is skipped; micro ≥ B is the single plain call', () => {
+    const cfg = lmSchema.parse({ d_model: 8, n_layers: 1, vocab_size: 16, mixer: METALA, channel_mixer: { name: 'glu' }, max_seq_len: 4 }) as LmConfig;
+    const m = new CausalLM(cfg, 1);
+    perturb(m, 4);
+    const B = 5;
+    const T = 4;
+    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % 16);
+    // Examples 2 and 3 carry no label: with micro-batches of 2, the middle one has none.
+    const labels = Int32Array.from({ length: B * T }, (_, i) => (Math.floor(i / T) === 2 || Math.floor(i / T) === 3 || i % 2 === 1 ? -100 : (i * 3) % 16));
+    const b: Batch = { ids, labels, batch: B, seqLen: T };
+    expectSame(m, b, 2);
+    let calls = 0;
+    const spy = { params: m.params, config: m.config, dispose: () => m.dispose(), supervised: (x: Batch, o?: object) => (calls++, m.supervised(x, o)) };
+    const full = lossGrads(m, b);
+    const one = lossGrads(spy, b, B);
+    expect(calls).toBe(1);
+    expect(one.loss).toBe(full.loss);
+    for (const [name, g] of full.grads) expect(Array.from(one.grads.get(name)!), name).toEqual(Array.from(g));
     m.dispose();
   });
 
