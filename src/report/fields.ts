@@ -39,7 +39,20 @@ export const BEST_RUN_DETAILS: readonly Dim[] = [
   { name: 'best_lr', of: (r) => r.config.train?.lr ?? undefined },
   { name: 'best_run_id', of: (r) => r.config.run_id ?? basename(r.dir) },
   { name: 'best_step', of: (r) => r.summary.best?.step ?? undefined },
+  { name: 'best_device', of: (r) => runDevice(r) },
 ];
+
+/**
+ * Where a run trained, short: backend plus the adapter's device name (summary.device is
+ * "vendor / device / driver" on webgpu), e.g. "webgpu nvidia-h200"; undefined when not recorded.
+ */
+export function runDevice(r: RunRecord): string | undefined {
+  const { backend, device } = r.summary;
+  if (backend == null && device == null) return undefined;
+  const parts = (device ?? '').split(' / ');
+  const name = parts.length === 3 ? parts[1] : device ?? '';
+  return [backend ?? '', name].filter((x) => x !== '').join(' ');
+}
 
 // Baselines first and MetaLA last, as the paper's tables list them; unknown mixers after.
 const MIXER_ORDER = ['softmax', 'based', 'gla', 'rwkv4', 'mamba', 'metala'];

@@ -55,7 +55,7 @@ export const fig3_mqar = defineTable({
   notes: [
     'Cell = max of summary.best.accuracy over the runs of the cell (the LR sweep: np.logspace(-4, -2, 4), plus np.logspace(-5, -3, 4) at seq 512). How many runs each cell maxed over (n_runs) and the best run\'s lr (best_lr) are in mqar.csv, one line per cell.',
     'Fig. 3 settings are T=256 kv=16 and T=512 kv=64; other (T, kv) columns are extra runs (e.g. smoke configs) and come after them.',
-    'Runs of configs/mqar-gpu.yaml (experiment mqar/fig3-h100) use a cut budget on one GPU: one or two lrs per length (see the config) and 3 / 2 epochs instead of 64 (the first session\'s T=256 runs: 4); those stopped by --max-minutes show `*`, and their steps reached are in each run\'s summary.json. Early MQAR accuracy stays near 0 until the model finds the recall mechanism, so unfinished cells say nothing about the ranking.',
+    'Runs of configs/mqar-gpu.yaml (experiment mqar/fig3-h100) use a cut budget on one GPU (an H100, and from the fifth session an H200 with the same compute and more memory bandwidth; each cell\'s best_device in mqar.csv says which): one or two lrs per length (see the config) and 3 / 2 epochs instead of 64 (the first session\'s T=256 runs: 4); those stopped by --max-minutes show `*`, and their steps reached are in each run\'s summary.json. Early MQAR accuracy stays near 0 until the model finds the recall mechanism, so unfinished cells say nothing about the ranking.',
     'No paper column: Fig. 3 gives its numbers only as bars (UNVERIFIED, paper-metala.md §5.1); the paper states attention > 99.0 in both settings and MetaLA above Based, GLA, RWKV-4 and Mamba.',
   ],
 });

@@ -43,7 +43,7 @@ describe('tab6_imagenet', () => {
     const ps = rows(await readFile(join(out, 'tab6_imagenet_params.md'), 'utf8'));
     expect(ps.find((l) => l.startsWith('| metala '))).toBe('| metala | 6.1 | 6.1 | +0.0 | — | 23.7 | — | 0.110 | — | — |');
     const csv = await readFile(join(out, 'tab6_imagenet.csv'), 'utf8');
-    expect(csv.split('\n')[0]).toBe('mixer,dataset,size,accuracy,n_runs,params_M,best_lr,best_run_id,best_step,n_unfinished,paper,delta');
-    expect(csv).toContain('metala,imagenet,tiny,70.12,2,6.115,0.0003,a,10,0,75.33,-5.21');
+    expect(csv.split('\n')[0]).toBe('mixer,dataset,size,accuracy,n_runs,params_M,best_lr,best_run_id,best_step,best_device,n_unfinished,paper,delta');
+    expect(csv).toContain('metala,imagenet,tiny,70.12,2,6.115,0.0003,a,10,,0,75.33,-5.21');
   });
 });
