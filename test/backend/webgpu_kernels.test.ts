@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, releaseGpuPool, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
 import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
+import { rwkv4, rwkv4Fused, rwkv4Naive } from '../../src/ops/rwkv4/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
@@ -105,6 +106,33 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
     expect(tf.memory().numTensors).toBe(n0);
     gs.dispose();
   });
+
+  // k spans ±30 (e^{k} alone over- or underflows float32 far sooner than the running max does).
+  for (const kScale of [1, 30]) {
+    it(`rwkv4 fused = naive: wkv and the gradients of k, v, w, u (|k| up to ${3 * kScale})`, async () => {
+      const [Bw, Tw, Dw] = [3, 37, 20];
+      const kw = tf.tidy(() => tf.mul(r([Bw, Tw, Dw], 11), kScale)) as tf.Tensor3D;
+      const vw = r([Bw, Tw, Dw], 12) as tf.Tensor3D;
+      const ww = tf.tidy(() => tf.exp(r([Dw], 13))) as tf.Tensor1D;
+      const uw = r([Dw], 14) as tf.Tensor1D;
+      const dy = r([Bw, Tw, Dw], 15);
+      const none = { initialState: undefined, wantState: false, chunkSize: 8 };
+      const loss = (fused: boolean) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul((fused ? rwkv4Fused : rwkv4Naive)(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor1D, d as tf.Tensor1D, none).o, dy));
+      const got = tf.grads(loss(true))([kw, vw, ww, uw]);
+      const want = tf.grads(loss(false))([kw, vw, ww, uw]);
+      for (let i = 0; i < 4; i++) expect(maxRel(await got[i]!.data(), await want[i]!.data()), ['dk', 'dv', 'dw', 'du'][i]).toBeLessThan(3e-5);
+      const n0 = tf.memory().numTensors;
+      const fo = rwkv4(kw, vw, ww, uw, { wantState: false }); // the default form for training on webgpu
+      const no = rwkv4Naive(kw, vw, ww, uw, none);
+      expect(maxRel(await fo.o.data(), await no.o.data())).toBeLessThan(2e-6);
+      tf.dispose([fo.o, no.o]);
+      expect(tf.memory().numTensors).toBe(n0);
+      expect(() => rwkv4(kw, vw, ww, uw, { form: 'fused' })).toThrow(/no initial state and returns no final state/);
+      tf.dispose([kw, vw, ww, uw, dy, ...got, ...want]);
+      expect(await takeGpuError()).toBeUndefined();
+    });
+  }
 
   it('embedding gradient by sorted segment sum = tf.gather gradient, with a heavily repeated token', async () => {
     const Vocab = 37;

@@ -2,16 +2,17 @@
 // BlinkDL/RWKV-LM RWKV-v4/cuda/wkv_cuda.cu, fla `ops/rwkv4/fused_recurrent.py`):
 //   wkv_t = (Σ_{s<t} e^{−(t−1−s)w + k_s} v_s + e^{u+k_t} v_t) / (Σ_{s<t} e^{−(t−1−s)w + k_s} + e^{u+k_t})
 // per channel; k, v [B,T,D], w, u [D], state (a, b, p) as [B,3,D]. Forms: naive (step loop),
-// chunk (log-space chunkwise), parallel (one chunk of length T, O(T²D) memory).
+// chunk (log-space chunkwise), parallel (one chunk of length T, O(T²D) memory), fused (webgpu
+// kernels; no initial or final state: training and evaluation).
 import * as tf from '@tensorflow/tfjs';
 import type { Form, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import { dims, expectShape, resolveForm } from '../common/validate.js';
-import { noFusedForm } from '../common/validate.js';
 import { rwkv4Chunk } from './chunk.js';
+import { rwkv4Fused, rwkv4FusedAvailable } from './fused.js';
 import { rwkv4Naive } from './naive.js';
 import { EMPTY_LOG_SCALE, type Rwkv4Resolved } from './state.js';
 
-export { rwkv4Chunk, rwkv4Naive, EMPTY_LOG_SCALE };
+export { rwkv4Chunk, rwkv4Fused, rwkv4FusedAvailable, rwkv4Naive, EMPTY_LOG_SCALE };
 
 /**
  * Default chunk length per backend. wasm, B=4 T=512 D=64, fwd+bwd (measured): naive 571 ms,
@@ -23,7 +24,10 @@ export const RWKV4_DEFAULTS = { cpu: 8, gpu: 32 } as const;
 export interface Rwkv4Options {
   /** (a, b, p) [B,3,D] before the first token; default the empty state (0, 0, −1e38). */
   initialState?: tf.Tensor3D;
-  /** Default: 'chunk' for T > 1, 'naive' (one recurrent step) for T = 1. */
+  /**
+   * Default: 'naive' (one recurrent step) for T = 1; for T > 1 'fused' on webgpu when there is no
+   * initial state and no final state is wanted (training), else 'chunk'.
+   */
   form?: Form;
   /** Chunk length of the chunk form (any positive integer; default RWKV4_DEFAULTS per backend). */
   chunkSize?: number;
@@ -52,7 +56,9 @@ export function rwkv4(k: tf.Tensor3D, v: tf.Tensor3D, w: tf.Tensor1D, u: tf.Tens
   const chunkSize = opts.chunkSize ?? (tf.getBackend() === 'webgpu' ? RWKV4_DEFAULTS.gpu : RWKV4_DEFAULTS.cpu);
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`${op}: chunkSize must be a positive integer, got ${chunkSize}`);
   const resolved: Rwkv4Resolved = { initialState: opts.initialState, chunkSize, wantState: opts.wantState ?? true };
-  switch (resolveForm(op, opts.form, t)) {
+  // Training on webgpu: two kernel launches instead of the chunk form's hundreds.
+  const fusedFits = resolved.initialState === undefined && !resolved.wantState && rwkv4FusedAvailable();
+  switch (resolveForm(op, opts.form, t, fusedFits ? 'fused' : 'chunk')) {
     case 'naive':
       return rwkv4Naive(k, v, w, u, resolved);
     case 'parallel':
@@ -60,6 +66,6 @@ export function rwkv4(k: tf.Tensor3D, v: tf.Tensor3D, w: tf.Tensor1D, u: tf.Tens
     case 'chunk':
       return rwkv4Chunk(k, v, w, u, resolved);
     case 'fused':
-      throw noFusedForm(op);
+      return rwkv4Fused(k, v, w, u, resolved);
   }
 }
