@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { dense, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
-import { diagSsm } from '../ops/diag_ssm/index.js';
+import { selectiveScan } from '../ops/diag_ssm/index.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer, type MixerState } from './types.js';
 
@@ -93,13 +93,14 @@ export const mamba = defineMixer({
         const uc = silu(convB === undefined ? conv.y : tf.add(conv.y, convB)) as tf.Tensor3D; // [B,T,E]
         const xdbl = dense(uc, xW); // [B,T,R+2N]
         const dtIn = tf.slice(xdbl, [0, 0, 0], [B, T, R]);
-        const bm = tf.reshape(tf.slice(xdbl, [0, 0, R], [B, T, N]), [B, T, 1, N]);
-        const cm = tf.reshape(tf.slice(xdbl, [0, 0, R + N], [B, T, N]), [B, T, 1, N]) as tf.Tensor4D;
-        const delta = tf.reshape(tf.softplus(dense(dtIn, dtW, dtB)), [B, T, E, 1]); // Δ_t [B,T,E,1]
-        const A = tf.reshape(tf.neg(tf.exp(aLog)), [1, 1, E, N]);
-        // Ā_t = exp(Δ_t A) (log form), B̄_t = Δ_t B_t (the simplified Euler B̄ of selective_scan), C_t.
-        const r = diagSsm(
-          { x: uc, logA: tf.mul(delta, A) as tf.Tensor4D, b: tf.mul(delta, bm) as tf.Tensor4D, c: cm, skip: skip as tf.Tensor1D },
+        const bm = tf.slice(xdbl, [0, 0, R], [B, T, N]) as tf.Tensor3D; // B_t [B,T,N]
+        const cm = tf.slice(xdbl, [0, 0, R + N], [B, T, N]) as tf.Tensor3D; // C_t [B,T,N]
+        const delta = tf.softplus(dense(dtIn, dtW, dtB)) as tf.Tensor3D; // Δ_t [B,T,E]
+        const A = tf.neg(tf.exp(aLog)) as tf.Tensor2D; // [E,N]
+        // Ā_t = exp(Δ_t A), B̄_t = Δ_t B_t (the simplified Euler B̄ of selective_scan), C_t; on
+        // webgpu one fused kernel per pass (src/ops/diag_ssm/selective.ts).
+        const r = selectiveScan(
+          { x: uc, delta, A, b: bm, c: cm, skip: skip as tf.Tensor1D },
           { initialState: opts.state?.['h'] === undefined ? undefined : { re: opts.state['h'] as tf.Tensor3D }, wantState: opts.wantState === true },
         );
         const y = dense(tf.mul(r.y, silu(zg)), outW, outB) as tf.Tensor3D;

@@ -10,6 +10,7 @@ import { initBackend, releaseGpuPool, shutdownBackend, takeGpuError } from '../.
 import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { rwkv4, rwkv4Fused, rwkv4Naive } from '../../src/ops/rwkv4/index.js';
+import { selectiveScan } from '../../src/ops/diag_ssm/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
@@ -130,6 +131,34 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
       expect(tf.memory().numTensors).toBe(n0);
       expect(() => rwkv4(kw, vw, ww, uw, { form: 'fused' })).toThrow(/no initial state and returns no final state/);
       tf.dispose([kw, vw, ww, uw, dy, ...got, ...want]);
+      expect(await takeGpuError()).toBeUndefined();
+    });
+  }
+
+  // [B, T, E, N]: E = 24 runs workgroups of 8 channels (3 partial sums for dB, dC), E = 128 two
+  // of 64 (Mamba at d_model 64); T is not a multiple of the checkpoint interval.
+  for (const [Bs, Ts, Es, Ns] of [[2, 21, 24, 5], [2, 11, 128, 16]] as const) {
+    it(`selective scan fused = naive: y and the gradients of x, Δ, A, B, C (B ${Bs}, T ${Ts}, E ${Es}, N ${Ns})`, async () => {
+      const x = r([Bs, Ts, Es], 21) as tf.Tensor3D;
+      const delta = tf.tidy(() => tf.softplus(tf.sub(r([Bs, Ts, Es], 22), 1))) as tf.Tensor3D;
+      const A = tf.tidy(() => tf.neg(tf.exp(tf.mul(r([Es, Ns], 23), 0.5)))) as tf.Tensor2D;
+      const bm = r([Bs, Ts, Ns], 24) as tf.Tensor3D;
+      const cm = r([Bs, Ts, Ns], 25) as tf.Tensor3D;
+      const skip = r([Es], 26) as tf.Tensor1D;
+      const dy = r([Bs, Ts, Es], 27);
+      const loss = (form: 'fused' | 'naive') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(selectiveScan({ x: a as tf.Tensor3D, delta: b as tf.Tensor3D, A: c as tf.Tensor2D, b: d as tf.Tensor3D, c: e as tf.Tensor3D, skip }, { form, wantState: false }).y, dy));
+      const got = tf.grads(loss('fused'))([x, delta, A, bm, cm]);
+      const want = tf.grads(loss('naive'))([x, delta, A, bm, cm]);
+      for (let i = 0; i < 5; i++) expect(maxRel(await got[i]!.data(), await want[i]!.data()), ['dx', 'dΔ', 'dA', 'dB', 'dC'][i]).toBeLessThan(2e-5);
+      const n0 = tf.memory().numTensors;
+      const fo = selectiveScan({ x, delta, A, b: bm, c: cm, skip }, { wantState: false }); // the default on webgpu
+      const no = selectiveScan({ x, delta, A, b: bm, c: cm, skip }, { form: 'naive', wantState: false });
+      expect(maxRel(await fo.y.data(), await no.y.data())).toBeLessThan(2e-6);
+      tf.dispose([fo.y, no.y]);
+      expect(tf.memory().numTensors).toBe(n0);
+      expect(() => selectiveScan({ x, delta, A, b: bm, c: cm }, { form: 'fused' })).toThrow(/no initial state and returns no final state/);
+      tf.dispose([x, delta, A, bm, cm, skip, dy, ...got, ...want]);
       expect(await takeGpuError()).toBeUndefined();
     });
   }

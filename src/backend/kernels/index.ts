@@ -2,6 +2,7 @@
 // every backend; a kernel registered here only changes which form an op picks by default).
 import { registerGlaWebgpuKernels } from './gla_webgpu.js';
 import { registerRwkv4WebgpuKernels } from './rwkv4_webgpu.js';
+import { registerSelectiveScanWebgpuKernels } from './selective_scan_webgpu.js';
 import { registerSegmentSumWebgpuKernel } from './segment_sum_webgpu.js';
 import { registerSumBlocksWebgpuKernel } from './sum_blocks_webgpu.js';
 
@@ -9,6 +10,7 @@ import { registerSumBlocksWebgpuKernel } from './sum_blocks_webgpu.js';
 export function registerWebgpuKernels(): void {
   registerGlaWebgpuKernels();
   registerRwkv4WebgpuKernels();
+  registerSelectiveScanWebgpuKernels();
   registerSegmentSumWebgpuKernel();
   registerSumBlocksWebgpuKernel();
 }
