@@ -44,6 +44,8 @@ export interface BenchResult extends BenchCase {
   /** With `profile`: kernels launched by one training step, and their summed GPU/CPU time. */
   kernel_launches?: number;
   kernel_ms_total?: number;
+  /** With `profile`: launches per kernel name in one training step, most first. */
+  kernel_calls?: Record<string, number>;
   /**
    * With `decode`: recurrent generation of `tokens` tokens per sequence after a 1-token prompt.
    * live_bytes = bytes held by live tensors (weights + recurrent state) after `at` tokens: flat in
@@ -120,7 +122,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     await infer();
     const inferMs = await timeIt(steps, infer);
     const prof = await tf.profile(trainStep);
-    let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total'> = {};
+    let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total' | 'kernel_calls'> = {};
     if (profile) {
       const fwdBwd = async (): Promise<void> => {
         const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
@@ -140,8 +142,11 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
         e.calls += 1;
         agg.set(key, e);
       }
+      const calls = new Map<string, number>();
+      for (const k of prof.kernels) calls.set(k.name, (calls.get(k.name) ?? 0) + 1);
       extra = {
         kernel_launches: prof.kernels.length,
+        kernel_calls: Object.fromEntries([...calls].sort((a, b) => b[1] - a[1])),
         kernel_ms_total: Math.round(totalMs * 10) / 10,
         phases: { fwd_bwd_ms: Math.round(fwdBwdMs * 10) / 10, optimizer_ms: Math.round((stepMs - fwdBwdMs) * 10) / 10 },
         kernels: [...agg.values()].sort((a, b) => b.ms - a.ms).slice(0, 40).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 })),
