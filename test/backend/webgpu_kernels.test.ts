@@ -163,6 +163,23 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
     });
   }
 
+  // The fused kernels are what the models run when training on webgpu (a regression here costs
+  // speed, not correctness, so only a kernel list shows it); decoding with state keeps the other forms.
+  for (const [mixer, fwd, bwd] of [['mamba', 'MetalaSelectiveScanFwd', 'MetalaSelectiveScanBwd'], ['rwkv4', 'MetalaRwkv4Fwd', 'MetalaRwkv4Bwd']] as const) {
+    it(`a ${mixer} LM trains through its fused kernels on webgpu`, async () => {
+      const cfg = lmSchema.parse({ d_model: 16, n_layers: 1, vocab_size: 24, mixer: { name: mixer }, channel_mixer: { name: 'glu' }, max_seq_len: 12 });
+      const m = new CausalLM(cfg, 1);
+      const batch = { ids: Int32Array.from({ length: 24 }, (_, i) => (i * 7 + 3) % 24), labels: Int32Array.from({ length: 24 }, (_, i) => (i * 5) % 24), batch: 2, seqLen: 12 };
+      const prof = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(m.supervised(batch).logits));
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      const names = new Set(prof.kernels.map((k) => k.name));
+      expect(names.has(fwd) && names.has(bwd), [...names].join(',')).toBe(true);
+      m.dispose();
+    });
+  }
+
   it('embedding gradient by sorted segment sum = tf.gather gradient, with a heavily repeated token', async () => {
     const Vocab = 37;
     const ids = Int32Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? 0 : (i * 7) % Vocab));
