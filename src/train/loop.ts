@@ -202,6 +202,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   const n0 = tf.memory().numTensors;
   const firstStep = state.step;
   try {
+    let win = { tokens: 0, s: 0 };
     while (state.step < totalSteps) {
       const b = stream.next().value as Batch;
       const lr = lrAt(state.step, totalSteps, t);
@@ -236,7 +237,12 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
         );
       }
       const tps = (b.batch * b.seqLen) / dt;
-      bar.update(state.step, { loss, tps });
+      // Shown: the mean rate since the last evaluation (one step's rate jumps with GC pauses and
+      // the first steps after the evaluation released the GPU pool). metrics.jsonl keeps per-step rates.
+      win.tokens += b.batch * b.seqLen;
+      win.s += dt;
+      const meanTps = win.tokens / win.s;
+      bar.update(state.step, { loss, tps: meanTps });
       if (state.step % t.log_every === 0 || state.step === 1) {
         // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
         // is how a run ends in GPU out-of-memory after hundreds of steps.
@@ -254,7 +260,8 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
         if (better(task.metric, ev, state.best)) state.best = { ...ev, step: state.step };
         await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
         bar.update(state.step, { metric: ev.accuracy });
-        opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(tps)} tok/s`);
+        opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(meanTps)} tok/s`);
+        win = { tokens: 0, s: 0 };
         const es = t.early_stop;
         if (es !== null) {
           const v = ev[es.metric];
