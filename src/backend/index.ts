@@ -6,7 +6,7 @@
 //   webgpu     Dawn through the optional `webgpu` package (webgpu.ts)
 //   tensorflow @tensorflow/tfjs-node-gpu or -node, only if the user installed one
 import * as tf from '@tensorflow/tfjs';
-import { registerGradientFixes } from './webgpu_patches.js';
+import { registerGradientFixes } from './gradients.js';
 import { MetalaError } from '../util/errors.js';
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
@@ -112,7 +112,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
     }
   }
   // Same values on every backend, no CPU-side ones per reduction gradient, and Tile's gradient as one
-  // reduction instead of a slice per repetition (webgpu_patches.ts).
+  // reduction instead of a slice per repetition (gradients.ts).
   registerGradientFixes();
   applyFlagOverrides();
   current = info;

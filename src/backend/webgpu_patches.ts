@@ -1,79 +1,17 @@
 // Fixes to tfjs 4.22 for training on webgpu under Node, found with `node --cpu-prof` on the H100
-// (MetaLA d=256, 4 layers, B=32, T=512; before: 34% of host time in these two paths):
-//  1. The Sum and Mean gradients multiply dy by `ones(x.shape)`, which tfjs-core builds as a
-//     typed array on the CPU and uploads: a full activation-sized upload per norm/reduction per
-//     step. Re-registered here with broadcastTo (a GPU Tile): the same values, bit for bit.
-//  2. Uploading a CPU-resident tensor (every JS-number scalar such as `mul(x, 0.5)`) takes a
-//     pooled buffer and, when that buffer is not freshly mapped, creates a new mapped staging
-//     buffer for the copy — a native buffer creation per upload. queue.writeBuffer does the same
-//     copy through Dawn's own staging ring. Ordering is unchanged: a pooled buffer is never
-//     referenced by unsubmitted commands (tfjs returns buffers to the pool only after submit), and
-//     writeBuffer lands after all earlier submits and before the next one.
+// (MetaLA d=256, 4 layers, B=32, T=512):
+//  - Uploading a CPU-resident tensor (every JS-number scalar such as `mul(x, 0.5)`) takes a
+//    pooled buffer and, when that buffer is not freshly mapped, creates a new mapped staging
+//    buffer for the copy — a native buffer creation per upload. queue.writeBuffer does the same
+//    copy through Dawn's own staging ring. Ordering is unchanged: a pooled buffer is never
+//    referenced by unsubmitted commands (tfjs returns buffers to the pool only after submit), and
+//    writeBuffer lands after all earlier submits and before the next one.
+//  - A kernel whose input or output is over the per-buffer binding limit is refused before it is
+//    dispatched (patchBindingLimit), instead of Dawn's asynchronous validation errors.
+//  - The idle buffers of tfjs's pool can be given back to the device (releaseFreeBuffers).
+// Gradient fixes that apply to every backend are in gradients.ts.
 import * as tf from '@tensorflow/tfjs';
 import { GpuBufferLimitError } from '../util/errors.js';
-
-function expandedDy(dy: tf.Tensor, xShape: number[], axis: unknown): tf.Tensor {
-  const shape = xShape.slice();
-  const axes = tf.util.parseAxisParam(axis as number | number[], xShape);
-  for (const a of axes) shape[a] = 1;
-  return tf.reshape(dy, shape);
-}
-
-/**
- * Gradient of Tile (and so of tf.broadcastTo, which runs as Tile) as one reduction. tfjs-core's
- * adds one slice of dy per repetition: broadcasting Mamba's B_t, C_t [B,T,1,N] over d_inner = 256
- * channels costs 512 kernel launches per tensor per layer in the backward pass. Here dy
- * [r0·s0, r1·s1, …] is viewed as [r0, s0, r1, s1, …] (repetition outer, as Tile lays it out),
- * size-1 axes dropped and neighbouring axes of the same kind merged, and summed over the
- * repetition axes. Same sum, different order of float additions.
- */
-export function tileGradient(dy: tf.Tensor, xShape: readonly number[], reps: readonly number[]): tf.Tensor {
-  const dims: { size: number; rep: boolean }[] = [];
-  xShape.forEach((s, i) => {
-    for (const d of [{ size: reps[i]!, rep: true }, { size: s, rep: false }]) {
-      if (d.size === 1) continue;
-      const last = dims[dims.length - 1];
-      if (last !== undefined && last.rep === d.rep) last.size *= d.size;
-      else dims.push({ ...d });
-    }
-  });
-  const axes = dims.flatMap((d, i) => (d.rep ? [i] : []));
-  if (axes.length === 0) return tf.reshape(dy, xShape as number[]);
-  return tf.reshape(tf.sum(tf.reshape(dy, dims.map((d) => d.size)), axes), xShape as number[]);
-}
-
-/**
- * Gradients of Sum and Mean that never materialise ones on the CPU, and of Tile as one reduction
- * (any backend; Sum and Mean give the same numbers, Tile the same sum).
- */
-export function registerGradientFixes(): void {
-  tf.registerGradient({
-    kernelName: 'Tile',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [tf.Tensor];
-      return { x: () => tileGradient(dy as tf.Tensor, x.shape, attrs['reps'] as number[]) };
-    },
-  });
-  tf.registerGradient({
-    kernelName: 'Sum',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [tf.Tensor];
-      return { x: () => tf.broadcastTo(expandedDy(dy as tf.Tensor, x.shape, attrs['axis']), x.shape) };
-    },
-  });
-  tf.registerGradient({
-    kernelName: 'Mean',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [tf.Tensor];
-      const axes = tf.util.parseAxisParam(attrs['axis'] as number | number[], x.shape);
-      const reduceSize = axes.reduce((n, a) => n * x.shape[a]!, 1);
-      return { x: () => tf.div(tf.broadcastTo(expandedDy(dy as tf.Tensor, x.shape, attrs['axis']), x.shape), reduceSize) };
-    },
-  });
-}
 
 // The pieces of tfjs-backend-webgpu's WebGPUBackend that the upload patch touches.
 interface TensorData {
