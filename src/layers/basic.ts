@@ -1,6 +1,7 @@
 // Position-wise building blocks shared by mixers and backbones. Dense layers reshape to 2-D
 // before matMul: TF.js 4.22's broadcast matMul gradient is broken (tfjs-in-node.md §2.5).
 import * as tf from '@tensorflow/tfjs';
+import { NORM_BWD, NORM_FWD } from '../backend/kernels/norm_webgpu.js';
 
 /** x [..., in] · w [in, out] (+ b [out]) → [..., out]. */
 export function dense(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
@@ -41,6 +42,7 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 function normWithGrad(eps: number, centre: boolean): (x: tf.Tensor) => tf.Tensor {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
+    if (normFused()) return fusedNorm(x, args[1] as tf.GradSaveFunc, eps, centre);
     const xc = centre ? tf.sub(x, tf.mean(x, -1, true)) : x;
     const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
     const y = tf.mul(xc, r);
@@ -55,6 +57,26 @@ function normWithGrad(eps: number, centre: boolean): (x: tf.Tensor) => tf.Tensor
       },
     };
   }) as (x: tf.Tensor) => tf.Tensor;
+}
+
+function normFused(): boolean {
+  const b = tf.getBackend();
+  return b !== undefined && tf.getKernel(NORM_FWD, b) !== undefined;
+}
+
+/** The same norm and gradient as one webgpu kernel each way (src/backend/kernels/norm_webgpu.ts). */
+function fusedNorm(x: tf.Tensor, save: tf.GradSaveFunc, eps: number, centre: boolean): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor } {
+  const D = x.shape[x.shape.length - 1]!;
+  const rows = x.size / D;
+  const attrs = { rows, D, eps, centre };
+  const engine = tf.engine();
+  const flat = engine.runKernel(NORM_FWD, { x }, attrs as never) as tf.Tensor1D;
+  const y = flat.slice(0, rows * D).reshape(x.shape);
+  save([y, flat.slice(rows * D, rows)]);
+  return {
+    value: y,
+    gradFunc: (dy, saved) => (engine.runKernel(NORM_BWD, { y: saved[0]!, r: saved[1]!, dy }, attrs as never) as tf.Tensor).reshape(x.shape),
+  };
 }
 
 const rmsNorms = new Map<number, (x: tf.Tensor) => tf.Tensor>();

@@ -12,6 +12,8 @@ import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { rwkv4, rwkv4Fused, rwkv4Naive } from '../../src/ops/rwkv4/index.js';
 import { selectiveScan } from '../../src/ops/diag_ssm/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
+import { causalConv1d } from '../../src/layers/short_conv.js';
+import { layerNorm, rmsNorm } from '../../src/layers/basic.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
 import { goldenTensor, loadGolden } from '../ops/harness.js';
@@ -177,6 +179,58 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
       const names = new Set(prof.kernels.map((k) => k.name));
       expect(names.has(fwd) && names.has(bwd), [...names].join(',')).toBe(true);
       m.dispose();
+    });
+  }
+
+  // B·T = 3·45 rows: three dw blocks of 64 rows, the last partial; with and without a cache.
+  for (const c of [2, 4]) {
+    for (const withCache of [false, true]) {
+      it(`causal conv fused = tfjs ops: y, cache and the gradients of x, w${withCache ? ', cache' : ''} (c ${c})`, async () => {
+        const [Bc, Tc, Dc] = [3, 45, 10];
+        const x = r([Bc, Tc, Dc], 31) as tf.Tensor3D;
+        const w = r([c, Dc], 32) as tf.Tensor2D;
+        const cache = withCache ? (r([Bc, c - 1, Dc], 33) as tf.Tensor3D) : undefined;
+        const dy = r([Bc, Tc, Dc], 34);
+        const dc = r([Bc, c - 1, Dc], 35);
+        const loss = (fused: boolean) => (a: tf.Tensor, b: tf.Tensor, h?: tf.Tensor): tf.Scalar => {
+          const o = causalConv1d(a as tf.Tensor3D, b as tf.Tensor2D, h as tf.Tensor3D | undefined, fused);
+          return tf.add(tf.sum(tf.mul(o.y, dy)), tf.sum(tf.mul(o.cache, dc))) as tf.Scalar;
+        };
+        const h = cache ?? tf.zeros([Bc, c - 1, Dc]);
+        const inputs = withCache ? [x, w, h] : [x, w];
+        const got = tf.grads(loss(true))(inputs);
+        const want = tf.grads(loss(false))(inputs);
+        for (let i = 0; i < (withCache ? 3 : 2); i++) expect(maxRel(await got[i]!.data(), await want[i]!.data()), ['dx', 'dw', 'dcache'][i]).toBeLessThan(2e-6);
+        const a = tf.tidy(() => causalConv1d(x, w, cache)); // the default on webgpu
+        const b = tf.tidy(() => causalConv1d(x, w, cache, false));
+        expect(maxRel(await a.y.data(), await b.y.data())).toBeLessThan(2e-6);
+        expect(Array.from(await a.cache.data())).toEqual(Array.from(await b.cache.data()));
+        tf.dispose([a.y, a.cache, b.y, b.cache]);
+        tf.dispose([x, w, h, dy, dc, ...got, ...want]);
+        expect(await takeGpuError()).toBeUndefined();
+      });
+    }
+  }
+
+  // Rows of scale 1e-2 … 1e2 with an offset, so eps and the centring both matter.
+  for (const [name, norm, eps] of [['rmsNorm', rmsNorm, 1e-6], ['layerNorm', layerNorm, 1e-5]] as const) {
+    it(`${name} fused = the plain op chain: value and input gradient`, async () => {
+      const plain = (x: tf.Tensor): tf.Tensor => {
+        const c = name === 'layerNorm' ? tf.sub(x, tf.mean(x, -1, true)) : x;
+        return tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), -1, true), eps)));
+      };
+      const x = tf.tidy(() => tf.add(tf.mul(r([3, 5, 24], 41), tf.pow(10, tf.linspace(-2, 2, 15).reshape([3, 5, 1]))), 0.3));
+      const w = r([3, 5, 24], 42);
+      const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(tf.square(f(t)), w));
+      const got = tf.grad(loss((t) => norm(t, eps)))(x);
+      const want = tf.grad(loss(plain))(x);
+      expect(maxRel(await got.data(), await want.data())).toBeLessThan(1e-5);
+      const [a, b] = [norm(x, eps), plain(x)];
+      expect(maxRel(await a.data(), await b.data())).toBeLessThan(1e-6);
+      const prof = await tf.profile(() => tf.dispose(tf.grad(loss((t) => norm(t, eps)))(x)));
+      expect(prof.kernels.some((k) => k.name === 'MetalaNormFwd') && prof.kernels.some((k) => k.name === 'MetalaNormBwd')).toBe(true);
+      tf.dispose([x, w, got, want, a, b]);
+      expect(await takeGpuError()).toBeUndefined();
     });
   }
 
