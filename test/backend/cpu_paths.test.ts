@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, takeGpuError } from '../../src/backend/index.js';
 import { embedLookup, sortIds } from '../../src/layers/embedding.js';
 import { glaSplits } from '../../src/backend/kernels/gla_webgpu.js';
+import { disabledFamilies } from '../../src/backend/kernels/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -42,5 +43,14 @@ describe('fused gla kernel splits', () => {
 describe('takeGpuError', () => {
   it('is undefined off webgpu', async () => {
     expect(await takeGpuError()).toBeUndefined();
+  });
+});
+
+describe('METALA_NO_FUSED', () => {
+  it('names the fused kernel families to leave out; all = every family; unknown names are a one-line error', () => {
+    expect([...disabledFamilies('')]).toEqual([]);
+    expect([...disabledFamilies(' conv, norm ')].sort()).toEqual(['conv', 'norm']);
+    expect([...disabledFamilies('all')].sort()).toEqual(['conv', 'embedding', 'gla', 'norm', 'rwkv4', 'scan']);
+    expect(() => disabledFamilies('conv,fast')).toThrow(/^METALA_NO_FUSED: unknown kernel family 'fast'\. Use a comma-separated list of gla, conv, norm, rwkv4, scan, embedding, or all$/);
   });
 });
