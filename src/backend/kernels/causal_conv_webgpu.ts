@@ -7,7 +7,7 @@
 //   dxp      thread per xp element: dxp[b,s,i] = Σ_j w[j,i] · dy[b,s−j,i] over 0 ≤ s−j < T.
 //   dw       thread (row block r, j, i): Σ over ROWS (b,t) rows of dy[b,t,i] · xp[b,t+j,i]; the
 //            caller sums the blocks (laid out innermost).
-import { FlatProgram, registerFlatKernel } from './program.js';
+import { FlatProgram, MAX_THREADS, registerFlatKernel } from './program.js';
 
 export interface ConvDims {
   B: number;
@@ -20,11 +20,6 @@ export interface ConvDims {
 /** (b, t) rows per dw partial sum. */
 export const CONV_ROWS = 64;
 
-/**
- * Most threads per launch: each thread strides over the elements (WebGPU allows at most 65,535
- * workgroups per dimension; MQAR's d 128, B 256, T 256 output has 8.4M elements).
- */
-const MAX_THREADS = 1 << 20;
 
 /** Row blocks of the dw kernel for a shape. */
 export function convBlocks(d: ConvDims): number {

@@ -18,7 +18,7 @@
 // buffer per kernel (tfjs programs have a single output), split by the caller.
 // Porting note: the official code uses fla's chunked Triton kernels; this is fla's "fused
 // recurrent" algorithm, which on this stack is the fastest (launch count, not FLOPs, dominates).
-import { FlatProgram, registerFlatKernel } from './program.js';
+import { f32, FlatProgram, registerFlatKernel } from './program.js';
 
 /** Compile-time sizes baked into each shader (one pipeline per shape; training shapes are fixed). */
 export interface GlaDims {
@@ -51,12 +51,6 @@ export function glaSplits(B: number, T: number, H: number, K: number, V: number)
     return s;
   };
   return { kb: pick(B * H * V, K), vb: pick(B * H * K, V) };
-}
-
-/** A WGSL float literal that always parses (e.g. `1` → `1.0`, `1e-7` stays). */
-function f32(x: number): string {
-  const s = String(x);
-  return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
 function header(d: GlaDims): string {

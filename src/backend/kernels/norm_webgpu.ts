@@ -3,21 +3,13 @@
 //   ∂x = r·(∂y − ŷ·mean(∂y·ŷ) [− mean(∂y)])
 // Why: 5–7 tfjs kernels forward and 5–7 backward per norm, three or more norms per block; one
 // launch each way here. A thread owns a row (D ≤ a few thousand; rows = B·T).
-import { FlatProgram, registerFlatKernel } from './program.js';
+import { f32, FlatProgram, MAX_THREADS, registerFlatKernel } from './program.js';
 
 export interface NormDims {
   rows: number;
   D: number;
   eps: number;
   centre: boolean;
-}
-
-/** Most threads per launch (WebGPU allows 65,535 workgroups per dimension); threads stride over rows. */
-const MAX_THREADS = 1 << 20;
-
-function f32(x: number): string {
-  const s = String(x);
-  return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
 class NormProgram extends FlatProgram {

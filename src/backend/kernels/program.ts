@@ -34,6 +34,19 @@ export abstract class FlatProgram {
   }
 }
 
+/** A WGSL float literal that always parses (e.g. `1` → `1.0`, `1e-7` stays). */
+export function f32(x: number): string {
+  const s = String(x);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * Most threads per launch of an elementwise-style kernel, whose threads then stride over the
+ * elements: WebGPU allows at most 65,535 workgroups per dimension (MQAR's d 128, B 256, T 256
+ * activation has 8.4M elements).
+ */
+export const MAX_THREADS = 1 << 20;
+
 interface WebgpuBackendLike {
   runWebGPUProgram(program: FlatProgram, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
 }
