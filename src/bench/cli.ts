@@ -17,6 +17,8 @@ export interface BenchOpts {
   steps: number;
   warmup: number;
   out?: string;
+  /** Free text written beside the results (BenchFile.note in src/report/efficiency.ts). */
+  note?: string;
   child: boolean;
   profile: boolean;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
@@ -63,6 +65,18 @@ function fmt(r: BenchResult): string {
   return `| ${r.backend} | ${r.mixer.name} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} |`;
 }
 
+/**
+ * The note kept with a bench file: the user's --note, plus the fused webgpu kernel families left
+ * out (METALA_NO_FUSED, inherited by the children), since they change speed and memory but
+ * appear nowhere else in the results.
+ */
+export function benchNote(note: string | undefined, backends: string[], noFused: string | undefined): string | undefined {
+  const parts = note !== undefined && note.trim() !== '' ? [note.trim()] : [];
+  const off = (noFused ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (backends.includes('webgpu') && off.length > 0) parts.push(`Fused webgpu kernel families left out (METALA_NO_FUSED): ${off.join(', ')}.`);
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}
+
 export async function runBench(o: BenchOpts): Promise<void> {
   if (o.child) return runChild(o);
   const rows: BenchResult[] = [];
@@ -72,6 +86,7 @@ export async function runBench(o: BenchOpts): Promise<void> {
   const header = `B=${o.batch} d=${o.dModel} layers=${o.layers} vocab=${o.vocab} heads=${o.heads}, mean of ${o.steps} steps after ${o.warmup} warm-up`;
   process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
   const out = o.out ?? join('results', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await atomicWriteFile(out, `${JSON.stringify({ created: new Date().toISOString(), settings: header, results: rows }, null, 1)}\n`);
+  const note = benchNote(o.note, o.backends, process.env['METALA_NO_FUSED']);
+  await atomicWriteFile(out, `${JSON.stringify({ created: new Date().toISOString(), settings: header, ...(note !== undefined ? { note } : {}), results: rows }, null, 1)}\n`);
   process.stdout.write(`\n→ ${out}\n`);
 }
