@@ -1,6 +1,7 @@
 // Chooses and initialises the TF.js backend (DESIGN.md §3). The only place that knows about
 // backends: models are written from raw tf ops that every backend implements.
-//   auto       webgpu when a GPU adapter exists, else wasm
+//   auto       webgpu when a hardware GPU adapter exists, else wasm (a software Vulkan adapter such
+//              as lavapipe is slower than wasm on the same CPU)
 //   wasm       XNNPACK SIMD, one thread (Node has no wasm threads); patched (wasm_patches.ts)
 //   cpu        pure JS; slow reference
 //   webgpu     Dawn through the optional `webgpu` package (webgpu.ts)
@@ -79,7 +80,7 @@ async function initTensorflow(): Promise<BackendInfo> {
 
 /**
  * Initialise a backend once per process. `auto` tries webgpu and falls back to wasm only when
- * no adapter exists (a broken GPU setup with an adapter is an error, not a silent fallback).
+ * no hardware adapter exists (a broken GPU setup with an adapter is an error, not a silent fallback).
  */
 export async function initBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
   if (current !== undefined) {
@@ -106,7 +107,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
     }
     case 'auto': {
       const { initWebgpu } = await import('./webgpu.js');
-      const gpu = process.env['METALA_NO_GPU'] === '1' ? undefined : await initWebgpu({ required: false });
+      const gpu = process.env['METALA_NO_GPU'] === '1' ? undefined : await initWebgpu({ required: false, hardwareOnly: true });
       info = gpu ?? (await initWasm());
       break;
     }

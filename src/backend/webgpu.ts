@@ -13,7 +13,9 @@ interface DawnModule {
   globals: Record<string, unknown>;
 }
 interface GpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; description?: string; device?: string };
+  info?: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean };
+  /** Older WebGPU spec revisions put the flag on the adapter itself. */
+  isFallbackAdapter?: boolean;
   limits: Record<string, number>;
 }
 
@@ -37,6 +39,14 @@ function adapterName(a: GpuAdapterLike): string {
   return [i.vendor, i.device, i.architecture, i.description].filter((s) => s !== undefined && s !== '').join(' / ') || 'unknown GPU';
 }
 
+/**
+ * A software adapter (Mesa's lavapipe/llvmpipe, SwiftShader): WebGPU's `isFallbackAdapter`, or
+ * Dawn's architecture 'software'. It computes on the CPU, several times slower than wasm there.
+ */
+export function isSoftwareAdapter(a: GpuAdapterLike): boolean {
+  return a.info?.isFallbackAdapter === true || a.isFallbackAdapter === true || a.info?.architecture === 'software';
+}
+
 let navigatorSet = false;
 let firstGpuError: string | undefined;
 
@@ -53,9 +63,11 @@ export function takeGpuError(): string | undefined {
 
 /**
  * Returns undefined when no adapter exists and `required` is false (the caller falls back to wasm).
- * With `required`, every failure is a clear MetalaError.
+ * With `required`, every failure is a clear MetalaError. With `hardwareOnly` (backend auto), a
+ * software adapter also returns undefined, after one line on stderr saying so: `auto` on a CPU
+ * machine with Mesa's Vulkan drivers installed should train on wasm, not on lavapipe.
  */
-export async function initWebgpu(opts: { required: boolean }): Promise<BackendInfo | undefined> {
+export async function initWebgpu(opts: { required: boolean; hardwareOnly?: boolean }): Promise<BackendInfo | undefined> {
   const { dawn, why } = await loadDawn();
   if (dawn === undefined) {
     if (!opts.required) return undefined;
@@ -73,6 +85,10 @@ export async function initWebgpu(opts: { required: boolean }): Promise<BackendIn
   if (adapter === null) {
     if (!opts.required) return undefined;
     throw new MetalaError('backend webgpu: no GPU adapter found (no Vulkan device visible to Dawn). Use --backend wasm, or check the GPU driver and VK_DRIVER_FILES');
+  }
+  if (opts.hardwareOnly === true && isSoftwareAdapter(adapter)) {
+    process.stderr.write(`backend auto: the only WebGPU adapter is a software one (${adapterName(adapter)}), so wasm runs instead; --backend webgpu uses it anyway\n`);
+    return undefined;
   }
   // tfjs-backend-webgpu reads navigator.gpu when it is imported, so set it first.
   (globalThis as { navigator?: unknown }).navigator = { gpu, userAgent: 'node' };

@@ -1,0 +1,69 @@
+// Backend choice through the CLI (issue #4, "checked by"): `auto` takes a hardware WebGPU adapter
+// and otherwise wasm — when dawn.node cannot be loaded, when Vulkan shows no device, and when the
+// only adapter is a software one (lavapipe: slower than wasm on the same CPU) — while a forced
+// `--backend webgpu` without an adapter is a one-line error with exit code 2. Each case is a fresh
+// process (a process holds one backend), running `metala inspect` on the official tiny checkpoint.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { GOLDEN, REPO } from '../helpers/golden.js';
+
+const CKPT = resolve(GOLDEN, 'metala-tiny');
+const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
+const hasDawn = (() => {
+  try {
+    createRequire(import.meta.url).resolve('webgpu');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function inspect(backend: string, env: Record<string, string>): { code: number; out: string; err: string } {
+  const base = { ...process.env };
+  delete base['METALA_NO_GPU'];
+  delete base['METALA_DAWN_NODE'];
+  const r = spawnSync(process.execPath, [resolve(REPO, 'bin/metala.js'), 'inspect', CKPT, '--backend', backend], { encoding: 'utf8', env: { ...base, ...env } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** The backend `inspect` names at the end of its first line: `… parameters (wasm)`. */
+const backendOf = (out: string): string | undefined => /parameters \((\w+)\)/.exec(out)?.[1];
+/** Dawn and the Vulkan loader print warnings on stderr; ours is the `error:` line. */
+const errorLines = (err: string): string[] => err.split('\n').filter((l) => l.startsWith('error:'));
+
+describe('backend selection', () => {
+  it('dawn.node missing: auto runs on wasm; --backend webgpu is one error line, exit 2', () => {
+    const env = { METALA_DAWN_NODE: '/nonexistent/dawn.node' };
+    const auto = inspect('auto', env);
+    expect(auto.code).toBe(0);
+    expect(backendOf(auto.out)).toBe('wasm');
+    const forced = inspect('webgpu', env);
+    expect(forced.code).toBe(2);
+    expect(errorLines(forced.err)).toEqual([expect.stringMatching(/^error: backend webgpu unavailable: \/nonexistent\/dawn\.node could not be loaded .*--backend wasm$/)]);
+    expect(forced.out).toBe('');
+  });
+
+  it.skipIf(!hasDawn)('no Vulkan device: auto runs on wasm; --backend webgpu says no adapter, exit 2', () => {
+    const env = { VK_DRIVER_FILES: '/nonexistent/icd.json' };
+    const auto = inspect('auto', env);
+    expect(auto.code).toBe(0);
+    expect(backendOf(auto.out)).toBe('wasm');
+    const forced = inspect('webgpu', env);
+    expect(forced.code).toBe(2);
+    expect(errorLines(forced.err)).toEqual([expect.stringMatching(/^error: backend webgpu: no GPU adapter found .*--backend wasm/)]);
+  });
+
+  it.skipIf(!hasDawn || !existsSync(LAVAPIPE))('only a software adapter (lavapipe): auto says so and runs on wasm; --backend webgpu uses it', () => {
+    const env = { VK_DRIVER_FILES: LAVAPIPE };
+    const auto = inspect('auto', env);
+    expect(auto.code).toBe(0);
+    expect(backendOf(auto.out)).toBe('wasm');
+    expect(auto.err).toMatch(/backend auto: the only WebGPU adapter is a software one \(.*llvmpipe.*\), so wasm runs instead/);
+    const forced = inspect('webgpu', env);
+    expect(forced.code).toBe(0);
+    expect(backendOf(forced.out)).toBe('webgpu');
+  });
+});
