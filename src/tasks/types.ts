@@ -89,6 +89,11 @@ export interface TaskDef<S extends z.ZodObject = z.ZodObject> {
   vocabSize(opts: z.output<S>): number;
   /** T of every batch. */
   seqLen(opts: z.output<S>): number;
+  /**
+   * What the loop's throughput counts (batch · seqLen per step), for its labels: `tok` (default),
+   * or `img` for image tasks, whose seqLen is 1 per image.
+   */
+  throughputUnit?: 'tok' | 'img';
   /** Classes of a sequence-classification task; omitted for token-level tasks (LM head over the vocabulary). */
   numClasses?(opts: z.output<S>): number;
   /** Generates or loads both splits; deterministic in (opts, seed). */

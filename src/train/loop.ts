@@ -141,6 +141,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   const task = TASKS[spec.task.name as keyof typeof TASKS] as unknown as TaskDef;
   const { name: _n, ...taskOpts } = spec.task;
   const data = task.makeData(task.options.parse(taskOpts), spec.seed);
+  const unit = task.throughputUnit ?? 'tok'; // what tokens/s counts: tokens, or images
   const t = spec.train;
   const stepsPerEpoch = Math.ceil(data.train.size / t.batch_size);
   const totalSteps = t.max_steps ?? Math.max(1, Math.round((t.epochs ?? 1) * stepsPerEpoch));
@@ -181,6 +182,8 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
     final: state.last,
     wall_s: Math.round(state.wall_s * 10) / 10,
     tokens_per_s: state.wall_s > 0 ? Math.round(state.tokens / state.wall_s) : null,
+    // Image tasks count images in tokens_per_s (seqLen 1 per image); say so beside it.
+    ...(unit !== 'tok' ? { throughput_unit: unit === 'img' ? 'images' : unit } : {}),
     resumed,
     ...extra,
   });
@@ -195,7 +198,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   await writeJson(summaryPath, summaryOf('running'));
 
   const label = `${spec.experiment}/${spec.run_id}`;
-  const bar = createProgress(label, opts.progress);
+  const bar = createProgress(label, opts.progress, unit);
   bar.start(totalSteps, state.step);
   const stream = batchStream(data, t.batch_size, spec.seed, stepsPerEpoch, state.step);
   let stopReason = 'max_steps';
@@ -260,7 +263,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
         if (better(task.metric, ev, state.best)) state.best = { ...ev, step: state.step };
         await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
         bar.update(state.step, { metric: ev.accuracy });
-        opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(meanTps)} tok/s`);
+        opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(meanTps)} ${unit}/s`);
         win = { tokens: 0, s: 0 };
         const es = t.early_stop;
         if (es !== null) {

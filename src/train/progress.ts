@@ -8,11 +8,12 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, enabled: boolean): Progress {
+/** `unit` labels the throughput: `tok` (tokens/s) or `img` (images/s). */
+export function createProgress(label: string, enabled: boolean, unit = 'tok'): Progress {
   if (!enabled) return { start: () => {}, update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} |{bar}| {value}/{total} loss {loss} acc {metric} {tps} tok/s ETA {eta_formatted}`,
+      format: `${label} |{bar}| {value}/{total} loss {loss} acc {metric} {tps} ${unit}/s ETA {eta_formatted}`,
       hideCursor: true,
       etaBuffer: 50,
       fps: 5,

@@ -1,7 +1,8 @@
 // The training loop: result files, no tensor leak per step, skip-when-finished, and exact resume
 // (an interrupted run continued from its checkpoint ends where an uninterrupted one does).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../../src/backend/index.js';
@@ -96,5 +97,37 @@ describe('out of memory', () => {
     } finally {
       task.makeData = orig;
     }
+  });
+});
+
+describe('throughput unit', () => {
+  const summaryOf = (dir: string, exp: string, id: string) => JSON.parse(readFileSync(join(dir, exp, id, 'summary.json'), 'utf8'));
+  it('token tasks log tok/s; image tasks count images and say img/s and throughput_unit images', async () => {
+    const tiny = tinyConfig();
+    const tokSpec = loadExperiment(tiny.file).runs[0]!;
+    const tokLog: string[] = [];
+    await trainRun(tokSpec, { resultsDir: tiny.dir, backend, progress: false, log: (l) => tokLog.push(l) });
+    expect(tokLog.some((l) => / \d+ tok\/s$/.test(l))).toBe(true);
+    expect(summaryOf(tiny.dir, 'tiny', tokSpec.run_id).throughput_unit).toBeUndefined();
+
+    const dir = mkdtempSync(join(tmpdir(), 'metala-img-'));
+    const file = join(dir, 'img.yaml');
+    writeFileSync(file, [
+      'name: img',
+      'seed: 0',
+      'task: { name: image_classification, dataset: mnist, train_examples: 32, test_examples: 16 }',
+      'model: { backbone: vit, d_model: 16, n_layers: 1, image_size: 32, in_channels: 1, patch_size: 16, mixer: { name: metala, num_heads: 2 }, pool: mean, pos_embed: none }',
+      'train: { batch_size: 8, max_steps: 4, lr: 1.0e-3, eval_every: 2 }',
+    ].join('\n'));
+    const imgSpec = loadExperiment(file).runs[0]!;
+    const imgLog: string[] = [];
+    await trainRun(imgSpec, { resultsDir: dir, backend, progress: false, log: (l) => imgLog.push(l) });
+    expect(imgLog.filter((l) => / eval acc /.test(l)).every((l) => / \d+ img\/s$/.test(l))).toBe(true);
+    expect(imgLog.some((l) => /tok\/s/.test(l))).toBe(false);
+    const s = summaryOf(dir, 'img', imgSpec.run_id);
+    expect(s.throughput_unit).toBe('images');
+    // 4 steps of 8 images (4 patches each): tokens_per_s · wall_s is 32 images, not 128 patches,
+    // up to wall_s's rounding to 0.1 s.
+    expect(Math.abs(s.tokens_per_s * s.wall_s - 32)).toBeLessThanOrEqual(s.tokens_per_s * 0.05 + 1);
   });
 });

@@ -1,7 +1,8 @@
 // Image classification (MetaLA Tab. 6, paper-metala.md §5.5): ImageNet-1k in ImageFolder or
 // ILSVRC2012 layout, or the built-in MNIST / Fashion-MNIST, through one pipeline (decode →
 // DeiT transform → normalised [B, S, S, C] pixels, one label per image). Metric: top-1 accuracy.
-// The loop counts `seqLen` = 1 unit per image, so its tokens/s (progress bar, summary) is images/s.
+// The loop counts `seqLen` = 1 unit per image, so its throughput (progress bar, eval line, the
+// summary's tokens_per_s) is images/s, labelled img/s (throughputUnit).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../util/errors.js';
@@ -140,6 +141,7 @@ export const imageClassification = defineTask({
   check: imageProblems,
   vocabSize: (o) => classCount(o),
   seqLen: () => 1,
+  throughputUnit: 'img',
   numClasses: (o) => classCount(o),
   makeData: (o, seed) => makeImageData(o, seed),
   score(preds: Int32Array, labels: Int32Array): MetricResult {
