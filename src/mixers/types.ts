@@ -45,6 +45,12 @@ export interface MixerDef<S extends z.ZodObject = z.ZodObject> {
   /** Parameter count of one mixer layer (the formula the contract test checks). */
   paramCount(opts: z.infer<S>, dModel: number): number;
   create(opts: z.infer<S>, ctx: MixerContext): TokenMixer;
+  /**
+   * Optional non-causal form: every position sees the whole (unpadded) sequence in one pass, with
+   * the parameters `create` makes (softmax attention without its mask = DeiT's attention). Used by
+   * backbones with `bidirectional_form: single_pass`; recurrent mixers have none and run two passes.
+   */
+  createNonCausal?(opts: z.infer<S>, ctx: MixerContext): TokenMixer;
 }
 
 export function defineMixer<S extends z.ZodObject>(def: MixerDef<S>): MixerDef<S> {

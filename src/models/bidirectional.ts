@@ -46,6 +46,12 @@ export interface SequenceMixerOptions {
   mixer: { name: string } & Record<string, unknown>;
   bidirectional: boolean;
   combine: 'add' | 'concat';
+  /**
+   * `two_pass` (default): the forward + reversed pair above; `single_pass`: the mixer's own
+   * non-causal form (MixerDef.createNonCausal: softmax attention without its mask, as in DeiT), one
+   * instance, no combine. Only for unpadded sequences (ViT patches): it would attend to padding.
+   */
+  form?: 'two_pass' | 'single_pass';
   initStd: number;
 }
 
@@ -61,6 +67,11 @@ export function createSequenceMixer(o: SequenceMixerOptions, ctx: MixerContext):
     const m = def.create(opts, ctx);
     return { causal: true, forward: (x) => m.forward(x).y };
   }
+  if (o.form === 'single_pass') {
+    if (def.createNonCausal === undefined) throw new Error(`mixer ${o.mixer.name} has no single-pass non-causal form; use bidirectional_form: two_pass`);
+    const m = def.createNonCausal(opts, ctx);
+    return { causal: false, forward: (x) => m.forward(x).y };
+  }
   const scoped = (s: string): MixerContext => ({ ...ctx, params: ctx.params.scope(s) });
   const fwd: TokenMixer = def.create(opts, scoped('fwd'));
   const bwd: TokenMixer = def.create(opts, scoped('bwd'));
@@ -75,7 +86,7 @@ export function createSequenceMixer(o: SequenceMixerOptions, ctx: MixerContext):
   };
 }
 
-/** Extra parameters of one layer beyond its mixer(s): W_o of 'concat'. */
-export function combineParams(o: { bidirectional: boolean; combine: 'add' | 'concat' }, d: number): number {
-  return o.bidirectional && o.combine === 'concat' ? 2 * d * d : 0;
+/** Extra parameters of one layer beyond its mixer(s): W_o of 'concat' (two passes only). */
+export function combineParams(o: { bidirectional: boolean; combine: 'add' | 'concat'; form?: 'two_pass' | 'single_pass' }, d: number): number {
+  return o.bidirectional && o.form !== 'single_pass' && o.combine === 'concat' ? 2 * d * d : 0;
 }

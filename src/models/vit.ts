@@ -68,10 +68,11 @@ export class VisionTransformer implements TrainableModel {
     for (let i = 0; i < c.n_layers; i++) {
       const layer = root.scope(`blocks.${i}`);
       this.norms1.push(this.makeNorm(layer.scope('norm1')));
-      // Causal: the mixer itself; bidirectional: a forward and a backward copy, summed (or concat + W_o).
+      // Causal: the mixer itself; bidirectional: a forward and a backward copy, summed (or concat + W_o),
+      // or with single_pass the mixer's non-causal form (softmax without its mask).
       this.mixers.push(
         createSequenceMixer(
-          { mixer: c.mixer, bidirectional: c.bidirectional, combine: c.bidirectional_combine, initStd: c.init_std },
+          { mixer: c.mixer, bidirectional: c.bidirectional, combine: c.bidirectional_combine, form: c.bidirectional_form, initStd: c.init_std },
           { dModel: d, layer: i, nLayers: c.n_layers, params: layer.scope('token_mixer'), maxSeqLen: T },
         ),
       );

@@ -21,6 +21,11 @@ export const vitSchema = z
     bidirectional: z.boolean().default(false),
     /** How the two directions combine (bidirectional.ts): `add`, or `concat` + a 2d×d projection. */
     bidirectional_combine: z.enum(['add', 'concat']).default('add'),
+    /**
+     * `two_pass`: two causal instances, forward and reversed (any mixer); `single_pass`: the mixer's
+     * own non-causal form, one instance (softmax only: DeiT's attention, 4d² parameters per block).
+     */
+    bidirectional_form: z.enum(['two_pass', 'single_pass']).default('two_pass'),
     /** Square input side; must match the task's image_size. */
     image_size: z.number().int().positive().default(224),
     /** Input channels; must match the task's channels. */
@@ -43,6 +48,14 @@ export const vitSchema = z
   .refine((c) => c.image_size % c.patch_size === 0, {
     message: 'image_size must be a multiple of patch_size (patches tile the image)',
     path: ['patch_size'],
+  })
+  .refine((c) => c.bidirectional_form === 'two_pass' || c.bidirectional, {
+    message: "single_pass is a bidirectional form: set bidirectional: true, or drop bidirectional_form",
+    path: ['bidirectional_form'],
+  })
+  .refine((c) => c.bidirectional_form === 'two_pass' || MIXERS[c.mixer.name]?.createNonCausal !== undefined, {
+    message: `only a mixer with a non-causal form (${Object.entries(MIXERS).filter(([, m]) => m.createNonCausal !== undefined).map(([n]) => n).join(', ')}) runs single_pass; use two_pass`,
+    path: ['bidirectional_form'],
   });
 
 export type VitConfig = z.infer<typeof vitSchema> & { num_classes: number };
@@ -67,13 +80,14 @@ export function mixerOptions(c: Pick<VitConfig, 'mixer'>): Record<string, unknow
 /**
  * Parameter count from the config alone (what the model must allocate; the tests check it):
  * patch embedding P²C·d + d, [class token d], [position table T·d], L × (mixer + channel mixer +
- * 2 norms), final norm, head d·K + K. `bidirectional` doubles the mixer (one per direction) plus the combine projection.
+ * 2 norms), final norm, head d·K + K. `bidirectional` (two_pass) doubles the mixer (one per direction) plus the combine projection.
  */
 export function vitParamCount(c: VitConfig): number {
   const d = c.d_model;
   const def = lookup(MIXERS, 'mixer', c.mixer.name);
   const normP = c.norm === 'layernorm' ? 2 * d : 0;
-  const mixer = def.paramCount(mixerOptions(c) as never, d) * (c.bidirectional ? 2 : 1) + combineParams({ bidirectional: c.bidirectional, combine: c.bidirectional_combine }, d);
+  const passes = c.bidirectional && c.bidirectional_form === 'two_pass' ? 2 : 1;
+  const mixer = def.paramCount(mixerOptions(c) as never, d) * passes + combineParams({ bidirectional: c.bidirectional, combine: c.bidirectional_combine, form: c.bidirectional_form }, d);
   const block = mixer + channelMixerParams(c.channel_mixer, d) + 2 * normP;
   const embed = c.patch_size * c.patch_size * c.in_channels * d + d;
   const cls = c.pool === 'cls' ? d : 0;

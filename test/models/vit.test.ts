@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { MIXERS } from '../../src/mixers/registry.js';
+import { Params } from '../../src/models/params.js';
 import { patchify, VisionTransformer } from '../../src/models/vit.js';
 import { PAPER_TAB6_PARAMS_M, vitParamCount, vitSchema, type VitConfig } from '../../src/models/vit_config.js';
 import type { Batch } from '../../src/tasks/types.js';
@@ -130,7 +131,7 @@ describe('receptive field', () => {
 
 describe('shipped ImageNet configs (MetaLA Tab. 6)', () => {
   const files = ['tiny', 'small'].flatMap((s) => Object.keys(PAPER_TAB6_PARAMS_M).map((m) => [s, m] as const));
-  it.each(files)('deit-%s-%s resolves, and MetaLA/HGRN land on the paper\'s parameter count', (size, mixer) => {
+  it.each(files)('deit-%s-%s resolves, and MetaLA/HGRN/DeiT land on the paper\'s parameter count', (size, mixer) => {
     const file = resolve('configs/imagenet', `deit-${size}-${mixer}.yaml`);
     expect(existsSync(file)).toBe(true);
     const run = loadExperiment(file).runs[0]!;
@@ -140,7 +141,56 @@ describe('shipped ImageNet configs (MetaLA Tab. 6)', () => {
     expect(run.train.lr).toBeCloseTo((2.4e-3 * run.train.batch_size) / 2048, 10);
     const millions = vitParamCount(cfg) / 1e6;
     const paper = PAPER_TAB6_PARAMS_M[mixer]![size];
-    if (mixer === 'metala' || mixer === 'hgrn') expect(Math.round(millions * 10) / 10).toBe(paper);
+    if (mixer === 'metala' || mixer === 'hgrn' || mixer === 'softmax') expect(Math.round(millions * 10) / 10).toBe(paper);
     else expect(Math.abs(millions - paper) / paper).toBeLessThan(0.35);
+  });
+});
+
+describe('single-pass bidirectional softmax (DeiT attention)', () => {
+  it('is permutation-equivariant and agrees with the causal form at the last query', () => {
+    const def = MIXERS['softmax']!;
+    const opts = def.options.parse({ num_heads: 2, rotary: false });
+    const params = new Params(4);
+    const ctx = { dModel: 16, layer: 0, nLayers: 1, params: params.scope('m'), maxSeqLen: 8 };
+    const full = def.createNonCausal!(opts as never, ctx);
+    const causal = def.create(opts as never, ctx); // same scope: the same q/k/v/out weights
+    expect(params.count()).toBe(def.paramCount(opts as never, 16));
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 6, 16], 0, 1, 'float32', 9) as tf.Tensor3D;
+      const perm = tf.tensor1d([3, 0, 5, 1, 4, 2], 'int32');
+      const y = full.forward(x).y;
+      // No mask and no positions: permuting the tokens permutes the outputs.
+      const yPerm = full.forward(tf.gather(x, perm, 1) as tf.Tensor3D).y;
+      expect(tf.max(tf.abs(tf.sub(yPerm, tf.gather(y, perm, 1)))).dataSync()[0]).toBeLessThan(1e-5);
+      // The last query sees every key in both forms; the first sees all keys only without the mask.
+      const yc = causal.forward(x).y;
+      const last = (t: tf.Tensor3D, i: number) => tf.slice(t, [0, i, 0], [2, 1, 16]);
+      expect(tf.max(tf.abs(tf.sub(last(y, 5), last(yc, 5)))).dataSync()[0]).toBeLessThan(1e-5);
+      expect(tf.max(tf.abs(tf.sub(last(y, 0), last(yc, 0)))).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+    expect(() => full.forward(tf.zeros([1, 2, 16]) as tf.Tensor3D, { wantState: true })).toThrow(/non-causal form has no decoding state/);
+    params.dispose();
+  });
+
+  it('allocates one mixer per block (4d², no combine) and carries the last patch to a first class token', () => {
+    const one = config({ d_model: 32, n_layers: 1, pool: 'cls', bidirectional: true, bidirectional_form: 'single_pass', mixer: { name: 'softmax', num_heads: 2, rotary: false } });
+    const two = config({ ...one, bidirectional_form: 'two_pass' });
+    const m = new VisionTransformer(one, 0);
+    expect(m.params.count()).toBe(vitParamCount(one));
+    expect(vitParamCount(two) - vitParamCount(one)).toBe(4 * 32 * 32);
+    expect(m.clsLast).toBe(false);
+    m.dispose();
+    const m2 = boosted(config({ ...one, d_model: 16 }));
+    const b = batch(1, 5);
+    const moved = Float32Array.from(b.pixels!);
+    for (let y = 4; y < 8; y++) for (let x = 4; x < 8; x++) moved[(y * S + x) * 2]! += 3;
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(m2.supervised(b).logits, m2.supervised({ ...b, pixels: moved }).logits))).dataSync()[0]!);
+    expect(d).toBeGreaterThan(1e-3);
+    m2.dispose();
+  });
+
+  it('is refused without bidirectional, and for a mixer without a non-causal form', () => {
+    expect(() => config({ bidirectional_form: 'single_pass', mixer: { name: 'softmax' } })).toThrow(/single_pass is a bidirectional form: set bidirectional: true/);
+    expect(() => config({ bidirectional: true, bidirectional_form: 'single_pass' })).toThrow(/only a mixer with a non-causal form \(softmax\) runs single_pass; use two_pass/);
   });
 });
