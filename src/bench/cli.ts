@@ -19,6 +19,11 @@ export interface BenchOpts {
   out?: string;
   /** Free text written beside the results (BenchFile.note in src/report/efficiency.ts). */
   note?: string;
+  /**
+   * webgpu: also run every case with these fused kernel families left out (METALA_NO_FUSED in a
+   * separate child), so an A/B of the fused kernels comes from one invocation.
+   */
+  fusedOff?: string;
   child: boolean;
   profile: boolean;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
@@ -31,22 +36,28 @@ async function runChild(o: BenchOpts): Promise<void> {
   const { MIXERS } = await import('../mixers/registry.js');
   const { lookup } = await import('../util/registry.js');
   const backend = await initBackend(o.backends[0] as never);
+  let fusedOff: string[] = [];
+  if (backend.backend === 'webgpu') {
+    const { disabledFamilies } = await import('../backend/kernels/index.js');
+    fusedOff = [...disabledFamilies()].sort();
+  }
   for (const T of o.seqLens) {
     for (const m of o.mixers) {
       // --heads applies to the mixers that have heads (SSMs and LinRNNs have none).
       const hasHeads = 'num_heads' in lookup(MIXERS, 'mixer', m).options.shape;
       const r = await benchCase({ mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile, o.decode);
-      process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.stdout.write(`${JSON.stringify(fusedOff.length > 0 ? { ...r, fused_off: fusedOff } : r)}\n`);
     }
   }
 }
 
-function spawnBackend(o: BenchOpts, backend: string): Promise<BenchResult[]> {
+function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
     '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode)];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = noFused === undefined ? process.env : { ...process.env, METALA_NO_FUSED: noFused };
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -61,8 +72,9 @@ function spawnBackend(o: BenchOpts, backend: string): Promise<BenchResult[]> {
 }
 
 function fmt(r: BenchResult): string {
-  if (r.error !== undefined) return `| ${r.backend} | ${r.mixer.name} | ${r.seq_len} | error: ${r.error} | | | |`;
-  return `| ${r.backend} | ${r.mixer.name} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} |`;
+  const mixer = r.fused_off !== undefined ? `${r.mixer.name} (fused off: ${r.fused_off.join(', ')})` : r.mixer.name;
+  if (r.error !== undefined) return `| ${r.backend} | ${mixer} | ${r.seq_len} | error: ${r.error} | | | |`;
+  return `| ${r.backend} | ${mixer} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} |`;
 }
 
 /**
@@ -82,7 +94,18 @@ export async function runBench(o: BenchOpts): Promise<void> {
   const rows: BenchResult[] = [];
   // One process per backend × sequence length: the webgpu buffer pool only grows, so
   // gpu_bytes_allocated is a per-length peak only when each length has its own process.
-  for (const b of o.backends) for (const T of o.seqLens) rows.push(...(await spawnBackend({ ...o, seqLens: [T] }, b)));
+  if (o.fusedOff !== undefined) {
+    if (!o.backends.includes('webgpu')) throw new MetalaError('bench --fused-off: the fused kernels are webgpu kernels; add webgpu to --backends', 2);
+    const { disabledFamilies } = await import('../backend/kernels/index.js');
+    disabledFamilies(o.fusedOff); // an unknown family is a one-line error before anything runs
+  }
+  for (const b of o.backends) {
+    for (const T of o.seqLens) {
+      rows.push(...(await spawnBackend({ ...o, seqLens: [T] }, b)));
+      // The A/B partner right after it, in its own process (a process registers its kernels once).
+      if (b === 'webgpu' && o.fusedOff !== undefined) rows.push(...(await spawnBackend({ ...o, seqLens: [T] }, b, o.fusedOff)));
+    }
+  }
   const header = `B=${o.batch} d=${o.dModel} layers=${o.layers} vocab=${o.vocab} heads=${o.heads}, mean of ${o.steps} steps after ${o.warmup} warm-up`;
   process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
   const out = o.out ?? join('results', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -37,6 +37,8 @@ export interface BenchResult extends BenchCase {
   peak_bytes: number;
   /** webgpu: bytes of GPU buffers allocated by the backend's pool after the steps (tf.memory()). */
   gpu_bytes_allocated?: number;
+  /** webgpu: fused kernel families left out for this case (METALA_NO_FUSED, or `bench --fused-off`). */
+  fused_off?: string[];
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
   phases?: { fwd_bwd_ms: number; optimizer_ms: number };
   /** With `profile`: the kernels that took longest in one training step, aggregated by name and input shapes. */

@@ -52,6 +52,11 @@ function memory(r: BenchResult): { bytes: number | undefined; source: string } {
   return { bytes: Number.isFinite(r.peak_bytes) ? r.peak_bytes : undefined, source: 'tf_profile_peak' };
 }
 
+/** The fused kernel families a case ran without ('' = all on), for sorting and pairing. */
+const offKey = (r: BenchResult): string => (r.fused_off ?? []).join(',');
+/** Mixer column: the name, plus the fused kernel families left out (an A/B row of `bench --fused-off`). */
+const label = (r: BenchResult): string => (r.fused_off !== undefined && r.fused_off.length > 0 ? `${r.mixer.name} (fused off: ${r.fused_off.join(', ')})` : r.mixer.name);
+
 function section(f: BenchFile): string {
   const ok = f.results.filter((r) => r.error === undefined);
   const device = [...new Set(f.results.map((r) => `${r.backend} · ${r.device}`))].join('; ');
@@ -61,25 +66,25 @@ function section(f: BenchFile): string {
   lines.push('');
   lines.push('| mixer | T | train tok/s | step ms | infer tok/s | memory MiB | decode tok/s | decode live MiB (first → last) |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  const rows = [...f.results].sort((a, b) => a.mixer.name.localeCompare(b.mixer.name) || a.seq_len - b.seq_len);
+  const rows = [...f.results].sort((a, b) => a.mixer.name.localeCompare(b.mixer.name) || a.seq_len - b.seq_len || offKey(a).localeCompare(offKey(b)));
   for (const r of rows) {
     if (r.error !== undefined) {
-      lines.push(`| ${r.mixer.name} | ${r.seq_len} | error: ${r.error} | | | | | |`);
+      lines.push(`| ${label(r)} | ${r.seq_len} | error: ${r.error} | | | | | |`);
       continue;
     }
     const d = r.decode;
     const live = d !== undefined && d.live_bytes.length > 0 ? `${mib(d.live_bytes[0]!.bytes)} @${d.live_bytes[0]!.at} → ${mib(d.live_bytes.at(-1)!.bytes)} @${d.live_bytes.at(-1)!.at}` : '';
-    lines.push(`| ${r.mixer.name} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |`);
+    lines.push(`| ${label(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |`);
   }
   // Ratios against softmax at equal T, when both ran in this invocation.
   const ratios: string[] = [];
   for (const r of ok) {
     if (r.mixer.name === 'softmax') continue;
-    const s = ok.find((x) => x.mixer.name === 'softmax' && x.seq_len === r.seq_len);
+    const s = ok.find((x) => x.mixer.name === 'softmax' && x.seq_len === r.seq_len && offKey(x) === offKey(r));
     if (s === undefined) continue;
     const mr = memory(r).bytes;
     const ms = memory(s).bytes;
-    ratios.push(`T=${r.seq_len}: ${r.mixer.name}/softmax train ${(r.train_tokens_per_s / s.train_tokens_per_s).toFixed(2)}×${mr !== undefined && ms !== undefined ? `, memory ${(mr / ms).toFixed(2)}×` : ''}`);
+    ratios.push(`T=${r.seq_len}: ${label(r)}/softmax train ${(r.train_tokens_per_s / s.train_tokens_per_s).toFixed(2)}×${mr !== undefined && ms !== undefined ? `, memory ${(mr / ms).toFixed(2)}×` : ''}`);
   }
   if (ratios.length > 0) lines.push('', `Against softmax: ${ratios.join('; ')}.`);
   return lines.join('\n');
@@ -105,6 +110,7 @@ export async function renderEfficiency(benchDir: string, outDir: string): Promis
         backend: r.backend,
         device: r.device,
         mixer: r.mixer.name,
+        fused_off: offKey(r),
         d_model: r.d_model,
         n_layers: r.n_layers,
         batch: r.batch,

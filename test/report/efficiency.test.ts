@@ -51,6 +51,27 @@ describe('figA2_efficiency', () => {
     ]);
   });
 
+  it('shows A/B rows of bench --fused-off beside their fused partner and pairs softmax ratios within a variant', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
+    dirs.push(root);
+    await mkdir(join(root, 'bench'), { recursive: true });
+    const MiB = 2 ** 20;
+    const off = (r: Record<string, unknown>) => ({ ...r, fused_off: ['conv', 'norm'] });
+    await writeFile(join(root, 'bench', 'ab.json'), JSON.stringify({
+      created: '2026-01-03T00:00:00Z', settings: 'B=32 d=256',
+      results: [record('metala', 512, 20000, 100 * MiB), off(record('metala', 512, 10000, 150 * MiB)), record('softmax', 512, 40000, 200 * MiB), off(record('softmax', 512, 20000, 300 * MiB))],
+    }));
+    const out = join(root, 'tables');
+    await runReport({ resultsDir: root, outDir: out, only: ['figA2_efficiency'] });
+    const md = await readFile(join(out, 'figA2_efficiency.md'), 'utf8');
+    const rows = md.split('\n').filter((l) => /^\| (metala|softmax)/.test(l)).map((l) => l.split(' | ').slice(0, 3).join(' | '));
+    expect(rows).toEqual(['| metala | 512 | 20,000', '| metala (fused off: conv, norm) | 512 | 10,000', '| softmax | 512 | 40,000', '| softmax (fused off: conv, norm) | 512 | 20,000']);
+    expect(md).toContain('Against softmax: T=512: metala/softmax train 0.50×, memory 0.50×; T=512: metala (fused off: conv, norm)/softmax train 0.50×, memory 0.50×.');
+    const csv = await readFile(join(out, 'figA2_efficiency.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toContain('mixer,fused_off,d_model');
+    expect(csv).toContain('metala,"conv,norm",');
+  });
+
   it('is listed as empty when there are no bench files', async () => {
     const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
     dirs.push(root);
