@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MetalaError } from '../util/errors.js';
 import { atomicWriteFile } from '../results/store.js';
+import { benchLabel } from './label.js';
 import type { BenchResult } from './run.js';
 
 export interface BenchOpts {
@@ -72,21 +73,9 @@ function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<
 }
 
 function fmt(r: BenchResult): string {
-  const mixer = r.fused_off !== undefined ? `${r.mixer.name} (fused off: ${r.fused_off.join(', ')})` : r.mixer.name;
+  const mixer = benchLabel(r);
   if (r.error !== undefined) return `| ${r.backend} | ${mixer} | ${r.seq_len} | error: ${r.error} | | | |`;
   return `| ${r.backend} | ${mixer} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} |`;
-}
-
-/**
- * The note kept with a bench file: the user's --note, plus the fused webgpu kernel families left
- * out (METALA_NO_FUSED, inherited by the children), since they change speed and memory but
- * appear nowhere else in the results.
- */
-export function benchNote(note: string | undefined, backends: string[], noFused: string | undefined): string | undefined {
-  const parts = note !== undefined && note.trim() !== '' ? [note.trim()] : [];
-  const off = (noFused ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (backends.includes('webgpu') && off.length > 0) parts.push(`Fused webgpu kernel families left out (METALA_NO_FUSED): ${off.join(', ')}.`);
-  return parts.length > 0 ? parts.join(' ') : undefined;
 }
 
 export async function runBench(o: BenchOpts): Promise<void> {
@@ -109,7 +98,8 @@ export async function runBench(o: BenchOpts): Promise<void> {
   const header = `B=${o.batch} d=${o.dModel} layers=${o.layers} vocab=${o.vocab} heads=${o.heads}, mean of ${o.steps} steps after ${o.warmup} warm-up`;
   process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
   const out = o.out ?? join('results', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const note = benchNote(o.note, o.backends, process.env['METALA_NO_FUSED']);
+  // Which fused kernels a case ran without is in each result (fused_off); the note is free text.
+  const note = o.note?.trim() || undefined;
   await atomicWriteFile(out, `${JSON.stringify({ created: new Date().toISOString(), settings: header, ...(note !== undefined ? { note } : {}), results: rows }, null, 1)}\n`);
   process.stdout.write(`\n→ ${out}\n`);
 }

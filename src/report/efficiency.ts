@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { benchLabel } from '../bench/label.js';
 import type { BenchResult } from '../bench/run.js';
 import { atomicWriteFile } from '../results/store.js';
 
@@ -54,8 +55,6 @@ function memory(r: BenchResult): { bytes: number | undefined; source: string } {
 
 /** The fused kernel families a case ran without ('' = all on), for sorting and pairing. */
 const offKey = (r: BenchResult): string => (r.fused_off ?? []).join(',');
-/** Mixer column: the name, plus the fused kernel families left out (an A/B row of `bench --fused-off`). */
-const label = (r: BenchResult): string => (r.fused_off !== undefined && r.fused_off.length > 0 ? `${r.mixer.name} (fused off: ${r.fused_off.join(', ')})` : r.mixer.name);
 
 function section(f: BenchFile): string {
   const ok = f.results.filter((r) => r.error === undefined);
@@ -69,12 +68,12 @@ function section(f: BenchFile): string {
   const rows = [...f.results].sort((a, b) => a.mixer.name.localeCompare(b.mixer.name) || a.seq_len - b.seq_len || offKey(a).localeCompare(offKey(b)));
   for (const r of rows) {
     if (r.error !== undefined) {
-      lines.push(`| ${label(r)} | ${r.seq_len} | error: ${r.error} | | | | | |`);
+      lines.push(`| ${benchLabel(r)} | ${r.seq_len} | error: ${r.error} | | | | | |`);
       continue;
     }
     const d = r.decode;
     const live = d !== undefined && d.live_bytes.length > 0 ? `${mib(d.live_bytes[0]!.bytes)} @${d.live_bytes[0]!.at} → ${mib(d.live_bytes.at(-1)!.bytes)} @${d.live_bytes.at(-1)!.at}` : '';
-    lines.push(`| ${label(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |`);
+    lines.push(`| ${benchLabel(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |`);
   }
   // Ratios against softmax at equal T, when both ran in this invocation.
   const ratios: string[] = [];
@@ -84,7 +83,7 @@ function section(f: BenchFile): string {
     if (s === undefined) continue;
     const mr = memory(r).bytes;
     const ms = memory(s).bytes;
-    ratios.push(`T=${r.seq_len}: ${label(r)}/softmax train ${(r.train_tokens_per_s / s.train_tokens_per_s).toFixed(2)}×${mr !== undefined && ms !== undefined ? `, memory ${(mr / ms).toFixed(2)}×` : ''}`);
+    ratios.push(`T=${r.seq_len}: ${benchLabel(r)}/softmax train ${(r.train_tokens_per_s / s.train_tokens_per_s).toFixed(2)}×${mr !== undefined && ms !== undefined ? `, memory ${(mr / ms).toFixed(2)}×` : ''}`);
   }
   if (ratios.length > 0) lines.push('', `Against softmax: ${ratios.join('; ')}.`);
   return lines.join('\n');

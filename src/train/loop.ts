@@ -183,7 +183,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
     wall_s: Math.round(state.wall_s * 10) / 10,
     tokens_per_s: state.wall_s > 0 ? Math.round(state.tokens / state.wall_s) : null,
     // Image tasks count images in tokens_per_s (seqLen 1 per image); say so beside it.
-    ...(unit !== 'tok' ? { throughput_unit: unit === 'img' ? 'images' : unit } : {}),
+    ...(unit === 'img' ? { throughput_unit: 'images' } : {}),
     resumed,
     ...extra,
   });

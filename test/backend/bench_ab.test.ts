@@ -4,22 +4,13 @@
 // where there is none; bad input is checked everywhere.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO } from '../helpers/golden.js';
+import { hasLavapipe, LAVAPIPE } from '../helpers/webgpu.js';
 import type { BenchResult } from '../../src/bench/run.js';
 
-const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
-const hasDawn = (() => {
-  try {
-    createRequire(import.meta.url).resolve('webgpu');
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 function bench(args: string[]): { code: number; out: string; err: string } {
   const env = { ...process.env, VK_DRIVER_FILES: LAVAPIPE };
@@ -38,7 +29,7 @@ describe('bench --fused-off', () => {
     expect(wasm.err).toMatch(/^error: bench --fused-off: the fused kernels are webgpu kernels; add webgpu to --backends$/m);
   });
 
-  it.skipIf(!hasDawn || !existsSync(LAVAPIPE))('writes each case with and without the named families, and the second launches none of their kernels', () => {
+  it.skipIf(!hasLavapipe)('writes each case with and without the named families, and the second launches none of their kernels', () => {
     const dir = mkdtempSync(join(tmpdir(), 'metala-ab-'));
     try {
       const out = join(dir, 'ab.json');

@@ -5,21 +5,11 @@
 // process (a process holds one backend), running `metala inspect` on the official tiny checkpoint.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { GOLDEN, REPO } from '../helpers/golden.js';
+import { hasDawn, hasLavapipe, LAVAPIPE } from '../helpers/webgpu.js';
 
 const CKPT = resolve(GOLDEN, 'metala-tiny');
-const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
-const hasDawn = (() => {
-  try {
-    createRequire(import.meta.url).resolve('webgpu');
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 function inspect(backend: string, env: Record<string, string>): { code: number; out: string; err: string } {
   const base = { ...process.env };
@@ -56,7 +46,7 @@ describe('backend selection', () => {
     expect(errorLines(forced.err)).toEqual([expect.stringMatching(/^error: backend webgpu: no GPU adapter found .*--backend wasm/)]);
   });
 
-  it.skipIf(!hasDawn || !existsSync(LAVAPIPE))('only a software adapter (lavapipe): auto says so and runs on wasm; --backend webgpu uses it', () => {
+  it.skipIf(!hasLavapipe)('only a software adapter (lavapipe): auto says so and runs on wasm; --backend webgpu uses it', () => {
     const env = { VK_DRIVER_FILES: LAVAPIPE };
     const auto = inspect('auto', env);
     expect(auto.code).toBe(0);

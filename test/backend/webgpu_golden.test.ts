@@ -5,9 +5,10 @@
 // where Dawn finds an adapter (CI: lavapipe, which .ci/run installs); skipped elsewhere, saying why.
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
-import { initBackend, shutdownBackend } from '../../src/backend/index.js';
+import { shutdownBackend } from '../../src/backend/index.js';
 import { loadCheckpoint } from '../../src/index.js';
 import { GOLDEN, maxAbsDiff, readGolden } from '../helpers/golden.js';
+import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 interface Golden {
   input_ids: number[][];
@@ -16,13 +17,7 @@ interface Golden {
   decode_logits: number[][][];
 }
 
-let why: string | undefined;
-try {
-  await initBackend('webgpu');
-} catch (e) {
-  why = (e as Error).message;
-}
-if (why !== undefined) process.stderr.write(`webgpu golden test skipped: ${why}\n`);
+const why = await webgpuOrWhy('webgpu golden test');
 
 describe.skipIf(why !== undefined)('official MetaLA checkpoint on webgpu', () => {
   const g = readGolden<Golden>('metala-tiny/golden.json');

@@ -6,7 +6,7 @@
 // themselves checked against ../shared/golden on cpu (test/ops).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, releaseGpuPool, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
+import { releaseGpuPool, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
 import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { rwkv4, rwkv4Fused, rwkv4Naive } from '../../src/ops/rwkv4/index.js';
@@ -20,14 +20,9 @@ import { goldenTensor, loadGolden } from '../ops/harness.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema } from '../../src/models/lm_config.js';
 import { GpuBufferLimitError } from '../../src/util/errors.js';
+import { webgpuOrWhy } from '../helpers/webgpu.js';
 
-let why: string | undefined;
-try {
-  await initBackend('webgpu');
-} catch (e) {
-  why = (e as Error).message;
-}
-if (why !== undefined) process.stderr.write(`webgpu kernel tests skipped: ${why}\n`);
+const why = await webgpuOrWhy('webgpu kernel tests');
 
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let err = 0;

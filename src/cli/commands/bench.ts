@@ -23,7 +23,7 @@ export function benchCommand(): Command {
     .option('--profile', 'also time forward+backward vs optimizer, and list the slowest kernels (in the JSON)', false)
     .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', (v) => Number.parseInt(v, 10), 0)
     .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, or all), for an A/B in one file')
-    .option('--note <text>', 'free text kept beside the results (e.g. what this run changes); METALA_NO_FUSED is noted by itself')
+    .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
     .option('--child', 'internal: run one backend and print JSON', false)
     .action(async (o: { backends: string; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; child: boolean; profile: boolean; decode: number }) => {
       const { runBench } = await import('../../bench/cli.js');
