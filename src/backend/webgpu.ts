@@ -96,6 +96,13 @@ export async function initWebgpu(opts: { required: boolean; hardwareOnly?: boole
   await import('@tensorflow/tfjs-backend-webgpu');
   // tfjs-backend-webgpu requests the adapter's own limits (maxStorageBufferBindingSize,
   // maxBufferSize, …) when it creates the device, so H100-sized buffers are allowed.
+  // METALA_SUBMIT_BATCH: dispatches per queue submit (tfjs's default 15), for measuring host cost.
+  const batch = process.env['METALA_SUBMIT_BATCH'];
+  if (batch !== undefined && batch !== '') {
+    const n = Number(batch);
+    if (!Number.isInteger(n) || n < 1) throw new MetalaError(`METALA_SUBMIT_BATCH: '${batch}' is not a positive integer. Unset it or give e.g. 64`);
+    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', n);
+  }
   const ok = await tf.setBackend('webgpu');
   if (!ok) throw new MetalaError('backend webgpu failed to initialise. Use --backend wasm');
   await tf.ready();

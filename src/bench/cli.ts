@@ -29,10 +29,23 @@ export interface BenchOpts {
   profile: boolean;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
   decode: number;
+  /** Matrix-product specs (src/bench/matmul.ts) to time instead of model cases. */
+  matmul?: string[];
+  /**
+   * JSON lines measured by another framework in the same GPU call, attached to matching results:
+   * ../shared/bench/torch_reference.py output for model cases, src/bench/reference/torch_matmul.py for --matmul.
+   */
+  reference?: string;
 }
 
 async function runChild(o: BenchOpts): Promise<void> {
   const { initBackend } = await import('../backend/index.js');
+  if (o.matmul !== undefined) {
+    const { benchMatmul, parseMatmulSpec } = await import('./matmul.js');
+    const backend = await initBackend(o.backends[0] as never);
+    for (const r of await benchMatmul(o.matmul.map(parseMatmulSpec), backend, o.steps, o.warmup)) process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
   const { benchCase } = await import('./run.js');
   const { MIXERS } = await import('../mixers/registry.js');
   const { lookup } = await import('../util/registry.js');
@@ -55,7 +68,8 @@ async function runChild(o: BenchOpts): Promise<void> {
 function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
-    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode)];
+    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode),
+    ...(o.matmul !== undefined ? ['--matmul', o.matmul.join(',')] : [])];
   return new Promise((resolve, reject) => {
     const env = noFused === undefined ? process.env : { ...process.env, METALA_NO_FUSED: noFused };
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
@@ -74,12 +88,38 @@ function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<
 
 function fmt(r: BenchResult): string {
   const mixer = benchLabel(r);
-  if (r.error !== undefined) return `| ${r.backend} | ${mixer} | ${r.seq_len} | error: ${r.error} | | | |`;
-  return `| ${r.backend} | ${mixer} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} |`;
+  if (r.error !== undefined) return `| ${r.backend} | ${mixer} | ${r.seq_len} | error: ${r.error} | | | | |`;
+  const ref = r.reference !== undefined ? `${r.reference.tokens_per_s.toLocaleString('en-US')} (${((100 * r.train_tokens_per_s) / r.reference.tokens_per_s).toFixed(0)}%)` : '';
+  return `| ${r.backend} | ${mixer} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} | ${ref} |`;
+}
+
+async function readReference(file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new MetalaError(`bench --reference: ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Give a file of JSON lines from the reference script`, 2);
+  }
+}
+
+async function runMatmulBench(o: BenchOpts): Promise<void> {
+  const { attachMatmulReference, matmulTable, parseMatmulSpec } = await import('./matmul.js');
+  o.matmul!.forEach(parseMatmulSpec); // a bad spec is a one-line error before anything runs
+  const refText = o.reference !== undefined ? await readReference(o.reference) : undefined;
+  let rows = (await spawnBackend(o, o.backends[0]!)) as unknown as import('./matmul.js').MatmulResult[];
+  if (refText !== undefined) rows = attachMatmulReference(rows, refText, o.reference!);
+  const header = `matrix products, mean of ${o.steps} back-to-back products after ${o.warmup} warm-up`;
+  process.stdout.write(`${header}\n\n${matmulTable(rows)}\n`);
+  const out = o.out ?? join('results', 'bench', `matmul-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const note = o.note?.trim() || undefined;
+  await atomicWriteFile(out, `${JSON.stringify({ created: new Date().toISOString(), kind: 'matmul', settings: header, ...(note !== undefined ? { note } : {}), matmul: rows, results: [] }, null, 1)}\n`);
+  process.stdout.write(`\n→ ${out}\n`);
 }
 
 export async function runBench(o: BenchOpts): Promise<void> {
   if (o.child) return runChild(o);
+  if (o.matmul !== undefined) return runMatmulBench(o);
+  const refText = o.reference !== undefined ? await readReference(o.reference) : undefined;
   const rows: BenchResult[] = [];
   // One process per backend × sequence length: the webgpu buffer pool only grows, so
   // gpu_bytes_allocated is a per-length peak only when each length has its own process.
@@ -95,8 +135,12 @@ export async function runBench(o: BenchOpts): Promise<void> {
       if (b === 'webgpu' && o.fusedOff !== undefined) rows.push(...(await spawnBackend({ ...o, seqLens: [T] }, b, o.fusedOff)));
     }
   }
+  if (refText !== undefined) {
+    const { attachModelReference } = await import('./reference.js');
+    rows.splice(0, rows.length, ...attachModelReference(rows, refText, o.reference!));
+  }
   const header = `B=${o.batch} d=${o.dModel} layers=${o.layers} vocab=${o.vocab} heads=${o.heads}, mean of ${o.steps} steps after ${o.warmup} warm-up`;
-  process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
+  process.stdout.write(`${header}\n\n| backend | mixer | T | train tok/s | train step ms | infer tok/s | peak MiB | reference train tok/s (ours %) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n${rows.map(fmt).join('\n')}\n`);
   const out = o.out ?? join('results', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   // Which fused kernels a case ran without is in each result (fused_off); the note is free text.
   const note = o.note?.trim() || undefined;

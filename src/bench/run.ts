@@ -46,6 +46,12 @@ export interface BenchResult extends BenchCase {
   /** With `profile`: kernels launched by one training step, and their summed GPU/CPU time. */
   kernel_launches?: number;
   kernel_ms_total?: number;
+  /**
+   * With `profile` on webgpu: one step as it runs (median of 3), from GPU timestamps per compute
+   * pass (src/backend/webgpu_timing.ts) and the host's clock: wall time, the host's time to record
+   * the step, the GPU's busy time, GPU launches, and the host time per launch.
+   */
+  step_timing?: StepTiming;
   /** With `profile`: launches per kernel name in one training step, most first. */
   kernel_calls?: Record<string, number>;
   /**
@@ -54,7 +60,39 @@ export interface BenchResult extends BenchCase {
    * `at` for linear mixers, growing for softmax (its state is the KV cache).
    */
   decode?: { tokens: number; tokens_per_s: number; state_floats: number; live_bytes: { at: number; bytes: number }[] };
+  /** The same case trained by another framework in the same GPU call (bench --reference). */
+  reference?: { framework: string; dtype: string; tokens_per_s: number; peak_gb?: number };
   error?: string;
+}
+
+export interface StepTiming {
+  step_wall_ms: number;
+  host_record_ms: number;
+  gpu_busy_ms: number;
+  gpu_span_ms: number;
+  dispatches: number;
+  submits: number;
+  host_us_per_dispatch: number;
+}
+
+/** Times `n` steps one by one with the GPU timer; each field is the median over the steps. */
+async function timeSteps(issue: () => tf.Tensor[], n: number): Promise<StepTiming> {
+  const { startGpuTiming, stopGpuTiming } = await import('../backend/webgpu_timing.js');
+  const rows: StepTiming[] = [];
+  for (let i = 0; i < n; i++) {
+    startGpuTiming();
+    const t0 = performance.now();
+    const ts = issue();
+    const recorded = performance.now() - t0;
+    await ts[0]!.data();
+    const wall = performance.now() - t0;
+    tf.dispose(ts);
+    const g = await stopGpuTiming();
+    const r = (x: number): number => Math.round(x * 100) / 100;
+    rows.push({ step_wall_ms: r(wall), host_record_ms: r(recorded), gpu_busy_ms: g.gpu_busy_ms, gpu_span_ms: g.gpu_span_ms, dispatches: g.dispatches, submits: g.submits, host_us_per_dispatch: r((1000 * recorded) / Math.max(1, g.dispatches)) });
+  }
+  const median = (k: keyof StepTiming): number => rows.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(n / 2)]!;
+  return { step_wall_ms: median('step_wall_ms'), host_record_ms: median('host_record_ms'), gpu_busy_ms: median('gpu_busy_ms'), gpu_span_ms: median('gpu_span_ms'), dispatches: median('dispatches'), submits: median('submits'), host_us_per_dispatch: median('host_us_per_dispatch') };
 }
 
 /** Generates `n` tokens per sequence one at a time, sampling live tensor bytes at powers of two. */
@@ -104,13 +142,18 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   const idx = labelIndex(labels);
   const vars = [...model.params.vars.values()];
   const idsT = tf.tensor2d(ids, [B, T], 'int32');
-  const trainStep = async (): Promise<void> => {
+  /** Records one training step (nothing waits for the GPU); the loss first. */
+  const issueStep = (): tf.Tensor[] => {
     const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
     const named: Record<string, tf.Tensor> = {};
     for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
     const norm = optim.step(named, 1e-4, 1);
-    await value.data();
-    for (const t of [value, norm, ...Object.values(grads)]) t.dispose();
+    return [value, norm, ...Object.values(grads)];
+  };
+  const trainStep = async (): Promise<void> => {
+    const ts = issueStep();
+    await ts[0]!.data();
+    tf.dispose(ts);
   };
   const infer = async (): Promise<void> => {
     const l = tf.tidy(() => model.forward(idsT).logits);
@@ -124,7 +167,8 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     await infer();
     const inferMs = await timeIt(steps, infer);
     const prof = await tf.profile(trainStep);
-    let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total' | 'kernel_calls'> = {};
+    let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total' | 'kernel_calls' | 'step_timing'> = {};
+    if (profile && backend.backend === 'webgpu') extra.step_timing = await timeSteps(issueStep, 3);
     if (profile) {
       const fwdBwd = async (): Promise<void> => {
         const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
@@ -147,6 +191,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
       const calls = new Map<string, number>();
       for (const k of prof.kernels) calls.set(k.name, (calls.get(k.name) ?? 0) + 1);
       extra = {
+        ...extra,
         kernel_launches: prof.kernels.length,
         kernel_calls: Object.fromEntries([...calls].sort((a, b) => b[1] - a[1])),
         kernel_ms_total: Math.round(totalMs * 10) / 10,

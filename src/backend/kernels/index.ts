@@ -3,6 +3,7 @@
 import { MetalaError } from '../../util/errors.js';
 import { registerCausalConvWebgpuKernels } from './causal_conv_webgpu.js';
 import { registerGlaWebgpuKernels } from './gla_webgpu.js';
+import { registerMatmulWebgpuKernel } from './matmul_webgpu.js';
 import { registerNormWebgpuKernels } from './norm_webgpu.js';
 import { registerRwkv4WebgpuKernels } from './rwkv4_webgpu.js';
 import { registerSelectiveScanWebgpuKernels } from './selective_scan_webgpu.js';
@@ -21,6 +22,8 @@ const FAMILIES: Record<string, () => void> = {
   rwkv4: registerRwkv4WebgpuKernels,
   scan: registerSelectiveScanWebgpuKernels,
   embedding: registerSegmentSumWebgpuKernel,
+  // tiled matrix products (BatchMatMul) with split-K for long K; tfjs's own kernels for the rest
+  matmul: registerMatmulWebgpuKernel,
 };
 
 /**

@@ -23,9 +23,11 @@ export function benchCommand(): Command {
     .option('--profile', 'also time forward+backward vs optimizer, and list the slowest kernels (in the JSON)', false)
     .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', (v) => Number.parseInt(v, 10), 0)
     .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, or all), for an A/B in one file')
+    .option('--matmul <specs>', 'time matrix products instead of models: [batch x] M x N x K [:ta] [:tb], comma-separated (tiled kernel vs tfjs on webgpu)', list)
+    .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
     .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
     .option('--child', 'internal: run one backend and print JSON', false)
-    .action(async (o: { backends: string; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; child: boolean; profile: boolean; decode: number }) => {
+    .action(async (o: { backends: string; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; decode: number }) => {
       const { runBench } = await import('../../bench/cli.js');
       await runBench({ ...o, backends: list(o.backends), mixers: list(o.mixers) });
     });

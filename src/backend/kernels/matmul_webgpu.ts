@@ -1,0 +1,357 @@
+// Tiled, register-blocked matrix products for training's shapes on WebGPU, registered as the
+// webgpu BatchMatMul kernel (tf.matMul and every matMul gradient go through it).
+//
+// Why: tfjs 4.22's MatMulPackedProgram computes a 32×32 tile per 64-thread workgroup (4×4 per
+// thread) and reached ~2.4 TFLOP/s on an H200 on the head of the MQAR model ([32768,128]×[128,8192]);
+// its split-K path is taken only for batch 1 with K ≥ 2000 and few workgroups, and accumulates
+// with atomics. A training step's matrix products are
+//   forward        [B·T, d] × [d, d']               tall-skinny × small weight
+//   input grad     [B·T, d'] × [d, d']ᵀ             (transposeB)
+//   weight grad    [B·T, d]ᵀ × [B·T, d']            K = B·T: few output tiles, a long K
+//   head           [N, d] × [d, V] and its two gradients (V up to 8192)
+//   attention      [B·H, T, e] × [B·H, S, e]ᵀ, …    batched
+// Here each workgroup of NT threads computes a BM×BN output tile, each thread a TM×TN block of it
+// in registers (vec4 accumulators), staging BK-deep slices of A and B in workgroup memory; the
+// global loads follow each operand's contiguous axis, so transposed operands read as coalesced as
+// plain ones. A product with few output tiles and a long K (weight gradients) splits K over S
+// workgroups that write partial products [S, batch, M, N]; MetalaSumSplits adds them (no atomics,
+// so the result is deterministic).
+import * as tf from '@tensorflow/tfjs';
+import { MetalaError } from '../../util/errors.js';
+import { FlatProgram } from './program.js';
+
+/** One tile configuration: BM×BN output tile, BK-deep k slices, TM×TN outputs per thread. */
+export interface MatmulTile {
+  BM: number;
+  BN: number;
+  BK: number;
+  TM: number;
+  TN: number;
+}
+
+/** Sizes of one product C[b] = op(A[b]) · op(B[b]), with batch broadcasting of a size-1 operand. */
+export interface MatmulDims {
+  batch: number;
+  batchA: number;
+  batchB: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+export const TILES = {
+  /** 256 threads, 8×8 per thread: the large tile, for outputs with ≥ 128 rows and columns. */
+  large: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
+  /** 256 threads, 8×4 per thread: d = 64 models (N = 64). */
+  wide: { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4 },
+  /** 256 threads, 4×8 per thread: M = 64 (transposed weight gradients of d = 64). */
+  tall: { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8 },
+  /** 256 threads, 4×4 per thread: small matrices of batched products (chunks, heads). */
+  small: { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 },
+  /** The large and wide tiles with 16-deep k slices (half the barriers, twice the workgroup memory). */
+  large_k16: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 },
+  wide_k16: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
+} as const satisfies Record<string, MatmulTile>;
+
+export type TileName = keyof typeof TILES;
+
+/**
+ * Workgroups a product should launch so every SM of a large GPU has several to hide latency
+ * (an H200 has 132 SMs); below this, K is split. METALA_MATMUL_TARGET_WORKGROUPS overrides it.
+ */
+function targetWorkgroups(): number {
+  const v = Number(process.env['METALA_MATMUL_TARGET_WORKGROUPS'] ?? '');
+  return Number.isFinite(v) && v > 0 ? v : 512;
+}
+
+/** The tile for a product's output shape (the one its rows and columns fill best). */
+export function pickTile(d: MatmulDims): TileName {
+  const forced = process.env['METALA_MATMUL_TILE'];
+  if (forced !== undefined && forced !== '') {
+    if (!(forced in TILES)) throw new MetalaError(`METALA_MATMUL_TILE: unknown tile '${forced}'. Use one of ${Object.keys(TILES).join(', ')}`);
+    return forced as TileName;
+  }
+  if (d.M <= 64 && d.N <= 64) return 'small';
+  if (d.N <= 64) return 'wide';
+  if (d.M <= 64) return 'tall';
+  return 'large';
+}
+
+/** K splits: enough workgroups for the GPU, each split at least 256 deep, a multiple of BK. */
+export function pickSplits(d: MatmulDims, t: MatmulTile): { splits: number; kChunk: number } {
+  const tiles = d.batch * Math.ceil(d.M / t.BM) * Math.ceil(d.N / t.BN);
+  const target = targetWorkgroups();
+  let s = 1;
+  if (tiles < target) s = Math.min(Math.ceil(target / tiles), Math.floor(d.K / 256), 64);
+  s = Math.max(1, s);
+  const kChunk = Math.ceil(Math.ceil(d.K / s) / t.BK) * t.BK;
+  return { splits: Math.ceil(d.K / kChunk), kChunk };
+}
+
+/** Whether the tiled kernel takes this product (otherwise tfjs's own kernels run). */
+export function tiledMatmulApplies(d: MatmulDims): boolean {
+  // Vector-shaped products (decode with batch 1, reductions) fill a 64-row tile badly; tfjs's
+  // MatMulReduce / SmallOutputSize programs are made for them.
+  return d.M >= 16 && d.N >= 16 && d.K >= 8;
+}
+
+/** WGSL of the tiled product; `result` is [S, batch, M, N] (S = 1 unless K is split). */
+export function matmulSource(d: MatmulDims, t: MatmulTile, kChunk: number, splits: number): string {
+  const { BM, BN, BK, TM, TN } = t;
+  const NT = (BM / TM) * (BN / TN);
+  const lines: string[] = [];
+  lines.push(`
+const M = ${d.M}; const N = ${d.N}; const K = ${d.K};
+const BATCH = ${d.batch}; const SPLITS = ${splits}; const KCHUNK = ${kChunk};
+const BM = ${BM}; const BN = ${BN}; const BK = ${BK}; const TM = ${TM}; const TN = ${TN};
+const A_BATCH_STRIDE = ${d.batchA === 1 ? 0 : d.M * d.K};
+const B_BATCH_STRIDE = ${d.batchB === 1 ? 0 : d.K * d.N};
+const TILES_N = ${Math.ceil(d.N / BN)};
+// A tile [BK][BM] and B tile [BK][BN] in workgroup memory, 4 consecutive rows/columns per vec4.
+var<workgroup> As : array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> Bs : array<vec4<f32>, ${(BK * BN) / 4}>;
+
+// A[b] element (m, k): A is [batch, M, K], or [batch, K, M] when transposed.
+fn loadA(base : i32, m : i32, k : i32) -> f32 {
+  if (m >= M || k >= K) { return 0.0; }
+  return A[base + ${d.transA ? 'k * M + m' : 'm * K + k'}];
+}
+fn loadB(base : i32, k : i32, n : i32) -> f32 {
+  if (k >= K || n >= N) { return 0.0; }
+  return B[base + ${d.transB ? 'n * K + k' : 'k * N + n'}];
+}
+
+fn main(index : i32) {
+  guard(index);
+  let tid = i32(localIndex);
+  let tileM = i32(workgroupId.y) * BM;
+  let tileN = i32(workgroupId.x) * BN;
+  let zs = i32(workgroupId.z);
+  let b = zs / SPLITS;
+  let split = zs % SPLITS;
+  let aBase = b * A_BATCH_STRIDE;
+  let bBase = b * B_BATCH_STRIDE;
+  let tx = tid % ${BN / TN};
+  let ty = tid / ${BN / TN};
+  let kBegin = split * KCHUNK;
+  let kEnd = min(K, kBegin + KCHUNK);`);
+  for (let i = 0; i < TM; i++) for (let q = 0; q < TN / 4; q++) lines.push(`  var acc${i}_${q} = vec4<f32>(0.0);`);
+  // A constant trip count keeps the barriers in uniform control flow (WGSL's uniformity analysis
+  // treats workgroup ids, read through tfjs's private copies, as non-uniform); the slices past kEnd
+  // of a shorter last split load zeros.
+  lines.push(`  for (var it = 0; it < KCHUNK / BK; it++) {
+    let k0 = kBegin + it * BK;`);
+  // Stage the A slice: consecutive threads take consecutive elements along A's contiguous axis.
+  const aPer = (BM * BK) / NT;
+  for (let r = 0; r < aPer; r++) {
+    const e = `tid + ${r * NT}`;
+    if (d.transA) {
+      // [K, M] rows: e → (k = e / BM, m = e % BM)
+      lines.push(`    { let e = ${e}; let kk = e / BM; let mm = e % BM;
+      let v = select(0.0, loadA(aBase, tileM + mm, k0 + kk), k0 + kk < kEnd);
+      As[kk * ${BM / 4} + mm / 4][mm % 4] = v; }`);
+    } else {
+      // [M, K] rows: e → (m = e / BK, k = e % BK)
+      lines.push(`    { let e = ${e}; let mm = e / BK; let kk = e % BK;
+      let v = select(0.0, loadA(aBase, tileM + mm, k0 + kk), k0 + kk < kEnd);
+      As[kk * ${BM / 4} + mm / 4][mm % 4] = v; }`);
+    }
+  }
+  const bPer = (BN * BK) / NT;
+  for (let r = 0; r < bPer; r++) {
+    const e = `tid + ${r * NT}`;
+    if (d.transB) {
+      // [N, K] rows: e → (n = e / BK, k = e % BK)
+      lines.push(`    { let e = ${e}; let nn = e / BK; let kk = e % BK;
+      let v = select(0.0, loadB(bBase, k0 + kk, tileN + nn), k0 + kk < kEnd);
+      Bs[kk * ${BN / 4} + nn / 4][nn % 4] = v; }`);
+    } else {
+      // [K, N] rows: e → (k = e / BN, n = e % BN)
+      lines.push(`    { let e = ${e}; let kk = e / BN; let nn = e % BN;
+      let v = select(0.0, loadB(bBase, k0 + kk, tileN + nn), k0 + kk < kEnd);
+      Bs[kk * ${BN / 4} + nn / 4][nn % 4] = v; }`);
+    }
+  }
+  lines.push(`    workgroupBarrier();
+    for (var kk = 0; kk < BK; kk++) {`);
+  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ty * ${TM / 4} + ${p}];`);
+  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + tx * ${TN / 4} + ${q}];`);
+  const comp = ['x', 'y', 'z', 'w'];
+  for (let i = 0; i < TM; i++) {
+    for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${comp[i % 4]}), b${q}, acc${i}_${q});`);
+  }
+  lines.push(`    }
+    workgroupBarrier();
+  }
+  let outBase = (split * BATCH + b) * M * N;`);
+  for (let i = 0; i < TM; i++) {
+    lines.push(`  { let m = tileM + ty * TM + ${i};
+    if (m < M) {`);
+    for (let q = 0; q < TN / 4; q++) {
+      for (let c = 0; c < 4; c++) {
+        lines.push(`      { let n = tileN + tx * TN + ${4 * q + c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${comp[c]}; } }`);
+      }
+    }
+    lines.push(`    }
+  }`);
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+class TiledMatmulProgram {
+  readonly variableNames = ['A', 'B'];
+  readonly outputShape: number[];
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number];
+  readonly size = false;
+  readonly shaderKey: string;
+
+  constructor(
+    private readonly d: MatmulDims,
+    private readonly tile: MatmulTile,
+    private readonly splits: number,
+    private readonly kChunk: number,
+  ) {
+    const { BM, BN, TM, TN } = tile;
+    this.outputShape = splits === 1 ? [d.batch, d.M, d.N] : [splits, d.batch, d.M, d.N];
+    this.workgroupSize = [(BM / TM) * (BN / TN), 1, 1];
+    this.dispatch = [Math.ceil(d.N / BN), Math.ceil(d.M / BM), d.batch * splits];
+    const t = tile;
+    this.shaderKey = `metala_matmul_${d.batch}_${d.batchA}_${d.batchB}_${d.M}_${d.N}_${d.K}_${d.transA}_${d.transB}_${t.BM}_${t.BN}_${t.BK}_${t.TM}_${t.TN}_${splits}_${kChunk}`;
+  }
+
+  getUserCode(): string {
+    return `fn guard(index : i32) { if (index < 0) { result[0] = uniforms.NAN; } }\n${matmulSource(this.d, this.tile, this.kChunk, this.splits)}`;
+  }
+}
+
+/** result[i] = Σ_s X[s·n + i]: adds the partial products of a split-K product. */
+class SumSplitsProgram extends FlatProgram {
+  readonly variableNames = ['X'];
+  readonly shaderKey: string;
+
+  constructor(
+    private readonly n: number,
+    private readonly splits: number,
+  ) {
+    super(n, Math.min(n, 1 << 20), 256);
+    this.shaderKey = `metala_sum_splits_${n}_${splits}`;
+  }
+
+  protected body(): string {
+    return `
+const NOUT = ${this.n}; const S = ${this.splits}; const STRIDE = ${Math.min(this.n, 1 << 20)};
+fn main(index : i32) {
+  guard(index);
+  for (var i = index; i < NOUT; i += STRIDE) {
+    var acc = 0.0;
+    for (var s = 0; s < S; s++) { acc += X[s * NOUT + i]; }
+    result[i] = acc;
+  }
+}`;
+  }
+}
+
+interface WebgpuBackendLike {
+  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** C = op(A)·op(B) for A [batchA, M|K, K|M], B [batchB, K|N, N|K] (rank-3 views); returns [batch, M, N]. */
+export function runTiledMatmul(backend: unknown, a: tf.TensorInfo, b: tf.TensorInfo, d: MatmulDims): tf.TensorInfo {
+  const be = backend as WebgpuBackendLike;
+  const tile = TILES[pickTile(d)];
+  const { splits, kChunk } = pickSplits(d, tile);
+  // WebGPU allows 65,535 workgroups per dimension: z carries batch × splits.
+  if (d.batch * splits > 65535) throw new MetalaError(`tiled matmul: batch ${d.batch} × ${splits} K splits is over WebGPU's 65,535 workgroups per dimension`);
+  const out = be.runWebGPUProgram(new TiledMatmulProgram(d, tile, splits, kChunk), [a, b], 'float32');
+  if (splits === 1) return out;
+  const n = d.batch * d.M * d.N;
+  const sum = be.runWebGPUProgram(new SumSplitsProgram(n, splits), [out], 'float32');
+  be.disposeData(out.dataId);
+  const shaped = view(backend, sum, [d.batch, d.M, d.N]);
+  be.disposeData(sum.dataId);
+  return shaped;
+}
+
+type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Record<string, unknown> }) => tf.TensorInfo;
+
+interface ReshapeBackend {
+  incRef(dataId: object): void;
+}
+
+/** A view of x with another shape (the webgpu backend's Reshape: shares the buffer, counts a reference). */
+function view(backend: unknown, x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+  (backend as ReshapeBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape, dtype: x.dtype };
+}
+
+let registered = false;
+let enabled = true;
+let launches = 0;
+
+/** Products the tiled kernel has run in this process (tests check that a path really took it). */
+export function tiledMatmulLaunches(): number {
+  return launches;
+}
+
+/**
+ * Turns the tiled kernel off (tfjs's own BatchMatMul runs) or back on, within one process:
+ * `metala bench --matmul` times both on the same shapes. Returns the previous setting.
+ */
+export function setTiledMatmul(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Whether the tiled kernel is registered in this process (webgpu, not left out by METALA_NO_FUSED). */
+export function tiledMatmulRegistered(): boolean {
+  return registered;
+}
+
+/**
+ * Replaces the webgpu BatchMatMul kernel: products the tiled kernel takes run it, the rest run
+ * tfjs's own implementation (kept and called). Idempotent.
+ */
+export function registerMatmulWebgpuKernel(): void {
+  if (registered) return;
+  const original = tf.getKernel('BatchMatMul', 'webgpu');
+  if (original === undefined) return;
+  const fallback = original.kernelFunc as unknown as KernelFunc;
+  tf.unregisterKernel('BatchMatMul', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'webgpu',
+    kernelFunc: ((args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Record<string, unknown> }) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const transA = args.attrs['transposeA'] === true;
+      const transB = args.attrs['transposeB'] === true;
+      const ra = a.shape.length;
+      const rb = b.shape.length;
+      const M = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+      const K = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+      const N = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      const batch = Math.max(batchA, batchB);
+      const d: MatmulDims = { batch, batchA, batchB, M, N, K, transA, transB };
+      // Only the plain float32 case and batch broadcasting of a whole operand (what tf.matMul allows).
+      const simpleBroadcast = batchA === batchB || batchA === 1 || batchB === 1;
+      if (!enabled || a.dtype !== 'float32' || b.dtype !== 'float32' || !simpleBroadcast || !tiledMatmulApplies(d) || (ra !== rb && Math.min(batchA, batchB) !== 1)) {
+        return fallback(args);
+      }
+      const out = runTiledMatmul(args.backend, a, b, d);
+      launches++;
+      const shaped = view(args.backend, out, [...outer, M, N]);
+      (args.backend as { disposeData(id: object): void }).disposeData(out.dataId);
+      return shaped;
+    }) as unknown as tf.KernelFunc,
+  });
+  registered = true;
+}

@@ -1,0 +1,146 @@
+// `metala bench --matmul SPECS`: the matrix products of a training step, timed on the current
+// backend with metala's tiled WebGPU kernel and with tfjs's own BatchMatMul in the same process,
+// with an equality check between the two; a reference (PyTorch, src/bench/reference/torch_matmul.py)
+// measured in the same GPU call can be attached with --reference.
+import * as tf from '@tensorflow/tfjs';
+import { MetalaError } from '../util/errors.js';
+
+/** `[batch x] M x N x K [:ta] [:tb]`, e.g. `32768x8192x128`, `128x128x32768:ta`, `512x256x256x32:tb`. */
+export interface MatmulCase {
+  spec: string;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+export interface MatmulTiming {
+  ms: number;
+  tflops: number;
+}
+
+export interface MatmulResult extends MatmulCase {
+  backend: string;
+  device: string;
+  /** 2·batch·M·N·K */
+  flop: number;
+  tiled?: MatmulTiming;
+  tfjs: MatmulTiming;
+  /** max |tiled − tfjs| / max |tfjs| on the same inputs */
+  max_rel_diff?: number;
+  /** The same product measured elsewhere in the same GPU call (e.g. PyTorch fp32, TF32 off). */
+  reference?: MatmulTiming & { framework: string; dtype: string };
+  error?: string;
+}
+
+export function parseMatmulSpec(spec: string): MatmulCase {
+  const [dimsPart, ...flags] = spec.trim().split(':');
+  const dims = (dimsPart ?? '').split('x').map((s) => Number(s));
+  const bad = (why: string): never => {
+    throw new MetalaError(`bench --matmul: '${spec}': ${why}. Write [batch x] M x N x K [:ta] [:tb], e.g. 32768x8192x128 or 128x128x32768:ta`, 2);
+  };
+  if (dims.length !== 3 && dims.length !== 4) bad('expected 3 or 4 sizes separated by x');
+  if (dims.some((n) => !Number.isInteger(n) || n < 1)) bad('every size must be a positive integer');
+  const unknown = flags.filter((f) => f !== 'ta' && f !== 'tb');
+  if (unknown.length > 0) bad(`unknown flag '${unknown[0]}'`);
+  const [batch, M, N, K] = dims.length === 4 ? (dims as [number, number, number, number]) : ([1, ...dims] as [number, number, number, number]);
+  return { spec, batch, M, N, K, transA: flags.includes('ta'), transB: flags.includes('tb') };
+}
+
+/** Wall ms per product: `reps` products issued back to back, then one read-back (the queue runs them in order). */
+async function timeProduct(a: tf.Tensor, b: tf.Tensor, c: MatmulCase, reps: number, warmup: number): Promise<number> {
+  const once = (): tf.Tensor => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
+  for (let i = 0; i < warmup; i++) {
+    const y = once();
+    await y.data();
+    y.dispose();
+  }
+  const t0 = performance.now();
+  let last: tf.Tensor | undefined;
+  for (let i = 0; i < reps; i++) {
+    last?.dispose();
+    last = once();
+  }
+  // Reading one element waits for every product before it on the queue.
+  const probe = tf.slice(last!.reshape([-1]), 0, 1);
+  await probe.data();
+  const ms = (performance.now() - t0) / reps;
+  tf.dispose([probe, last!]);
+  return ms;
+}
+
+async function maxRelDiff(x: tf.Tensor, y: tf.Tensor): Promise<number> {
+  const d = tf.tidy(() => tf.div(tf.max(tf.abs(tf.sub(x, y))), tf.max(tf.abs(y))));
+  const v = (await d.data())[0]!;
+  d.dispose();
+  return v;
+}
+
+export async function benchMatmul(cases: MatmulCase[], backend: { backend: string; device: string }, reps: number, warmup: number): Promise<MatmulResult[]> {
+  const kernels = backend.backend === 'webgpu' ? await import('../backend/kernels/matmul_webgpu.js') : undefined;
+  const tiledOn = kernels?.tiledMatmulRegistered() === true;
+  const out: MatmulResult[] = [];
+  for (const c of cases) {
+    const flop = 2 * c.batch * c.M * c.N * c.K;
+    const tf3 = (t: number): MatmulTiming => ({ ms: Math.round(t * 1000) / 1000, tflops: Math.round((flop / (t * 1e-3) / 1e12) * 100) / 100 });
+    const a = tf.randomNormal(c.transA ? [c.batch, c.K, c.M] : [c.batch, c.M, c.K], 0, 1, 'float32', 1);
+    const b = tf.randomNormal(c.transB ? [c.batch, c.N, c.K] : [c.batch, c.K, c.N], 0, 1, 'float32', 2);
+    const base = { ...c, backend: backend.backend, device: backend.device, flop };
+    try {
+      kernels?.setTiledMatmul(false);
+      const tfjsMs = await timeProduct(a, b, c, reps, warmup);
+      const ref = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
+      let result: MatmulResult = { ...base, tfjs: tf3(tfjsMs) };
+      if (tiledOn) {
+        kernels!.setTiledMatmul(true);
+        const tiledMs = await timeProduct(a, b, c, reps, warmup);
+        const got = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
+        result = { ...result, tiled: tf3(tiledMs), max_rel_diff: await maxRelDiff(got, ref) };
+        got.dispose();
+      }
+      ref.dispose();
+      out.push(result);
+    } catch (e) {
+      out.push({ ...base, tfjs: { ms: NaN, tflops: NaN }, error: (e as Error).message.split('\n')[0] });
+    } finally {
+      kernels?.setTiledMatmul(true);
+      tf.dispose([a, b]);
+    }
+  }
+  return out;
+}
+
+/** Reference lines (JSON per line, `{spec, framework, dtype, ms, tflops}`) attached by spec. */
+export function attachMatmulReference(results: MatmulResult[], lines: string, file: string): MatmulResult[] {
+  const refs = new Map<string, NonNullable<MatmulResult['reference']>>();
+  lines.split('\n').forEach((l, i) => {
+    if (!l.trim().startsWith('{')) return;
+    let j: Record<string, unknown>;
+    try {
+      j = JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      throw new MetalaError(`${file}: line ${i + 1}: not JSON. Give the output of src/bench/reference/torch_matmul.py`, 2);
+    }
+    if (typeof j['spec'] !== 'string' || typeof j['ms'] !== 'number') throw new MetalaError(`${file}: line ${i + 1}: needs spec and ms. Give the output of src/bench/reference/torch_matmul.py`, 2);
+    refs.set(j['spec'], { framework: String(j['framework'] ?? 'unknown'), dtype: String(j['dtype'] ?? 'unknown'), ms: j['ms'], tflops: Number(j['tflops'] ?? NaN) });
+  });
+  return results.map((r) => (refs.has(r.spec) ? { ...r, reference: refs.get(r.spec)! } : r));
+}
+
+export function matmulTable(rows: MatmulResult[]): string {
+  const f = (t: MatmulTiming | undefined): string => (t === undefined ? '' : `${t.ms} ms, ${t.tflops} TFLOP/s`);
+  const lines = ['| product | tfjs | metala tiled | reference | tiled / tfjs | tiled / reference | max rel diff |', '| --- | --- | --- | --- | ---: | ---: | ---: |'];
+  for (const r of rows) {
+    if (r.error !== undefined) {
+      lines.push(`| ${r.spec} | error: ${r.error} | | | | | |`);
+      continue;
+    }
+    const ref = r.reference !== undefined ? `${r.reference.framework} ${r.reference.dtype}: ${f(r.reference)}` : '';
+    const speed = r.tiled !== undefined ? `${(r.tfjs.ms / r.tiled.ms).toFixed(2)}×` : '';
+    const vsRef = r.tiled !== undefined && r.reference !== undefined ? `${(r.reference.ms / r.tiled.ms).toFixed(2)}` : '';
+    lines.push(`| ${r.spec} | ${f(r.tfjs)} | ${f(r.tiled)} | ${ref} | ${speed} | ${vsRef} | ${r.max_rel_diff !== undefined ? r.max_rel_diff.toExponential(1) : ''} |`);
+  }
+  return lines.join('\n');
+}
