@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 import { MetalaError } from '../util/errors.js';
 import type { BackendInfo } from './index.js';
 import { registerWebgpuKernels } from './kernels/index.js';
+import { patchDispatchCache } from './webgpu_dispatch.js';
+import { patchStepPool } from './webgpu_pool.js';
 import { patchBindingLimit, patchWebgpuUploads } from './webgpu_patches.js';
 
 interface DawnModule {
@@ -96,19 +98,20 @@ export async function initWebgpu(opts: { required: boolean; hardwareOnly?: boole
   await import('@tensorflow/tfjs-backend-webgpu');
   // tfjs-backend-webgpu requests the adapter's own limits (maxStorageBufferBindingSize,
   // maxBufferSize, …) when it creates the device, so H100-sized buffers are allowed.
-  // METALA_SUBMIT_BATCH: dispatches per queue submit (tfjs's default 15), for measuring host cost.
-  const batch = process.env['METALA_SUBMIT_BATCH'];
-  if (batch !== undefined && batch !== '') {
-    const n = Number(batch);
-    if (!Number.isInteger(n) || n < 1) throw new MetalaError(`METALA_SUBMIT_BATCH: '${batch}' is not a positive integer. Unset it or give e.g. 64`);
-    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', n);
-  }
   const ok = await tf.setBackend('webgpu');
   if (!ok) throw new MetalaError('backend webgpu failed to initialise. Use --backend wasm');
   await tf.ready();
   registerWebgpuKernels();
   patchWebgpuUploads();
   patchBindingLimit();
+  // METALA_DISPATCH_CACHE=off keeps tfjs's own dispatch recording and buffer pool (for measuring what
+  // the caches buy).
+  const cache = process.env['METALA_DISPATCH_CACHE'] ?? '';
+  if (cache !== '' && cache !== 'on' && cache !== 'off') throw new MetalaError(`METALA_DISPATCH_CACHE: '${cache}' is not on or off. Unset it, or set on or off`);
+  if (cache !== 'off') {
+    patchDispatchCache();
+    patchStepPool();
+  }
   const device = (tf.backend() as unknown as { device: { onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null } }).device;
   device.onuncapturederror = (ev) => {
     firstGpuError ??= (ev.error?.message ?? 'unknown WebGPU error').trim().split('\n')[0];

@@ -12,6 +12,8 @@
 // Gradient fixes that apply to every backend are in gradients.ts.
 import * as tf from '@tensorflow/tfjs';
 import { GpuBufferLimitError } from '../util/errors.js';
+import { clearDispatchCache } from './webgpu_dispatch.js';
+import { resetPoolHistory } from './webgpu_pool.js';
 
 // The pieces of tfjs-backend-webgpu's WebGPUBackend that the upload patch touches.
 interface TensorData {
@@ -72,6 +74,9 @@ interface BufferPool {
 export function releaseFreeBuffers(backend: unknown): number {
   const pool = (backend as { bufferManager?: BufferPool }).bufferManager;
   if (pool === undefined) return 0;
+  // Cached bind groups and the pool's step history may reference the buffers destroyed below.
+  clearDispatchCache();
+  resetPoolHistory();
   let bytes = 0;
   for (const list of pool.freeBuffers.values()) {
     for (const b of list) {

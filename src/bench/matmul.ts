@@ -17,8 +17,11 @@ export interface MatmulCase {
 }
 
 export interface MatmulTiming {
+  /** Per product: GPU time from pass timestamps where the device has them, else wall time. */
   ms: number;
   tflops: number;
+  /** Wall time per product, host launch cost included (small products are host-bound). */
+  wall_ms?: number;
 }
 
 export interface MatmulResult extends MatmulCase {
@@ -26,6 +29,8 @@ export interface MatmulResult extends MatmulCase {
   device: string;
   /** 2·batch·M·N·K */
   flop: number;
+  /** What `ms` measures: 'gpu' (timestamps around the products' compute passes) or 'wall'. */
+  clock: 'gpu' | 'wall';
   tiled?: MatmulTiming;
   tfjs: MatmulTiming;
   /** max |tiled − tfjs| / max |tfjs| on the same inputs */
@@ -49,14 +54,20 @@ export function parseMatmulSpec(spec: string): MatmulCase {
   return { spec, batch, M, N, K, transA: flags.includes('ta'), transB: flags.includes('tb') };
 }
 
-/** Wall ms per product: `reps` products issued back to back, then one read-back (the queue runs them in order). */
-async function timeProduct(a: tf.Tensor, b: tf.Tensor, c: MatmulCase, reps: number, warmup: number): Promise<number> {
+/**
+ * ms per product: `reps` products issued back to back, then one read-back (the queue runs them in
+ * order). `gpu` is the GPU's busy time from pass timestamps (NaN without them), `wall` the host clock.
+ */
+async function timeProduct(a: tf.Tensor, b: tf.Tensor, c: MatmulCase, reps: number, warmup: number): Promise<{ gpu: number; wall: number }> {
+  const timing = tf.getBackend() === 'webgpu' ? await import('../backend/webgpu_timing.js') : undefined;
+  const gpuClock = timing?.gpuTimingAvailable() === true;
   const once = (): tf.Tensor => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
   for (let i = 0; i < warmup; i++) {
     const y = once();
     await y.data();
     y.dispose();
   }
+  if (gpuClock) timing!.startGpuTiming();
   const t0 = performance.now();
   let last: tf.Tensor | undefined;
   for (let i = 0; i < reps; i++) {
@@ -66,9 +77,11 @@ async function timeProduct(a: tf.Tensor, b: tf.Tensor, c: MatmulCase, reps: numb
   // Reading one element waits for every product before it on the queue.
   const probe = tf.slice(last!.reshape([-1]), 0, 1);
   await probe.data();
-  const ms = (performance.now() - t0) / reps;
+  const wall = (performance.now() - t0) / reps;
   tf.dispose([probe, last!]);
-  return ms;
+  // The probe's slice is one more (tiny) dispatch inside the timed passes.
+  const gpu = gpuClock ? (await timing!.stopGpuTiming()).gpu_busy_ms / reps : NaN;
+  return { gpu, wall };
 }
 
 async function maxRelDiff(x: tf.Tensor, y: tf.Tensor): Promise<number> {
@@ -84,10 +97,15 @@ export async function benchMatmul(cases: MatmulCase[], backend: { backend: strin
   const out: MatmulResult[] = [];
   for (const c of cases) {
     const flop = 2 * c.batch * c.M * c.N * c.K;
-    const tf3 = (t: number): MatmulTiming => ({ ms: Math.round(t * 1000) / 1000, tflops: Math.round((flop / (t * 1e-3) / 1e12) * 100) / 100 });
+    const r3 = (x: number): number => Number(x.toPrecision(3));
+    const tf3 = (t: { gpu: number; wall: number }): MatmulTiming => {
+      const ms = Number.isFinite(t.gpu) ? t.gpu : t.wall;
+      return { ms: r3(ms), tflops: r3(flop / (ms * 1e-3) / 1e12), wall_ms: r3(t.wall) };
+    };
     const a = tf.randomNormal(c.transA ? [c.batch, c.K, c.M] : [c.batch, c.M, c.K], 0, 1, 'float32', 1);
     const b = tf.randomNormal(c.transB ? [c.batch, c.N, c.K] : [c.batch, c.K, c.N], 0, 1, 'float32', 2);
-    const base = { ...c, backend: backend.backend, device: backend.device, flop };
+    const timing = backend.backend === 'webgpu' ? await import('../backend/webgpu_timing.js') : undefined;
+    const base = { ...c, backend: backend.backend, device: backend.device, flop, clock: (timing?.gpuTimingAvailable() === true ? 'gpu' : 'wall') as 'gpu' | 'wall' };
     try {
       kernels?.setTiledMatmul(false);
       const tfjsMs = await timeProduct(a, b, c, reps, warmup);

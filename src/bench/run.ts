@@ -10,7 +10,7 @@ import { lookup } from '../util/registry.js';
 import { AdamW } from '../train/optim.js';
 import { labelIndex, maskedCrossEntropy } from '../train/loss.js';
 import type { BackendInfo } from '../backend/index.js';
-import { releaseGpuPool, takeGpuError } from '../backend/index.js';
+import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
 
 export interface BenchCase {
   mixer: Record<string, unknown> & { name: string };
@@ -73,14 +73,18 @@ export interface StepTiming {
   dispatches: number;
   submits: number;
   host_us_per_dispatch: number;
+  /** Dispatches whose bind group came from the dispatch cache (src/backend/webgpu_dispatch.ts). */
+  bind_group_hits: number;
 }
 
 /** Times `n` steps one by one with the GPU timer; each field is the median over the steps. */
 async function timeSteps(issue: () => tf.Tensor[], n: number): Promise<StepTiming> {
   const { startGpuTiming, stopGpuTiming } = await import('../backend/webgpu_timing.js');
+  const { takeDispatchCacheStats } = await import('../backend/webgpu_dispatch.js');
   const rows: StepTiming[] = [];
   for (let i = 0; i < n; i++) {
     startGpuTiming();
+    takeDispatchCacheStats();
     const t0 = performance.now();
     const ts = issue();
     const recorded = performance.now() - t0;
@@ -88,11 +92,12 @@ async function timeSteps(issue: () => tf.Tensor[], n: number): Promise<StepTimin
     const wall = performance.now() - t0;
     tf.dispose(ts);
     const g = await stopGpuTiming();
+    const cache = takeDispatchCacheStats();
     const r = (x: number): number => Math.round(x * 100) / 100;
-    rows.push({ step_wall_ms: r(wall), host_record_ms: r(recorded), gpu_busy_ms: g.gpu_busy_ms, gpu_span_ms: g.gpu_span_ms, dispatches: g.dispatches, submits: g.submits, host_us_per_dispatch: r((1000 * recorded) / Math.max(1, g.dispatches)) });
+    rows.push({ bind_group_hits: cache.hits, step_wall_ms: r(wall), host_record_ms: r(recorded), gpu_busy_ms: g.gpu_busy_ms, gpu_span_ms: g.gpu_span_ms, dispatches: g.dispatches, submits: g.submits, host_us_per_dispatch: r((1000 * recorded) / Math.max(1, g.dispatches)) });
   }
   const median = (k: keyof StepTiming): number => rows.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(n / 2)]!;
-  return { step_wall_ms: median('step_wall_ms'), host_record_ms: median('host_record_ms'), gpu_busy_ms: median('gpu_busy_ms'), gpu_span_ms: median('gpu_span_ms'), dispatches: median('dispatches'), submits: median('submits'), host_us_per_dispatch: median('host_us_per_dispatch') };
+  return { step_wall_ms: median('step_wall_ms'), host_record_ms: median('host_record_ms'), gpu_busy_ms: median('gpu_busy_ms'), gpu_span_ms: median('gpu_span_ms'), dispatches: median('dispatches'), submits: median('submits'), host_us_per_dispatch: median('host_us_per_dispatch'), bind_group_hits: median('bind_group_hits') };
 }
 
 /** Generates `n` tokens per sequence one at a time, sampling live tensor bytes at powers of two. */
@@ -144,6 +149,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   const idsT = tf.tensor2d(ids, [B, T], 'int32');
   /** Records one training step (nothing waits for the GPU); the loss first. */
   const issueStep = (): tf.Tensor[] => {
+    markGpuStep();
     const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
     const named: Record<string, tf.Tensor> = {};
     for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;

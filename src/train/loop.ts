@@ -16,7 +16,7 @@ import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, M
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { GpuBufferLimitError, RunError } from '../util/errors.js';
-import { releaseGpuPool, takeGpuError } from '../backend/index.js';
+import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
@@ -210,6 +210,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       const b = stream.next().value as Batch;
       const lr = lrAt(state.step, totalSteps, t);
       const t0 = performance.now();
+      markGpuStep();
       const { value, grads } = lossAndGrads(model, b, varList, {
         training: true,
         recompute: t.recompute === true,

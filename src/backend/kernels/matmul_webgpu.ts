@@ -174,10 +174,15 @@ fn main(index : i32) {
       Bs[kk * ${BN / 4} + nn / 4][nn % 4] = v; }`);
     }
   }
+  // Thread (ty, tx) owns rows tileM + p·4·NTY + 4·ty + r and columns tileN + q·4·NTX + 4·tx + c
+  // (p < TM/4, q < TN/4, r, c < 4): its vec4 groups are interleaved with its neighbours', so a
+  // warp's workgroup-memory reads and global stores of one group are consecutive vec4s.
+  const NTX = BN / TN;
+  const NTY = BM / TM;
   lines.push(`    workgroupBarrier();
     for (var kk = 0; kk < BK; kk++) {`);
-  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ty * ${TM / 4} + ${p}];`);
-  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + tx * ${TN / 4} + ${q}];`);
+  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ${p * NTY} + ty];`);
+  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + ${q * NTX} + tx];`);
   const comp = ['x', 'y', 'z', 'w'];
   for (let i = 0; i < TM; i++) {
     for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${comp[i % 4]}), b${q}, acc${i}_${q});`);
@@ -186,12 +191,18 @@ fn main(index : i32) {
     workgroupBarrier();
   }
   let outBase = (split * BATCH + b) * M * N;`);
+  const vecOut = d.N % 4 === 0;
   for (let i = 0; i < TM; i++) {
-    lines.push(`  { let m = tileM + ty * TM + ${i};
+    const row = `tileM + ${Math.floor(i / 4) * 4 * NTY} + 4 * ty + ${i % 4}`;
+    lines.push(`  { let m = ${row};
     if (m < M) {`);
     for (let q = 0; q < TN / 4; q++) {
-      for (let c = 0; c < 4; c++) {
-        lines.push(`      { let n = tileN + tx * TN + ${4 * q + c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${comp[c]}; } }`);
+      const col = `tileN + ${q * 4 * NTX} + 4 * tx`;
+      if (vecOut) {
+        // N % 4 = 0: the output is bound as vec4s (outputComponent 4), one store per group.
+        lines.push(`      { let n = ${col}; if (n < N) { result[(outBase + m * N + n) / 4] = acc${i}_${q}; } }`);
+      } else {
+        for (let c = 0; c < 4; c++) lines.push(`      { let n = ${col} + ${c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${comp[c]}; } }`);
       }
     }
     lines.push(`    }
@@ -209,6 +220,10 @@ class TiledMatmulProgram {
   readonly workgroupSize: [number, number, number];
   readonly size = false;
   readonly shaderKey: string;
+  /** 4 when N % 4 = 0: the output is bound as vec4<f32> (matmulSource stores whole groups). */
+  readonly outputComponent: number;
+  /** The inputs stay scalar arrays whatever the output is. */
+  readonly variableComponents = [1, 1];
 
   constructor(
     private readonly d: MatmulDims,
@@ -219,13 +234,15 @@ class TiledMatmulProgram {
     const { BM, BN, TM, TN } = tile;
     this.outputShape = splits === 1 ? [d.batch, d.M, d.N] : [splits, d.batch, d.M, d.N];
     this.workgroupSize = [(BM / TM) * (BN / TN), 1, 1];
+    this.outputComponent = d.N % 4 === 0 ? 4 : 1;
     this.dispatch = [Math.ceil(d.N / BN), Math.ceil(d.M / BM), d.batch * splits];
     const t = tile;
     this.shaderKey = `metala_matmul_${d.batch}_${d.batchA}_${d.batchB}_${d.M}_${d.N}_${d.K}_${d.transA}_${d.transB}_${t.BM}_${t.BN}_${t.BK}_${t.TM}_${t.TN}_${splits}_${kChunk}`;
   }
 
   getUserCode(): string {
-    return `fn guard(index : i32) { if (index < 0) { result[0] = uniforms.NAN; } }\n${matmulSource(this.d, this.tile, this.kChunk, this.splits)}`;
+    const nan = this.outputComponent === 4 ? 'vec4<f32>(uniforms.NAN)' : 'uniforms.NAN';
+    return `fn guard(index : i32) { if (index < 0) { result[0] = ${nan}; } }\n${matmulSource(this.d, this.tile, this.kChunk, this.splits)}`;
   }
 }
 

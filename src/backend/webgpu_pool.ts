@@ -1,0 +1,98 @@
+// Buffer reuse that repeats itself from one training step to the next.
+//
+// tfjs's pool hands out the most recently freed buffer of a size (LIFO). A step's sequence of
+// allocations is the same every step, but the buffers that are free at its start are a permutation
+// of the last step's (the step's new weights and moments took buffers the old ones gave back), so the
+// k-th allocation of a size lands on a different buffer each step. Bind groups name buffers, so the
+// dispatch cache (webgpu_dispatch.ts) then misses: measured 0–30% hits over 12 steps (lavapipe,
+// MetaLA d 64). Here, between markGpuStep() calls, the k-th allocation of a size prefers the buffer
+// that the k-th allocation of that size got in the previous step, when it is free; otherwise tfjs's
+// LIFO choice. A step then reuses last step's buffers nearly everywhere (weights alternate between
+// two buffers, so their dispatches find one of two cached bind groups). Without markGpuStep calls
+// (evaluation, decoding) this is tfjs's pool.
+import * as tf from '@tensorflow/tfjs';
+
+interface GpuBufferLike {
+  size: number;
+  usage: number;
+}
+interface BufferManagerInternals {
+  freeBuffers: Map<string, GpuBufferLike[]>;
+  usedBuffers: Map<string, GpuBufferLike[]>;
+  numFreeBuffers: number;
+  numUsedBuffers: number;
+  numBytesUsed: number;
+  numBytesAllocated: number;
+  device: { createBuffer(d: { size: number; usage: number; mappedAtCreation: boolean }): GpuBufferLike };
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GpuBufferLike;
+}
+
+/** Allocation index per size key in the current step, and what each index got in this and the last step. */
+const counters = new Map<string, number>();
+let previous = new Map<string, GpuBufferLike[]>();
+let current = new Map<string, GpuBufferLike[]>();
+let patchedManager: BufferManagerInternals | undefined;
+const stats = { preferred: 0, other: 0 };
+
+/** Marks the start of a training step (no-op unless the webgpu pool is patched). */
+export function markGpuStep(): void {
+  if (patchedManager === undefined) return;
+  previous = current;
+  current = new Map();
+  counters.clear();
+}
+
+/** Allocations that got last step's buffer, and those that did not, since the last call. */
+export function takePoolStats(): { preferred: number; other: number } {
+  const s = { ...stats };
+  stats.preferred = 0;
+  stats.other = 0;
+  return s;
+}
+
+/** Forget every buffer (releaseFreeBuffers destroyed the free ones). */
+export function resetPoolHistory(): void {
+  previous = new Map();
+  current = new Map();
+  counters.clear();
+}
+
+export function patchStepPool(): void {
+  const be = tf.backend() as unknown as { bufferManager: BufferManagerInternals };
+  const m = be.bufferManager;
+  if (patchedManager === m) return;
+  const original = m.acquireBuffer.bind(m);
+  m.acquireBuffer = (size: number, usage: number, mappedAtCreation = false, reuse = true): GpuBufferLike => {
+    if (!reuse || mappedAtCreation) return original(size, usage, mappedAtCreation, reuse);
+    const key = `${size}_${usage}`;
+    const k = counters.get(key) ?? 0;
+    counters.set(key, k + 1);
+    const free = m.freeBuffers.get(key);
+    const want = previous.get(key)?.[k];
+    let buffer: GpuBufferLike;
+    const at = want !== undefined && free !== undefined ? free.lastIndexOf(want) : -1;
+    if (at >= 0) {
+      // Take it out of the free list (order of the rest does not matter) and book it as tfjs does.
+      free![at] = free![free!.length - 1]!;
+      free!.pop();
+      m.numFreeBuffers--;
+      if (!m.usedBuffers.has(key)) m.usedBuffers.set(key, []);
+      m.usedBuffers.get(key)!.push(want!);
+      m.numUsedBuffers++;
+      m.numBytesUsed += size;
+      buffer = want!;
+      stats.preferred++;
+    } else {
+      buffer = original(size, usage, mappedAtCreation, reuse);
+      stats.other++;
+    }
+    let got = current.get(key);
+    if (got === undefined) {
+      got = [];
+      current.set(key, got);
+    }
+    got[k] = buffer;
+    return buffer;
+  };
+  patchedManager = m;
+}
