@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { benchLabel } from '../bench/label.js';
+import type { MatmulResult } from '../bench/matmul.js';
 import type { BenchResult } from '../bench/run.js';
 import { atomicWriteFile } from '../results/store.js';
 
@@ -20,6 +21,8 @@ interface BenchFile {
   /** Free text written beside the results (e.g. the code version measured). */
   note?: string;
   results: BenchResult[];
+  /** `bench --matmul` files: matrix products instead of model cases. */
+  matmul?: MatmulResult[];
 }
 
 async function readBenchFiles(dir: string): Promise<{ files: BenchFile[]; skipped: string[] }> {
@@ -35,7 +38,14 @@ async function readBenchFiles(dir: string): Promise<{ files: BenchFile[]; skippe
     try {
       const j = JSON.parse(await readFile(join(dir, n), 'utf8')) as Partial<BenchFile>;
       if (!Array.isArray(j.results) || typeof j.settings !== 'string') throw new Error('not a metala bench file');
-      files.push({ file: n, created: String(j.created ?? ''), settings: j.settings, results: j.results, ...(typeof j.note === 'string' ? { note: j.note } : {}) });
+      files.push({
+        file: n,
+        created: String(j.created ?? ''),
+        settings: j.settings,
+        results: j.results,
+        ...(typeof j.note === 'string' ? { note: j.note } : {}),
+        ...(Array.isArray(j.matmul) ? { matmul: j.matmul } : {}),
+      });
     } catch (e) {
       skipped.push(`${n}: ${(e as Error).message}`);
     }
@@ -56,24 +66,50 @@ function memory(r: BenchResult): { bytes: number | undefined; source: string } {
 /** The fused kernel families a case ran without ('' = all on), for sorting and pairing. */
 const offKey = (r: BenchResult): string => (r.fused_off ?? []).join(',');
 
+/** Our train tokens/s as a share of the reference's (PyTorch + fla, same shape, same GPU call). */
+const refShare = (r: BenchResult): string =>
+  r.reference !== undefined && Number.isFinite(r.train_tokens_per_s) ? `${((100 * r.train_tokens_per_s) / r.reference.tokens_per_s).toFixed(0)}%` : '';
+
+function matmulSection(f: BenchFile): string {
+  const rows = f.matmul ?? [];
+  const device = [...new Set(rows.map((r) => `${r.backend} · ${r.device}`))].join('; ');
+  const clock = rows.some((r) => r.clock === 'gpu') ? 'GPU time per product from pass timestamps' : 'wall time per product (host launch cost included)';
+  const t = (x: { ms: number; tflops: number } | undefined): string => (x === undefined || !Number.isFinite(x.ms) ? '' : `${x.ms} ms (${x.tflops})`);
+  const lines = [`## ${f.file}`, '', `${f.settings}; ${clock}. ${device}. Created ${f.created}.${f.note !== undefined ? ` ${f.note}` : ''}`, ''];
+  lines.push('| product [batch x] M x N x K | tfjs ms (TFLOP/s) | metala tiled ms (TFLOP/s) | reference ms (TFLOP/s) | tiled / reference speed | max rel diff |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    if (r.error !== undefined) {
+      lines.push(`| ${r.spec} | error: ${r.error} | | | | |`);
+      continue;
+    }
+    const share = r.tiled !== undefined && r.reference !== undefined ? `${((100 * r.reference.ms) / r.tiled.ms).toFixed(0)}%` : '';
+    lines.push(`| ${r.spec} | ${t(r.tfjs)} | ${t(r.tiled)} | ${r.reference !== undefined ? `${t(r.reference)} ${r.reference.framework} ${r.reference.dtype}` : ''} | ${share} | ${r.max_rel_diff !== undefined ? r.max_rel_diff.toExponential(1) : ''} |`);
+  }
+  return lines.join('\n');
+}
+
 function section(f: BenchFile): string {
+  if (f.matmul !== undefined) return matmulSection(f);
   const ok = f.results.filter((r) => r.error === undefined);
   const device = [...new Set(f.results.map((r) => `${r.backend} · ${r.device}`))].join('; ');
   const overCounted = f.results.some((r) => r.backend === 'webgpu' && r.error === undefined && r.gpu_bytes_allocated === undefined);
   const lines = [`## ${f.file}`, '', `${f.settings}. ${device}. Created ${f.created}.${f.note !== undefined ? ` ${f.note}` : ''}`];
   if (overCounted) lines.push('', 'Memory here is the tf.profile peak, which over-counts on webgpu (this file predates the GPU pool measurement).');
   lines.push('');
-  lines.push('| mixer | T | train tok/s | step ms | infer tok/s | memory MiB | decode tok/s | decode live MiB (first → last) |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  const withRef = f.results.some((r) => r.reference !== undefined);
+  lines.push(`| mixer | T | train tok/s | step ms | infer tok/s | memory MiB | decode tok/s | decode live MiB (first → last) |${withRef ? ' reference train tok/s | ours / reference | reference peak GB |' : ''}`);
+  lines.push(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |${withRef ? ' ---: | ---: | ---: |' : ''}`);
   const rows = [...f.results].sort((a, b) => a.mixer.name.localeCompare(b.mixer.name) || a.seq_len - b.seq_len || offKey(a).localeCompare(offKey(b)));
   for (const r of rows) {
     if (r.error !== undefined) {
-      lines.push(`| ${benchLabel(r)} | ${r.seq_len} | error: ${r.error} | | | | | |`);
+      lines.push(`| ${benchLabel(r)} | ${r.seq_len} | error: ${r.error} | | | | | |${withRef ? ' | | |' : ''}`);
       continue;
     }
     const d = r.decode;
     const live = d !== undefined && d.live_bytes.length > 0 ? `${mib(d.live_bytes[0]!.bytes)} @${d.live_bytes[0]!.at} → ${mib(d.live_bytes.at(-1)!.bytes)} @${d.live_bytes.at(-1)!.at}` : '';
-    lines.push(`| ${benchLabel(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |`);
+    const ref = withRef ? ` ${r.reference !== undefined ? `${int(r.reference.tokens_per_s)} (${r.reference.framework} ${r.reference.dtype})` : ''} | ${refShare(r)} | ${r.reference?.peak_gb ?? ''} |` : '';
+    lines.push(`| ${benchLabel(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |${ref}`);
   }
   // Ratios against softmax at equal T, when both ran in this invocation.
   const ratios: string[] = [];
@@ -98,7 +134,7 @@ export interface EfficiencyWritten {
 /** Writes <outDir>/figA2_efficiency.{csv,md}; undefined when there are no bench files. */
 export async function renderEfficiency(benchDir: string, outDir: string): Promise<EfficiencyWritten | undefined> {
   const { files, skipped } = await readBenchFiles(benchDir);
-  const cases = files.reduce((n, f) => n + f.results.length, 0);
+  const cases = files.reduce((n, f) => n + f.results.length + (f.matmul?.length ?? 0), 0);
   if (cases === 0) return undefined;
   const csvRows = files.flatMap((f) =>
     f.results.map((r) => {
@@ -122,6 +158,10 @@ export async function renderEfficiency(benchDir: string, outDir: string): Promis
         memory_source: m.source,
         decode_tokens_per_s: r.decode?.tokens_per_s ?? '',
         decode_live_bytes: r.decode === undefined ? '' : r.decode.live_bytes.map((x) => `${x.at}:${x.bytes}`).join(' '),
+        reference_framework: r.reference === undefined ? '' : `${r.reference.framework} ${r.reference.dtype}`,
+        reference_train_tokens_per_s: r.reference?.tokens_per_s ?? '',
+        train_ratio_to_reference: r.reference === undefined || !Number.isFinite(r.train_tokens_per_s) ? '' : Math.round((1000 * r.train_tokens_per_s) / r.reference.tokens_per_s) / 1000,
+        reference_peak_gb: r.reference?.peak_gb ?? '',
         error: r.error ?? '',
       };
     }),

@@ -72,6 +72,31 @@ describe('figA2_efficiency', () => {
     expect(csv).toContain('metala,"conv,norm",');
   });
 
+  it('shows the reference framework\'s tokens/s and our share of it, and bench --matmul files as a products section', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
+    dirs.push(root);
+    await mkdir(join(root, 'bench'), { recursive: true });
+    const MiB = 2 ** 20;
+    const ref = { framework: 'pytorch+fla', dtype: 'fp32', tokens_per_s: 40000, peak_gb: 2.3 };
+    await writeFile(join(root, 'bench', 'a.json'), JSON.stringify({
+      created: '2026-01-03T00:00:00Z', settings: 'B=32 d=256',
+      results: [{ ...record('metala', 512, 10000, 100 * MiB), reference: ref }, record('softmax', 512, 20000, 100 * MiB)],
+    }));
+    const product = { spec: '4096x128x128:tb', batch: 1, M: 4096, N: 128, K: 128, transA: false, transB: true, backend: 'webgpu', device: 'test gpu', flop: 134217728, clock: 'gpu' };
+    await writeFile(join(root, 'bench', 'm.json'), JSON.stringify({
+      created: '2026-01-04T00:00:00Z', kind: 'matmul', settings: 'matrix products', results: [],
+      matmul: [{ ...product, tfjs: { ms: 0.4, tflops: 0.34 }, tiled: { ms: 0.1, tflops: 1.34 }, reference: { framework: 'pytorch', dtype: 'fp32', ms: 0.02, tflops: 6.7 }, max_rel_diff: 1e-6 }],
+    }));
+    const out = join(root, 'tables');
+    await runReport({ resultsDir: root, outDir: out, only: ['figA2_efficiency'] });
+    const md = await readFile(join(out, 'figA2_efficiency.md'), 'utf8');
+    expect(md).toContain('| 40,000 (pytorch+fla fp32) | 25% | 2.3 |');
+    expect(md).toContain('| 4096x128x128:tb | 0.4 ms (0.34) | 0.1 ms (1.34) | 0.02 ms (6.7) pytorch fp32 | 20% | 1.0e-6 |');
+    const csv = await readFile(join(out, 'figA2_efficiency.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toContain('reference_train_tokens_per_s,train_ratio_to_reference');
+    expect(csv).toContain(',pytorch+fla fp32,40000,0.25,2.3,');
+  });
+
   it('is listed as empty when there are no bench files', async () => {
     const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
     dirs.push(root);
