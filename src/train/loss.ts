@@ -2,6 +2,7 @@
 // Zoology's MQAR training uses). Rows are selected on the host first, so MQAR's few query
 // positions never pay for a [B·T, V] softmax, and no [N, V] one-hot is ever built.
 import * as tf from '@tensorflow/tfjs';
+import { CE_BWD, CE_FWD } from '../backend/kernels/cross_entropy_webgpu.js';
 import { IGNORE_INDEX } from '../tasks/types.js';
 
 export interface LabelIndex {
@@ -26,6 +27,36 @@ export function labelIndex(labels: Int32Array): LabelIndex {
   return { rows, targets };
 }
 
+/** True when the current backend has the fused cross-entropy kernels (webgpu). */
+function fusedCrossEntropyAvailable(): boolean {
+  const b = tf.getBackend();
+  return b !== undefined && tf.getKernel(CE_FWD, b) !== undefined;
+}
+
+/**
+ * mean_n (logsumexp(z_n) − z_n[y_n]) in two kernels (cross_entropy_webgpu.ts): the forward keeps
+ * (loss_n, lse_n), the backward writes ∂z = (softmax(z) − onehot(y)) · dy/N in one pass.
+ */
+function fusedMeanCrossEntropy(z: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  const N = z.shape[0];
+  const y = tf.tensor1d(targets, 'int32');
+  const engine = tf.engine();
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const zz = args[0] as tf.Tensor2D;
+    const s = engine.runKernel(CE_FWD, { z: zz, y }) as tf.Tensor2D; // [N, 2] = (loss, lse)
+    (args[1] as tf.GradSaveFunc)([zz, s, y]);
+    return {
+      value: tf.mean(tf.reshape(tf.slice(s, [0, 0], [N, 1]), [N])) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sz, ss, sy] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const g = tf.broadcastTo(tf.reshape(tf.div(dy, N), [1]), [N]);
+        return engine.runKernel(CE_BWD, { z: sz, y: sy, s: ss, g }) as tf.Tensor;
+      },
+    };
+  });
+  return run(z) as tf.Scalar;
+}
+
 /**
  * Mean cross-entropy of logits [N, C] against targets (N): logsumexp(z) − z[y], with z[y] picked
  * from the flattened logits (its gradient is a scatter; no [N, C] one-hot is built).
@@ -35,6 +66,7 @@ export function labelIndex(labels: Int32Array): LabelIndex {
 export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array, labelSmoothing = 0): tf.Scalar {
   const [N, C] = logits.shape;
   if (N === 0) return tf.scalar(0);
+  if (labelSmoothing === 0 && fusedCrossEntropyAvailable()) return fusedMeanCrossEntropy(logits, targets);
   const pickIdx = new Int32Array(N);
   for (let n = 0; n < N; n++) pickIdx[n] = n * C + targets[n]!;
   const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(pickIdx, 'int32'));
@@ -55,6 +87,7 @@ export function maskedCrossEntropy(logits: tf.Tensor3D, idx: LabelIndex): tf.Sca
   if (M === 0) return tf.scalar(0);
   const flat = tf.reshape(logits, [B * T, V]);
   const sel = M === B * T ? flat : tf.gather(flat, tf.tensor1d(idx.rows, 'int32'));
+  if (fusedCrossEntropyAvailable()) return fusedMeanCrossEntropy(sel as tf.Tensor2D, idx.targets);
   const pickIdx = new Int32Array(M);
   for (let m = 0; m < M; m++) pickIdx[m] = m * V + idx.targets[m]!;
   const picked = tf.gather(tf.reshape(sel, [-1]), tf.tensor1d(pickIdx, 'int32'));

@@ -22,7 +22,7 @@ export function benchCommand(): Command {
     .option('--out <file>', 'write results here (default results/bench/bench-<time>.json)')
     .option('--profile', 'also time forward+backward vs optimizer, and list the slowest kernels (in the JSON)', false)
     .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', (v) => Number.parseInt(v, 10), 0)
-    .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, or all), for an A/B in one file')
+    .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, or all), for an A/B in one file')
     .option('--matmul <specs>', 'time matrix products instead of models: [batch x] M x N x K [:ta] [:tb], comma-separated (tiled kernel vs tfjs on webgpu)', list)
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
     .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
