@@ -2,6 +2,8 @@
 // every backend; a kernel registered here only changes which form an op picks by default).
 import { MetalaError } from '../../util/errors.js';
 import { registerCausalConvWebgpuKernels } from './causal_conv_webgpu.js';
+import { registerCrossEntropyWebgpuKernels } from './cross_entropy_webgpu.js';
+import { registerGlaChunkWebgpuKernels } from './gla_chunk_webgpu.js';
 import { registerGlaWebgpuKernels } from './gla_webgpu.js';
 import { registerMatmulWebgpuKernel } from './matmul_webgpu.js';
 import { registerNormWebgpuKernels } from './norm_webgpu.js';
@@ -16,12 +18,16 @@ const FAMILIES: Record<string, () => void> = {
   gla: () => {
     registerGlaWebgpuKernels();
     registerSumBlocksWebgpuKernel();
+    // the chunkwise forms of the same recurrence (T ≥ 64; gated_recurrence/index.ts picks)
+    registerGlaChunkWebgpuKernels();
   },
   conv: registerCausalConvWebgpuKernels,
   norm: registerNormWebgpuKernels,
   rwkv4: registerRwkv4WebgpuKernels,
   scan: registerSelectiveScanWebgpuKernels,
   embedding: registerSegmentSumWebgpuKernel,
+  // softmax cross-entropy over the vocabulary: one kernel forward, one backward
+  xent: registerCrossEntropyWebgpuKernels,
   // tiled matrix products (BatchMatMul) with split-K for long K; tfjs's own kernels for the rest
   matmul: registerMatmulWebgpuKernel,
 };

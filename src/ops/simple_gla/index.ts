@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState } from '../common/types.js';
 import type { ChunkDefaults } from '../common/validate.js';
 import { dims, expectShape, resolveForm, resolveOptions } from '../common/validate.js';
-import { glaFused, glaFusedAvailable } from '../gated_recurrence/fused.js';
+import { glaFusedAvailable } from '../gated_recurrence/fused.js';
+import { glaFusedAuto } from '../gated_recurrence/index.js';
 import { simpleGlaChunk } from './chunk.js';
 import { simpleGlaNaive } from './naive.js';
 import { simpleGlaParallel } from './parallel.js';
@@ -38,8 +39,9 @@ export function simpleGla(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.
   const resolved = resolveOptions(op, opts, dk, SIMPLE_GLA_DEFAULTS);
   switch (resolveForm(op, opts.form, t, glaFusedAvailable() ? 'fused' : 'chunk')) {
     case 'fused':
-      // The per-channel kernel with the head's scalar decay broadcast over K (its gradient sums back).
-      return tf.tidy(() => glaFused(q, k, v, g.expandDims(3).tile([1, 1, 1, q.shape[3]]) as tf.Tensor4D, resolved) as unknown as tf.TensorContainer) as unknown as RecurrenceResult;
+      // The per-channel kernels (chunkwise or sequential, as for gla) with the head's scalar decay
+      // broadcast over K (its gradient sums back).
+      return tf.tidy(() => glaFusedAuto(q, k, v, g.expandDims(3).tile([1, 1, 1, q.shape[3]]) as tf.Tensor4D, resolved) as unknown as tf.TensorContainer) as unknown as RecurrenceResult;
     case 'naive':
       return simpleGlaNaive(q, k, v, g, resolved);
     case 'parallel':
