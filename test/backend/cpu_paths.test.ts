@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, takeGpuError } from '../../src/backend/index.js';
+import { pickSplits, TILES, tiledMatmulApplies, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
 import { embedLookup, sortIds } from '../../src/layers/embedding.js';
 import { glaSplits } from '../../src/backend/kernels/gla_webgpu.js';
 import { disabledFamilies } from '../../src/backend/kernels/index.js';
@@ -52,5 +53,23 @@ describe('METALA_NO_FUSED', () => {
     expect([...disabledFamilies(' conv, norm ')].sort()).toEqual(['conv', 'norm']);
     expect([...disabledFamilies('all')].sort()).toEqual(['conv', 'embedding', 'gla', 'matmul', 'norm', 'rwkv4', 'scan', 'xent']);
     expect(() => disabledFamilies('conv,fast')).toThrow(/^METALA_NO_FUSED: unknown kernel family 'fast'\. Use a comma-separated list of gla, conv, norm, rwkv4, scan, embedding, xent, matmul, or all$/);
+  });
+});
+
+describe('tiled matmul routing and K splits (decided on the host)', () => {
+  const d = (M: number, N: number, K: number, transA = false, transB = false, batch = 1): MatmulDims => ({ batch, batchA: batch, batchB: batch, M, N, K, transA, transB });
+  it('takes training products, leaves vector shapes and the LM head forward to tfjs', () => {
+    expect(tiledMatmulApplies(d(32768, 128, 128))).toBe(true);
+    expect(tiledMatmulApplies(d(32768, 128, 8192, false, true))).toBe(true); // head input gradient
+    expect(tiledMatmulApplies(d(128, 8192, 32768, true))).toBe(true); // head weight gradient
+    expect(tiledMatmulApplies(d(32768, 8192, 128))).toBe(false); // head forward: tfjs measured faster
+    expect(tiledMatmulApplies(d(1, 300, 64))).toBe(false); // decode row
+  });
+  it('splits a long K only while the output tiles are too few, in BK multiples', () => {
+    expect(pickSplits(d(32768, 128, 128), TILES.large)).toEqual({ splits: 1, kChunk: 128 });
+    const s = pickSplits(d(128, 128, 32768, true), TILES.large);
+    expect(s.splits).toBeGreaterThan(1);
+    expect(s.kChunk % TILES.large.BK).toBe(0);
+    expect(s.splits * s.kChunk).toBeGreaterThanOrEqual(32768);
   });
 });

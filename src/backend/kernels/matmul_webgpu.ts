@@ -94,7 +94,12 @@ export function pickSplits(d: MatmulDims, t: MatmulTile): { splits: number; kChu
 export function tiledMatmulApplies(d: MatmulDims): boolean {
   // Vector-shaped products (decode with batch 1, reductions) fill a 64-row tile badly; tfjs's
   // MatMulReduce / SmallOutputSize programs are made for them.
-  return d.M >= 16 && d.N >= 16 && d.K >= 8;
+  if (d.M < 16 || d.N < 16 || d.K < 8) return false;
+  // A short K with a wide output (the LM head's forward, [B·T, d] × [d, V]): tfjs's 32×32-tile
+  // kernel measured 3.35 ms of GPU time against this kernel's 9.46 ms at 32768×8192×128 on an H200
+  // (results/bench/matmul-training-products.json); at N ≤ 688 this kernel is as fast or faster.
+  if (!d.transA && !d.transB && d.K <= 256 && d.N >= 4096) return false;
+  return true;
 }
 
 /** WGSL of the tiled product; `result` is [S, batch, M, N] (S = 1 unless K is split). */
