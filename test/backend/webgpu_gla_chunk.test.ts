@@ -16,19 +16,11 @@ import type { ResolvedOptions } from '../../src/ops/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { MetalaError } from '../../src/util/errors.js';
 import { goldenTensor, loadGolden, Rng } from '../ops/harness.js';
+import { maxRel } from '../helpers/close.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 const why = await webgpuOrWhy('webgpu gla chunk kernel tests');
 
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return err / scale;
-}
 
 /**
  * Runs fn with METALA_GLA_KERNEL set to value (unset for undefined), restoring it afterwards (after

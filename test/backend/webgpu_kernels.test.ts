@@ -20,19 +20,11 @@ import { goldenTensor, loadGolden } from '../ops/harness.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema } from '../../src/models/lm_config.js';
 import { GpuBufferLimitError } from '../../src/util/errors.js';
+import { maxRel } from '../helpers/close.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 const why = await webgpuOrWhy('webgpu kernel tests');
 
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return err / scale;
-}
 
 describe.skipIf(why !== undefined)('webgpu kernels', () => {
   const [B, T, H, K, V] = [2, 23, 3, 16, 32];

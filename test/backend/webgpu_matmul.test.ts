@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { shutdownBackend, takeGpuError } from '../../src/backend/index.js';
 import { pickSplits, setTiledMatmul, TILES, tiledMatmulLaunches, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
 import { parseMatmulSpec } from '../../src/bench/matmul.js';
+import { maxRel } from '../helpers/close.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 const why = await webgpuOrWhy('webgpu matmul tests');
@@ -31,15 +32,6 @@ function reference(a: Float32Array, b: Float32Array, d: MatmulDims): Float64Arra
   return out;
 }
 
-function maxRel(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
-}
 
 async function check(d: MatmulDims, seed: number): Promise<{ rel: number; shape: number[] }> {
   const a = tf.randomNormal(d.transA ? [d.batchA, d.K, d.M] : [d.batchA, d.M, d.K], 0, 1, 'float32', seed);

@@ -53,3 +53,14 @@ export function expectClose(got: Numbers, want: Numbers, opts: CloseOptions): Cl
   expect(worst, msg).toBe(-1);
   return { maxAbs, maxRel };
 }
+
+/** max |a − b| / max |b| (b the reference; NaN anywhere gives NaN, which fails any bound). */
+export function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return err / scale;
+}
