@@ -61,9 +61,14 @@ function loadWithIncludes(file: string, seen: string[] = []): Obj {
   return deepMerge(merged, rest);
 }
 
+/** Path segments that would reach Object.prototype instead of a config key. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Set a dotted path, creating objects on the way. */
 export function setPath(obj: Obj, path: string, value: unknown): void {
   const keys = path.split('.');
+  // Callers validate user paths first (parseSet); this keeps any other caller from polluting prototypes.
+  if (keys.some((k) => FORBIDDEN_KEYS.has(k))) throw new Error(`internal: config path '${path}' names an object prototype`);
   let cur: Obj = obj;
   for (const k of keys.slice(0, -1)) {
     if (!isObj(cur[k])) cur[k] = {};
@@ -77,6 +82,8 @@ export function parseSet(file: string, expr: string): [string, unknown] {
   const eq = expr.indexOf('=');
   if (eq <= 0) throw new ConfigError(file, '--set', `'${expr}' is not of the form key.path=value. Example: --set train.lr=1e-3`);
   const path = expr.slice(0, eq).trim();
+  const bad = path.split('.').find((k) => k === '' || FORBIDDEN_KEYS.has(k));
+  if (bad !== undefined) throw new ConfigError(file, '--set', `'${path}' ${bad === '' ? 'has an empty segment' : `names '${bad}', which is not a config key`}. Give a dotted config path, e.g. --set train.lr=1e-3`);
   const raw = expr.slice(eq + 1);
   let value: unknown;
   try {

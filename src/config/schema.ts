@@ -8,7 +8,12 @@ import { trainSchema } from './train_schema.js';
 export const experimentSchema = z
   .object({
     /** Results go to results/<name>/<run-id>/ (default: the config path under configs/). */
-    name: z.string().regex(/^[A-Za-z0-9_.\-/]+$/, 'use letters, digits, _ . - /').optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.\-/]+$/, 'use letters, digits, _ . - /')
+      // The experiment's folder under --results: no absolute path, no '..' or '.' segment, no empty segment.
+      .refine((n) => !n.startsWith('/') && n.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'must stay inside --results: a relative path without . or .. segments, e.g. mqar/fig3')
+      .optional(),
     description: z.string().optional(),
     seed: z.number().int().min(0).default(0),
     backend: z.enum(BACKENDS).optional(),

@@ -2,7 +2,7 @@
 // crossed with any `sweep:`), e.g. the MetaLA Tab. 8 rows of configs/ablation.yaml.
 import { Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/index.js';
-import { parseJobs } from '../options.js';
+import { parseJobs, positiveNumber } from '../options.js';
 
 export function ablateCommand(): Command {
   return new Command('ablate')
@@ -14,7 +14,7 @@ export function ablateCommand(): Command {
     .option('--only <names>', 'comma-separated variant names or run ids')
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
-    .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', Number.parseFloat)
+    .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', positiveNumber('--max-minutes 30'))
     .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; for CPU backends: runs sharing one GPU time-slice it)', parseJobs, 1)
     .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
       const { runExperiment } = await import('../run_experiment.js');

@@ -2,26 +2,26 @@
 // sequence lengths × backends; one child process per backend (a process holds one backend).
 // Results: results/bench/<name>.json, one record per case.
 import { Command } from 'commander';
+import { nonNegativeInt, positiveInt, positiveInts } from '../options.js';
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-const ints = (v: string): number[] => list(v).map((s) => Number.parseInt(s, 10));
 
 export function benchCommand(): Command {
   return new Command('bench')
     .description('measure training/inference tokens/s and memory per mixer, sequence length and backend')
     .option('--backends <list>', 'backends to compare, each in its own process', 'wasm')
     .option('--mixers <list>', 'mixer names (registry defaults; metala uses d_k = d/2, conv 4)', 'metala,softmax')
-    .option('--seq-lens <list>', 'sequence lengths', ints, [128])
-    .option('--batch <n>', 'batch size', (v) => Number.parseInt(v, 10), 16)
-    .option('--d-model <n>', 'model width', (v) => Number.parseInt(v, 10), 64)
-    .option('--layers <n>', 'layers', (v) => Number.parseInt(v, 10), 2)
-    .option('--vocab <n>', 'vocabulary', (v) => Number.parseInt(v, 10), 256)
-    .option('--heads <n>', 'heads of every mixer', (v) => Number.parseInt(v, 10), 4)
-    .option('--steps <n>', 'measured steps per case', (v) => Number.parseInt(v, 10), 5)
-    .option('--warmup <n>', 'unmeasured steps first (kernel compilation)', (v) => Number.parseInt(v, 10), 2)
+    .option('--seq-lens <list>', 'sequence lengths', positiveInts('--seq-lens 128,512'), [128])
+    .option('--batch <n>', 'batch size', positiveInt('--batch 16'), 16)
+    .option('--d-model <n>', 'model width', positiveInt('--d-model 256'), 64)
+    .option('--layers <n>', 'layers', positiveInt('--layers 4'), 2)
+    .option('--vocab <n>', 'vocabulary', positiveInt('--vocab 256'), 256)
+    .option('--heads <n>', 'heads of every mixer', positiveInt('--heads 4'), 4)
+    .option('--steps <n>', 'measured steps per case', positiveInt('--steps 10'), 5)
+    .option('--warmup <n>', 'unmeasured steps first (kernel compilation)', nonNegativeInt('--warmup 12'), 2)
     .option('--out <file>', 'write results here (default results/bench/bench-<time>.json)')
     .option('--profile', 'also time forward+backward vs optimizer, and list the slowest kernels (in the JSON)', false)
-    .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', (v) => Number.parseInt(v, 10), 0)
+    .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', nonNegativeInt('--decode 256'), 0)
     .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, or all), for an A/B in one file')
     .option('--matmul <specs>', 'time matrix products instead of models: [batch x] M x N x K [:ta] [:tb], comma-separated (tiled kernel vs tfjs on webgpu)', list)
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')

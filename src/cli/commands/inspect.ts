@@ -2,13 +2,14 @@
 // architecture and parameter count, and check that its parallel and recurrent forms agree.
 import { Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { positiveInt } from '../options.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
     .description('load a checkpoint folder, print its architecture, and self-check parallel vs recurrent logits')
     .argument('<dir>', 'folder with config.json and model.safetensors')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
-    .option('--tokens <n>', 'length of the self-check sequence', (v) => Number.parseInt(v, 10), 16)
+    .option('--tokens <n>', 'length of the self-check sequence', positiveInt('--tokens 16'), 16)
     .option('--golden <file>', 'also compare with reference logits: JSON {input_ids, logits, prefill?, decode_logits?}')
     .action(async (dir: string, o: { backend: BackendName; tokens: number; golden?: string }) => {
       const { initBackend } = await import('../../backend/index.js');

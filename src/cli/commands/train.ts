@@ -2,7 +2,7 @@
 // are skipped, interrupted ones resume from their checkpoint.
 import { Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/index.js';
-import { parseJobs } from '../options.js';
+import { parseJobs, positiveNumber } from '../options.js';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -14,7 +14,7 @@ export function trainCommand(): Command {
     .option('--only <ids>', 'comma-separated run ids (or prefixes) to run')
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
-    .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', Number.parseFloat)
+    .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', positiveNumber('--max-minutes 30'))
     .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; for CPU backends: runs sharing one GPU time-slice it)', parseJobs, 1)
     .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
       const { runExperiment } = await import('../run_experiment.js');
