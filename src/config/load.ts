@@ -1,6 +1,6 @@
 // YAML → include/extends merge → --set overrides → sweep/variants expansion → zod validation
 // → fully resolved RunSpecs. Every problem is one ConfigError line naming file and key path.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -30,9 +30,18 @@ function readYaml(file: string, from?: string): Obj {
   if (!existsSync(file)) {
     throw new ConfigError(from ?? file, from === undefined ? '' : 'include', `file ${from === undefined ? '' : `'${file}' `}not found. Check the path${from === undefined ? ' (see configs/ for the shipped experiments)' : ' (relative to the including file)'}`);
   }
+  if (statSync(file).isDirectory()) {
+    throw new ConfigError(from ?? file, from === undefined ? '' : 'include', `${from === undefined ? 'this' : `'${file}'`} is a folder, not a YAML file. Give a file, e.g. configs/mqar.yaml (a shell glob such as configs/*.yaml names several)`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(from ?? file, from === undefined ? '' : 'include', `cannot read ${from === undefined ? 'the file' : `'${file}'`} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Check its permissions`);
+  }
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = parseYaml(text);
   } catch (e) {
     if (e instanceof YAMLParseError) {
       const pos = e.linePos?.[0];

@@ -34,6 +34,9 @@ const cases: [string, string[], RegExp][] = [
   ['train name=/abs', ['train', smoke, '--set', 'name=/tmp/escape', '--dry-run'], /name: must stay inside --results/],
   ['eval --name ../x', ['eval', '--checkpoint', 'x', '--name', '../escape'], /^error: option '--name <name>' argument '\.\.\/escape' is invalid/],
   ['eval --limit 0', ['eval', '--checkpoint', 'x', '--limit', '0'], /^error: option '--limit <n>' argument '0' is invalid/],
+  ['bench --backends nope', ['bench', '--backends', 'nope'], /^error: option '--backends <list>' argument 'nope' is invalid\. expected a comma-separated list of wasm, cpu, webgpu, tensorflow/],
+  ['validate a folder', ['validate', resolve(REPO, 'configs')], /^error: .*configs: \(top level\): this is a folder, not a YAML file/],
+  ['train a folder', ['train', resolve(REPO, 'configs'), '--dry-run'], /^error: .*configs: \(top level\): this is a folder, not a YAML file/],
   ['inspect --tokens abc', ['inspect', 'x', '--tokens', 'abc'], /^error: option '--tokens <n>' argument 'abc' is invalid/],
 ];
 

@@ -1,15 +1,25 @@
 // `metala bench`: tokens/s (train step and inference) and peak tensor memory for mixers ×
 // sequence lengths × backends; one child process per backend (a process holds one backend).
 // Results: results/bench/<name>.json, one record per case.
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { nonNegativeInt, positiveInt, positiveInts } from '../options.js';
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 
+/** Backends a bench child can initialise (auto is not one: a bench compares named backends). */
+const BENCH_BACKENDS = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
+
+function backendList(v: string): string[] {
+  const names = list(v);
+  const bad = names.find((n) => !(BENCH_BACKENDS as readonly string[]).includes(n));
+  if (names.length === 0 || bad !== undefined) throw new InvalidArgumentError(`expected a comma-separated list of ${BENCH_BACKENDS.join(', ')}, e.g. --backends wasm,webgpu`);
+  return names;
+}
+
 export function benchCommand(): Command {
   return new Command('bench')
     .description('measure training/inference tokens/s and memory per mixer, sequence length and backend')
-    .option('--backends <list>', 'backends to compare, each in its own process', 'wasm')
+    .option('--backends <list>', `backends to compare, each in its own process (${BENCH_BACKENDS.join(', ')})`, backendList, ['wasm'])
     .option('--mixers <list>', 'mixer names (registry defaults; metala uses d_k = d/2, conv 4)', 'metala,softmax')
     .option('--seq-lens <list>', 'sequence lengths', positiveInts('--seq-lens 128,512'), [128])
     .option('--batch <n>', 'batch size', positiveInt('--batch 16'), 16)
@@ -27,8 +37,8 @@ export function benchCommand(): Command {
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
     .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
     .option('--child', 'internal: run one backend and print JSON', false)
-    .action(async (o: { backends: string; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; decode: number }) => {
+    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; decode: number }) => {
       const { runBench } = await import('../../bench/cli.js');
-      await runBench({ ...o, backends: list(o.backends), mixers: list(o.mixers) });
+      await runBench({ ...o, mixers: list(o.mixers) });
     });
 }
