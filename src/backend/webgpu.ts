@@ -2,6 +2,7 @@
 // (tfjs-in-node.md §3.2). METALA_DAWN_NODE points at dawn.node directly: inside the single-file
 // bundle the `webgpu` package cannot find its own binary (DESIGN.md §3).
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { MetalaError } from '../util/errors.js';
 import type { BackendInfo } from './index.js';
@@ -19,6 +20,43 @@ interface GpuAdapterLike {
   /** Older WebGPU spec revisions put the flag on the adapter itself. */
   isFallbackAdapter?: boolean;
   limits: Record<string, number>;
+}
+
+/** Where Dawn's Node module is: METALA_DAWN_NODE, or the installed `webgpu` package; undefined if neither. */
+function dawnModulePath(): string | undefined {
+  const explicit = process.env['METALA_DAWN_NODE'];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  try {
+    return createRequire(import.meta.url ?? __filename).resolve('webgpu');
+  } catch {
+    return undefined;
+  }
+}
+
+// Run by the probe child (CommonJS, `node -e`): one JSON line, the adapter's kind or null.
+const PROBE = `
+const d = require(process.env.METALA_PROBE_DAWN);
+d.create([]).requestAdapter({ powerPreference: 'high-performance' }).then((a) => {
+  const i = (a && a.info) || {};
+  process.stdout.write(JSON.stringify(a ? { software: i.isFallbackAdapter === true || a.isFallbackAdapter === true || i.architecture === 'software' } : null));
+  process.exit(0);
+}, () => { process.stdout.write('null'); process.exit(0); });`;
+
+/**
+ * Backend auto asks a child process whether a hardware WebGPU adapter exists. Enumerating adapters
+ * makes Dawn and the Vulkan loader print warnings from native code on stderr (with Mesa's lavapipe,
+ * present on many Linux machines without a GPU: "maxDynamicUniformBuffersPerPipelineLayout
+ * artificially reduced …"); in the child they go nowhere, so a CPU machine settles on wasm quietly.
+ * Costs one short process (~0.3 s) where Dawn is installed.
+ */
+function probeAdapter(modulePath: string): 'hardware' | 'software' | 'none' {
+  const r = spawnSync(process.execPath, ['-e', PROBE], { env: { ...process.env, METALA_PROBE_DAWN: modulePath }, encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const j = JSON.parse(r.stdout ?? 'null') as { software: boolean } | null;
+    return j === null ? 'none' : j.software ? 'software' : 'hardware';
+  } catch {
+    return 'none';
+  }
 }
 
 async function loadDawn(): Promise<{ dawn?: DawnModule; why?: string }> {
@@ -66,10 +104,15 @@ export function takeGpuError(): string | undefined {
 /**
  * Returns undefined when no adapter exists and `required` is false (the caller falls back to wasm).
  * With `required`, every failure is a clear MetalaError. With `hardwareOnly` (backend auto), a
- * software adapter also returns undefined, after one line on stderr saying so: `auto` on a CPU
- * machine with Mesa's Vulkan drivers installed should train on wasm, not on lavapipe.
+ * child process probes the adapters first (probeAdapter) and a software adapter also returns
+ * undefined, silently: `auto` on a CPU machine with Mesa's Vulkan drivers installed trains on wasm,
+ * not on lavapipe (several times slower there), and prints nothing about it.
  */
 export async function initWebgpu(opts: { required: boolean; hardwareOnly?: boolean }): Promise<BackendInfo | undefined> {
+  if (opts.hardwareOnly === true && !opts.required) {
+    const path = dawnModulePath();
+    if (path === undefined || probeAdapter(path) !== 'hardware') return undefined;
+  }
   const { dawn, why } = await loadDawn();
   if (dawn === undefined) {
     if (!opts.required) return undefined;
