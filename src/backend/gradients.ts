@@ -7,6 +7,7 @@
 //  - Tile (and tf.broadcastTo, which runs as Tile) adds one slice of dy per repetition; here it is
 //    one sum.
 import * as tf from '@tensorflow/tfjs';
+import { broadcastToFast } from './broadcast.js';
 
 function expandedDy(dy: tf.Tensor, xShape: number[], axis: unknown): tf.Tensor {
   const shape = xShape.slice();
@@ -56,7 +57,7 @@ export function registerGradientFixes(): void {
     inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved as [tf.Tensor];
-      return { x: () => tf.broadcastTo(expandedDy(dy as tf.Tensor, x.shape, attrs['axis']), x.shape) };
+      return { x: () => broadcastToFast(expandedDy(dy as tf.Tensor, x.shape, attrs['axis']), x.shape) };
     },
   });
   tf.registerGradient({
@@ -66,7 +67,7 @@ export function registerGradientFixes(): void {
       const [x] = saved as [tf.Tensor];
       const axes = tf.util.parseAxisParam(attrs['axis'] as number | number[], x.shape);
       const reduceSize = axes.reduce((n, a) => n * x.shape[a]!, 1);
-      return { x: () => tf.div(tf.broadcastTo(expandedDy(dy as tf.Tensor, x.shape, attrs['axis']), x.shape), reduceSize) };
+      return { x: () => tf.div(broadcastToFast(expandedDy(dy as tf.Tensor, x.shape, attrs['axis']), x.shape), reduceSize) };
     },
   });
 }

@@ -3,6 +3,7 @@
 // work-arounds for tfjs 4.22 (no tf.cumsum: wrong gradients / webgpu values, tfjs-in-node.md §2.5;
 // unstack of size 1; wasm's O(n²) unstack; webgpu's 65535 matMul batch limit).
 import * as tf from '@tensorflow/tfjs';
+import { broadcastToFast } from '../../backend/broadcast.js';
 
 /**
  * Additive log-space causal mask value. Added to an exponent before exp so that the (j > i) entries
@@ -50,7 +51,7 @@ export function bmm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB =
  */
 export function prefixSum(x: tf.Tensor3D): tf.Tensor3D {
   const [m, c] = x.shape;
-  return bmm(tf.broadcastTo(trilOnes(c), [m, c, c]), x);
+  return bmm(broadcastToFast(trilOnes(c), [m, c, c]) as tf.Tensor3D, x);
 }
 
 /**
