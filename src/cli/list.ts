@@ -9,7 +9,18 @@ function mdTable(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n') + '\n';
 }
 
-export async function renderList(what: 'mixers' | 'tasks' | 'tables', d: number): Promise<string> {
+export async function renderList(what: 'mixers' | 'tasks' | 'eval-tasks' | 'tables', d: number): Promise<string> {
+  if (what === 'eval-tasks') {
+    // Zero-shot tasks (configs/tasks/*.yaml, lm-eval v0.4 shape): what `metala eval --tasks` takes.
+    const { listTaskConfigs, loadTaskConfig, evalSplit } = await import('../eval/task_config.js');
+    return mdTable(
+      ['task', 'metrics (paper reports)', 'scoring', 'data source (metala data fetch <task>)', 'split'],
+      listTaskConfigs().map((name) => {
+        const c = loadTaskConfig(name);
+        return [name, `${c.metric_list.map((m) => m.metric).join(', ')} (${c.metadata.paper_metric})`, c.output_type, `Hugging Face ${c.dataset_path}${c.dataset_name !== null ? ` / ${c.dataset_name}` : ''}`, evalSplit(c)];
+      }),
+    );
+  }
   if (what === 'mixers') {
     const yes = (b: boolean) => (b ? '✓' : '✗');
     return mdTable(

@@ -51,3 +51,13 @@ export function folderName(example: string): (v: string) => string {
 
 /** --jobs: a positive integer. */
 export const parseJobs = positiveInt('--jobs 4');
+
+/**
+ * `--set a=b CONFIG`: commander's variadic --set also takes the config path that follows it. The
+ * values without '=' are config paths, not overrides: give them back. Returns the paths found
+ * (given ones first) and the real overrides.
+ */
+export function splitConfigsFromSets(given: string[], sets: string[]): { configs: string[]; sets: string[] } {
+  const paths = sets.filter((s) => !s.includes('='));
+  return { configs: [...given, ...paths], sets: sets.filter((s) => s.includes('=')) };
+}

@@ -70,6 +70,20 @@ function loadWithIncludes(file: string, seen: string[] = []): Obj {
   return deepMerge(merged, rest);
 }
 
+/**
+ * Whether a YAML file is an lm-eval-style task config (configs/tasks/*.yaml: `task: <name>` with an
+ * `output_type`) rather than an experiment; false for anything unreadable (loadExperiment reports it).
+ */
+export function isEvalTaskConfig(file: string): boolean {
+  try {
+    if (!existsSync(file) || statSync(file).isDirectory()) return false;
+    const doc = parseYaml(readFileSync(file, 'utf8')) as unknown;
+    return isObj(doc) && typeof doc['task'] === 'string' && 'output_type' in doc;
+  } catch {
+    return false;
+  }
+}
+
 /** Path segments that would reach Object.prototype instead of a config key. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 

@@ -84,7 +84,11 @@ export function dataCommand(): Command {
     .argument('<name>', 'data set (see `metala data`)')
     .option('--force', 'unpack again even if the files are present', false)
     .option('--dir <path>', 'output folder (default: datasets/<folder>/cache)')
-    .action(async (name: string, o: { force: boolean; dir?: string }) => {
+    .action(async (name: string, sub: { force: boolean; dir?: string }) => {
+      // `data` has the same --dir/--force options, and commander gives flags after the
+      // subcommand's name to the parent unless positional options are on: read both.
+      const parent = cmd.opts() as { force?: boolean; dir?: string };
+      const o = { force: sub.force || parent.force === true, dir: sub.dir ?? parent.dir };
       const { getDataset, datasetCache, makeCommand, MetalaError } = await load();
       const { downloadFile } = await import('../../data/download.js');
       const { join } = await import('node:path');

@@ -8,8 +8,8 @@ import { folderName, positiveInt } from '../options.js';
 export function evalCommand(): Command {
   return new Command('eval')
     .description('zero-shot evaluation of a checkpoint on lm-eval-style tasks (log-likelihood scoring)')
-    .requiredOption('--checkpoint <dir>', 'checkpoint folder: config.json + model.safetensors (+ tokenizer)')
-    .option('--tasks <list>', 'comma-separated tasks or groups: tab4, tab5, taba5, taba9, all (see configs/tasks/)', 'tab5')
+    .option('--checkpoint <dir>', 'checkpoint folder: config.json + model.safetensors (+ tokenizer); required unless --tasks list')
+    .option('--tasks <list>', 'comma-separated tasks or groups: tab4, tab5, taba5, taba9, all (see configs/tasks/); list prints them', 'tab5')
     .option('--limit <n>', 'score only the first N documents of each task (rows are marked in the tables)', positiveInt('--limit 100'))
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .option('--tokenizer <spec>', "override the checkpoint's tokenizer: byte, gpt2, cl100k_base, or a tokenizer.json / *.tiktoken path")
@@ -21,7 +21,7 @@ export function evalCommand(): Command {
     .addHelpText('after', '\nExamples:\n  metala eval --checkpoint path/to/metala_380M --tasks taba9\n  metala eval --checkpoint results/lm/metala/<run>/checkpoint --tasks tab5 --data-dir test/fixtures/eval')
     .action(
       async (o: {
-        checkpoint: string;
+        checkpoint?: string;
         tasks: string;
         limit?: number;
         backend: BackendName;
@@ -32,8 +32,17 @@ export function evalCommand(): Command {
         batchTokens?: number;
         maxLength?: number;
       }) => {
+        if (o.tasks.trim() === 'list') {
+          const { renderList } = await import('../list.js');
+          process.stdout.write(await renderList('eval-tasks', 0));
+          return;
+        }
+        if (o.checkpoint === undefined) {
+          const { MetalaError } = await import('../../util/errors.js');
+          throw new MetalaError("eval: --checkpoint is required. Give a checkpoint folder, e.g. --checkpoint path/to/metala_380M (or --tasks list to see the tasks)", 2);
+        }
         const { runEval } = await import('../../eval/run.js');
-        const out = await runEval({ ...o, tasks: o.tasks.split(',').map((s) => s.trim()).filter((s) => s !== '') });
+        const out = await runEval({ ...o, checkpoint: o.checkpoint, tasks: o.tasks.split(',').map((s) => s.trim()).filter((s) => s !== '') });
         process.stdout.write(`${out.results.length} task(s) scored; ${out.written.length} result folder(s) under ${o.results}/eval/${out.name}/ (render with: metala report)\n`);
       },
     );

@@ -4,10 +4,10 @@ import { Command, Argument } from 'commander';
 export function listCommand(): Command {
   return new Command('list')
     .description('list the registered mixers, tasks or tables')
-    .addArgument(new Argument('<what>', 'registry to print').choices(['mixers', 'tasks', 'tables']))
+    .addArgument(new Argument('<what>', 'registry to print').choices(['mixers', 'tasks', 'eval-tasks', 'tables']))
     .option('--d-model <n>', 'model width for the state-size and parameter columns', (v) => Number.parseInt(v, 10), 512)
     .action(async (what: string, o: { dModel: number }) => {
       const { renderList } = await import('../list.js');
-      process.stdout.write(await renderList(what as 'mixers' | 'tasks' | 'tables', o.dModel));
+      process.stdout.write(await renderList(what as 'mixers' | 'tasks' | 'eval-tasks' | 'tables', o.dModel));
     });
 }

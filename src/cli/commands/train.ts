@@ -2,12 +2,12 @@
 // are skipped, interrupted ones resume from their checkpoint.
 import { Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/index.js';
-import { parseJobs, positiveNumber } from '../options.js';
+import { parseJobs, positiveNumber, splitConfigsFromSets } from '../options.js';
 
 export function trainCommand(): Command {
   return new Command('train')
     .description('train every run of an experiment config (sweeps expand to several runs)')
-    .argument('<config>', 'experiment YAML, e.g. configs/mqar.yaml')
+    .argument('[config]', 'experiment YAML, e.g. configs/mqar.yaml')
     .addOption(new Option('--backend <name>', 'tfjs backend (auto: webgpu if a GPU adapter exists, else wasm)').choices(BACKENDS))
     .option('--set <key=value...>', 'override config keys, e.g. --set train.lr=1e-3 model.d_model=128', [])
     .option('--results <dir>', 'results folder', 'results')
@@ -16,8 +16,13 @@ export function trainCommand(): Command {
     .option('--dry-run', 'print the expanded runs and exit', false)
     .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', positiveNumber('--max-minutes 30'))
     .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; for CPU backends: runs sharing one GPU time-slice it)', parseJobs, 1)
-    .action(async (config: string, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
+    .action(async (config: string | undefined, o: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
+      const { configs, sets } = splitConfigsFromSets(config === undefined ? [] : [config], o.set);
+      if (configs.length !== 1) {
+        const { MetalaError } = await import('../../util/errors.js');
+        throw new MetalaError(configs.length === 0 ? 'train: no config given. Give one experiment YAML, e.g. metala train configs/smoke/mqar.yaml' : `train: ${configs.length} configs given (${configs.join(', ')}). Give one experiment YAML per call`, 2);
+      }
       const { runExperiment } = await import('../run_experiment.js');
-      await runExperiment(config, o);
+      await runExperiment(configs[0]!, { ...o, set: sets });
     });
 }
