@@ -14,7 +14,7 @@ import { atomicWriteFile } from '../results/store.js';
 export const EFFICIENCY_ID = 'figA2_efficiency';
 export const EFFICIENCY_FILES = ['figA2_efficiency.csv', 'figA2_efficiency.md'] as const;
 
-interface BenchFile {
+export interface BenchFile {
   file: string;
   created: string;
   settings: string;
@@ -25,7 +25,7 @@ interface BenchFile {
   matmul?: MatmulResult[];
 }
 
-async function readBenchFiles(dir: string): Promise<{ files: BenchFile[]; skipped: string[] }> {
+export async function readBenchFiles(dir: string): Promise<{ files: BenchFile[]; skipped: string[] }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { atomicWriteFile, scanRuns } from '../results/store.js';
 import type { SkippedRun } from '../results/store.js';
-import { buildTable } from './aggregate.js';
+import { buildTable, type TableModel } from './aggregate.js';
+import { CURVES_ID, renderFigures } from './figures/index.js';
 import { EFFICIENCY_ID, renderEfficiency } from './efficiency.js';
 import { TABLES, getTable } from './registry.js';
 import { renderCsv, renderMarkdown } from './render.js';
@@ -17,6 +18,8 @@ export interface ReportOptions {
   outDir: string;
   /** Table ids to render (default all); unknown ids throw with suggestions. */
   only?: readonly string[];
+  /** Where the SVG figures go (default <resultsDir>/figures). */
+  figuresDir?: string;
 }
 
 export interface WrittenTable {
@@ -38,18 +41,22 @@ export interface ReportResult extends Iterable<string> {
   skipped: SkippedRun[];
   /** Readable runs found. */
   runs: number;
+  /** SVG figures written. */
+  figures: string[];
 }
 
 export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   // Resolve names first so a typo fails before anything is read or written.
   const wantEfficiency = opts.only === undefined || opts.only.includes(EFFICIENCY_ID);
-  const only = opts.only?.filter((id) => id !== EFFICIENCY_ID);
+  const only = opts.only?.filter((id) => id !== EFFICIENCY_ID && id !== CURVES_ID);
   const specs: TableSpec[] = only === undefined ? Object.values(TABLES) : only.map((id) => getTable(id));
   const { runs, skipped } = await scanRuns(opts.resultsDir);
   const written: WrittenTable[] = [];
   const empty: string[] = [];
+  let fig3: TableModel | undefined;
   for (const spec of specs) {
     const model = buildTable(spec, runs);
+    if (spec.id === 'fig3_mqar') fig3 = model;
     if (model.nSelected === 0) {
       empty.push(spec.id);
       continue;
@@ -72,11 +79,19 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
       for (const reason of eff.skipped) skipped.push({ dir: join(opts.resultsDir, 'bench'), reason });
     }
   }
+  const figures = await renderFigures({
+    figuresDir: opts.figuresDir ?? join(opts.resultsDir, 'figures'),
+    runs,
+    fig3,
+    benchDir: join(opts.resultsDir, 'bench'),
+    want: (id) => opts.only === undefined || opts.only.includes(id),
+  });
   return {
     written,
     empty,
     skipped,
     runs: runs.length,
+    figures,
     *[Symbol.iterator]() {
       for (const w of written) yield* w.files;
     },

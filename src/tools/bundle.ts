@@ -8,6 +8,14 @@ import { dirname, join, resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
+/** vega-canvas → vega_canvas_none.js (see there: a top-level await probe for node-canvas). */
+const noCanvas = {
+  name: 'vega-canvas-none',
+  setup(build: { onResolve(o: { filter: RegExp }, f: () => { path: string }): void }): void {
+    build.onResolve({ filter: /^vega-canvas$/ }, () => ({ path: resolve('dist/src/tools/vega_canvas_none.js') }));
+  },
+};
+
 async function main(): Promise<void> {
   const out = resolve(process.argv[2] ?? 'bundle');
   const entry = resolve('dist/src/cli/main.js');
@@ -29,6 +37,7 @@ async function main(): Promise<void> {
     external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'esbuild'],
     logLevel: 'warning',
     banner: { js: '#!/usr/bin/env node' },
+    plugins: [noCanvas],
   });
   // The image decoder runs in worker_threads: its entry is a second file beside metala.cjs.
   const worker = resolve('dist/src/tasks/image/worker.js');
