@@ -47,6 +47,11 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   const { initBackend } = await import('../backend/index.js');
   const backend = await initBackend(o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto');
   const { trainRun } = await import('../train/loop.js');
+  const { installStopSignals, stopRequested } = await import('../train/stop_signal.js');
+  const say = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  installStopSignals(say);
   const interactive = isInteractive();
   process.stderr.write(`metala: ${runs.length} run(s) of ${exp.experiment} on ${backend.backend} (${backend.device})\n`);
   let failed = 0;
@@ -56,15 +61,25 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
       process.stdout.write(`time budget reached: ${runs.length - i} run(s) not started; re-run the same command to continue\n`);
       break;
     }
+    if (stopRequested()) {
+      process.stdout.write(`stopped: ${runs.length - i} run(s) not started; re-run the same command to continue\n`);
+      break;
+    }
     try {
       const out = await trainRun(r, {
         resultsDir: o.results,
         backend,
         progress: interactive,
         force: o.force,
-        log: interactive ? undefined : (line) => process.stderr.write(`${line}\n`),
+        log: interactive ? undefined : say,
+        notice: say,
         deadline,
+        shouldStop: stopRequested,
       });
+      if (out.status === 'locked') {
+        say(`skipped ${r.experiment}/${r.run_id}: another process is training it (${String(out.summary['locked_by'])}); if that process is gone, delete ${out.dir}/run.lock`);
+        continue;
+      }
       // The task's own metric: accuracy (MQAR, LRA, images) or perplexity (language modelling).
       const metric = out.summary['metric'] === 'perplexity' ? 'perplexity' : 'accuracy';
       const best = (out.summary['best'] as Record<string, number> | null)?.[metric];
@@ -79,5 +94,7 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
     }
   }
   if (failed > 0) throw new RunError(`${failed} of ${runs.length} run(s) failed; see the messages above`);
+  // 130 = terminated by Ctrl-C, as shells report it; the runs are checkpointed and resume.
+  if (stopRequested()) throw new MetalaError('stopped by a signal; the same command resumes the interrupted run', 130);
   return exp;
 }

@@ -35,7 +35,8 @@ export const runConfigSchema = z.looseObject({
 });
 export type RunConfig = z.output<typeof runConfigSchema>;
 
-export const RUN_STATUSES = ['finished', 'running', 'failed'] as const;
+/** interrupted: stopped by --max-minutes or a signal, checkpointed; the same command resumes it. */
+export const RUN_STATUSES = ['finished', 'running', 'interrupted', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** summary.json: final/best metrics plus where and how the run ran. */

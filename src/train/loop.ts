@@ -3,7 +3,7 @@
 // Finished runs are skipped; unfinished ones resume from their last checkpoint, replaying the
 // same data order (per-epoch shuffles derive from the seed and the epoch number).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../config/schema.js';
@@ -15,7 +15,7 @@ import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
-import { GpuBufferLimitError, RunError } from '../util/errors.js';
+import { GpuBufferLimitError, MetalaError, RunError } from '../util/errors.js';
 import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
@@ -24,6 +24,7 @@ import { lrAt } from './schedule.js';
 import { crossEntropy } from './loss.js';
 import { lossAndGrads } from './micro_batch.js';
 import { createProgress } from './progress.js';
+import { readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
 
 export interface EvalResult {
   accuracy: number;
@@ -35,7 +36,8 @@ export interface EvalResult {
 
 export interface RunOutcome {
   dir: string;
-  status: 'finished' | 'skipped' | 'failed' | 'interrupted';
+  /** locked: another process holds the run's lock (summary.locked_by says which); nothing was done. */
+  status: 'finished' | 'skipped' | 'failed' | 'interrupted' | 'locked';
   summary: Record<string, unknown>;
 }
 
@@ -121,194 +123,289 @@ export interface TrainOptions {
   force?: boolean;
   /** Called with one line per finished eval when the bar is off (logs). */
   log?: (line: string) => void;
+  /** Called with the run's life events, bar or not: resuming from step N, interrupted at step N, cleanups. */
+  notice?: (line: string) => void;
   /**
    * Stop (checkpointed, resumable) once this many steps ran in this call, or at this wall-clock
    * time (ms since epoch): `metala train --max-minutes` on a time-limited GPU.
    */
   stopAfterSteps?: number;
   deadline?: number;
+  /** Polled after every step: true once the user asked to stop (SIGINT/SIGTERM, stop_signal.ts). */
+  shouldStop?: () => boolean;
+}
+
+/** Everything one run needs while it trains (built by openRun, used by the step/eval/finish parts). */
+interface RunSession {
+  spec: RunSpec;
+  opts: TrainOptions;
+  dir: string;
+  label: string;
+  task: TaskDef;
+  data: TaskData;
+  unit: string;
+  model: TrainableModel;
+  optim: AdamW;
+  varList: tf.Variable[];
+  state: TrainerState;
+  resumed: boolean;
+  totalSteps: number;
+  stepsPerEpoch: number;
+  evalEvery: number;
+  ckptEvery: number;
+  base: Record<string, unknown>;
+}
+
+const ckptDirOf = (s: RunSession): string => join(s.dir, CHECKPOINT_DIR);
+const keptMessage = (s: RunSession): string =>
+  existsSync(join(ckptDirOf(s), 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDirOf(s)}` : 'no checkpoint was written yet';
+
+function summaryOf(s: RunSession, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ...s.base,
+    status,
+    steps: s.state.step,
+    best: s.state.best,
+    final: s.state.last,
+    wall_s: Math.round(s.state.wall_s * 10) / 10,
+    tokens_per_s: s.state.wall_s > 0 ? Math.round(s.state.tokens / s.state.wall_s) : null,
+    // Image tasks count images in tokens_per_s (seqLen 1 per image); say so beside it.
+    ...(s.unit === 'img' ? { throughput_unit: 'images' } : {}),
+    resumed: s.resumed,
+    ...extra,
+  };
+}
+
+async function checkpoint(s: RunSession): Promise<void> {
+  const optState = await s.optim.exportState();
+  // metala_task: the task options (e.g. the LM tokenizer) so `metala eval` can use the checkpoint alone.
+  await saveCheckpoint(ckptDirOf(s), s.model, { run_id: s.spec.run_id, metala_task: s.spec.task }, {
+    'optimizer.safetensors': encodeSafetensors(optState),
+    'trainer_state.json': JSON.stringify({ ...s.state, optim_t: s.optim.t }),
+  });
+}
+
+/** Builds data, model and optimizer, and continues from the checkpoint when there is one (resume). */
+async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<RunSession> {
+  await writeJson(join(dir, CONFIG_FILE), spec);
+  const orphans = await removeOrphanTmps(dir);
+  if (orphans.length > 0) opts.notice?.(`${spec.experiment}/${spec.run_id}: removed ${orphans.join(', ')} left by a process killed while checkpointing`);
+  const task = TASKS[spec.task.name as keyof typeof TASKS] as unknown as TaskDef;
+  const { name: _n, ...taskOpts } = spec.task;
+  const data = task.makeData(task.options.parse(taskOpts), spec.seed);
+  const t = spec.train;
+  const stepsPerEpoch = Math.ceil(data.train.size / t.batch_size);
+  const totalSteps = t.max_steps ?? Math.max(1, Math.round((t.epochs ?? 1) * stepsPerEpoch));
+  const evalEvery = Math.min(t.eval_every ?? Math.min(stepsPerEpoch, 1000), totalSteps);
+  const model = BACKBONES[spec.model.backbone]!.create(spec.model, spec.seed);
+  const optim = new AdamW(model.params, { betas: t.betas, eps: t.eps, weightDecay: t.weight_decay });
+  const state: TrainerState = { step: 0, best: null, last: null, wall_s: 0, tokens: 0 };
+  const ckptDir = join(dir, CHECKPOINT_DIR);
+  let resumed = false;
+  try {
+    if (!opts.force && existsSync(join(ckptDir, 'trainer_state.json'))) {
+      const st = await readCheckpointJson<TrainerState & { optim_t: number }>(join(ckptDir, 'trainer_state.json'));
+      try {
+        assignParams(model.params, (await readSafetensors(join(ckptDir, 'model.safetensors'))).tensors, ckptDir);
+        optim.importState((await readSafetensors(join(ckptDir, 'optimizer.safetensors'))).tensors, st.optim_t);
+      } catch (e) {
+        throw new MetalaError(`${ckptDir}: cannot resume from this checkpoint (${(e as Error).message.split('\n')[0]}). Re-run with --force to retrain the run from scratch, or delete its folder`, 2);
+      }
+      Object.assign(state, st);
+      resumed = true;
+      // Lines written after this checkpoint are replayed by the resumed run: drop them.
+      await truncateMetrics(join(dir, METRICS_FILE), state.step);
+      opts.notice?.(`resuming ${spec.experiment}/${spec.run_id} from step ${state.step}`);
+    } else if (opts.force) {
+      await atomicWriteFile(join(dir, METRICS_FILE), '');
+    }
+  } catch (e) {
+    model.dispose();
+    optim.dispose();
+    throw e;
+  }
+  return {
+    spec,
+    opts,
+    dir,
+    label: `${spec.experiment}/${spec.run_id}`,
+    task,
+    data,
+    unit: task.throughputUnit ?? 'tok', // what tokens/s counts: tokens, or images
+    model,
+    optim,
+    varList: [...model.params.vars.values()],
+    state,
+    resumed,
+    totalSteps,
+    stepsPerEpoch,
+    evalEvery,
+    ckptEvery: t.checkpoint_every ?? evalEvery,
+    base: {
+      run_id: spec.run_id,
+      experiment: spec.experiment,
+      variant: spec.variant,
+      metric: task.metric,
+      params: model.params.count(),
+      total_steps: totalSteps,
+      backend: opts.backend.backend,
+      device: opts.backend.device,
+      seed: spec.seed,
+      git_commit: gitCommit(),
+    },
+  };
+}
+
+/** One optimizer step on batch b; returns its loss and pre-clip gradient norm (read back). */
+async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: number; gn: number }> {
+  const t = s.spec.train;
+  markGpuStep();
+  const { value, grads } = lossAndGrads(s.model, b, s.varList, {
+    training: true,
+    recompute: t.recompute === true,
+    labelSmoothing: t.label_smoothing,
+    micro: t.micro_batch_size,
+  });
+  const named: Record<string, tf.Tensor> = {};
+  for (const [vn, g] of Object.entries(grads)) named[s.model.params.byVarName.get(vn)!] = g;
+  const gnorm = s.optim.step(named, lr, t.grad_clip);
+  for (const g of Object.values(grads)) g.dispose();
+  const loss = (await value.data())[0]!;
+  const gn = (await gnorm.data())[0]!;
+  value.dispose();
+  gnorm.dispose();
+  const gpuError = await takeGpuError();
+  if (gpuError !== undefined) throw new RunError(`${s.label}: GPU error at step ${s.state.step + 1}: ${gpuError}; ${keptMessage(s)}`);
+  if (!Number.isFinite(loss) || !Number.isFinite(gn)) {
+    throw new RunError(
+      `${s.label}: training diverged at step ${s.state.step + 1} (loss ${loss}, gradient norm ${gn}, lr ${lr.toExponential(2)}); ${keptMessage(s)}. Lower train.lr or set train.grad_clip`,
+    );
+  }
+  return { loss, gn };
+}
+
+/** Evaluates on the test split, records best/last, and says whether early stopping triggers. */
+async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, bar: ReturnType<typeof createProgress>): Promise<boolean> {
+  const ev = await evaluate(s.model, s.data, s.spec.train.batch_size);
+  await releaseGpuPool();
+  s.state.last = { ...ev, step: s.state.step };
+  if (better(s.task.metric, ev, s.state.best)) s.state.best = { ...ev, step: s.state.step };
+  await appendJsonl(join(s.dir, METRICS_FILE), { step: s.state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
+  bar.update(s.state.step, { metric: ev.accuracy });
+  s.opts.log?.(`${s.label} step ${s.state.step}/${s.totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(meanTps)} ${s.unit}/s`);
+  const es = s.spec.train.early_stop;
+  if (es === null) return false;
+  const v = ev[es.metric];
+  return (es.above !== undefined && v > es.above) || (es.below !== undefined && v < es.below);
+}
+
+/** The step loop: returns why it ended ('max_steps', 'early_stop', or 'interrupted' for a budget or a stop request). */
+async function trainSteps(s: RunSession, bar: ReturnType<typeof createProgress>): Promise<'max_steps' | 'early_stop' | 'interrupted'> {
+  const t = s.spec.train;
+  const { state } = s;
+  const stream = batchStream(s.data, t.batch_size, s.spec.seed, s.stepsPerEpoch, state.step);
+  const n0 = tf.memory().numTensors;
+  const firstStep = state.step;
+  let win = { tokens: 0, s: 0 };
+  while (state.step < s.totalSteps) {
+    const b = stream.next().value as Batch;
+    const lr = lrAt(state.step, s.totalSteps, t);
+    const t0 = performance.now();
+    const { loss, gn } = await trainStep(s, b, lr);
+    const dt = (performance.now() - t0) / 1000;
+    state.step += 1;
+    state.wall_s += dt;
+    state.tokens += b.batch * b.seqLen;
+    const tps = (b.batch * b.seqLen) / dt;
+    // Shown: the mean rate since the last evaluation (one step's rate jumps with GC pauses and
+    // the first steps after the evaluation released the GPU pool). metrics.jsonl keeps per-step rates.
+    win.tokens += b.batch * b.seqLen;
+    win.s += dt;
+    const meanTps = win.tokens / win.s;
+    bar.update(state.step, { loss, tps: meanTps });
+    if (state.step % t.log_every === 0 || state.step === 1) {
+      // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
+      // is how a run ends in GPU out-of-memory after hundreds of steps.
+      const pool = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
+      await appendJsonl(join(s.dir, METRICS_FILE), {
+        step: state.step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((state.step - 1) / s.stepsPerEpoch),
+        ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20) } : {}),
+      });
+    }
+    const isEval = state.step % s.evalEvery === 0 || state.step === s.totalSteps;
+    let early = false;
+    if (isEval) {
+      early = await evaluateAndCheck(s, loss, meanTps, bar);
+      win = { tokens: 0, s: 0 };
+    }
+    const checkpointed = isEval || state.step % s.ckptEvery === 0 || early;
+    if (checkpointed) {
+      await checkpoint(s);
+      await writeJson(join(s.dir, SUMMARY_FILE), summaryOf(s, 'running'));
+    }
+    if (early) return 'early_stop';
+    const budgetHit =
+      (s.opts.stopAfterSteps !== undefined && state.step - firstStep >= s.opts.stopAfterSteps) ||
+      (s.opts.deadline !== undefined && Date.now() >= s.opts.deadline) ||
+      s.opts.shouldStop?.() === true;
+    if (budgetHit && state.step < s.totalSteps) {
+      if (!checkpointed) await checkpoint(s);
+      return 'interrupted';
+    }
+    const leaked = tf.memory().numTensors - n0;
+    if (leaked > 0) throw new Error(`internal: ${leaked} tensors leaked in training step ${state.step}`);
+  }
+  return 'max_steps';
 }
 
 export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome> {
   const dir = join(opts.resultsDir, spec.experiment, spec.run_id);
   const summaryPath = join(dir, SUMMARY_FILE);
-  const ckptDir = join(dir, CHECKPOINT_DIR);
-  if (!opts.force && existsSync(summaryPath)) {
-    const prev = JSON.parse(await readFile(summaryPath, 'utf8')) as Record<string, unknown>;
-    if (prev['status'] === 'finished') return { dir, status: 'skipped', summary: prev };
-  }
-  await writeJson(join(dir, CONFIG_FILE), spec);
-  const task = TASKS[spec.task.name as keyof typeof TASKS] as unknown as TaskDef;
-  const { name: _n, ...taskOpts } = spec.task;
-  const data = task.makeData(task.options.parse(taskOpts), spec.seed);
-  const unit = task.throughputUnit ?? 'tok'; // what tokens/s counts: tokens, or images
-  const t = spec.train;
-  const stepsPerEpoch = Math.ceil(data.train.size / t.batch_size);
-  const totalSteps = t.max_steps ?? Math.max(1, Math.round((t.epochs ?? 1) * stepsPerEpoch));
-  const evalEvery = Math.min(t.eval_every ?? Math.min(stepsPerEpoch, 1000), totalSteps);
-  const ckptEvery = t.checkpoint_every ?? evalEvery;
-
-  const model = BACKBONES[spec.model.backbone]!.create(spec.model, spec.seed);
-  const optim = new AdamW(model.params, { betas: t.betas, eps: t.eps, weightDecay: t.weight_decay });
-  const state: TrainerState = { step: 0, best: null, last: null, wall_s: 0, tokens: 0 };
-  let resumed = false;
-  if (!opts.force && existsSync(join(ckptDir, 'trainer_state.json'))) {
-    const st = JSON.parse(await readFile(join(ckptDir, 'trainer_state.json'), 'utf8')) as TrainerState & { optim_t: number };
-    assignParams(model.params, (await readSafetensors(join(ckptDir, 'model.safetensors'))).tensors, ckptDir);
-    optim.importState((await readSafetensors(join(ckptDir, 'optimizer.safetensors'))).tensors, st.optim_t);
-    Object.assign(state, st);
-    resumed = true;
-  } else if (opts.force) {
-    await atomicWriteFile(join(dir, METRICS_FILE), '');
-  }
-  const varList = [...model.params.vars.values()];
-  const base = {
-    run_id: spec.run_id,
-    experiment: spec.experiment,
-    variant: spec.variant,
-    metric: task.metric,
-    params: model.params.count(),
-    total_steps: totalSteps,
-    backend: opts.backend.backend,
-    device: opts.backend.device,
-    seed: spec.seed,
-    git_commit: gitCommit(),
+  const finishedBefore = async (): Promise<Record<string, unknown> | undefined> => {
+    if (opts.force) return undefined;
+    const prev = await readPreviousSummary(summaryPath);
+    return prev?.['status'] === 'finished' ? prev : undefined;
   };
-  const summaryOf = (status: string, extra: Record<string, unknown> = {}) => ({
-    ...base,
-    status,
-    steps: state.step,
-    best: state.best,
-    final: state.last,
-    wall_s: Math.round(state.wall_s * 10) / 10,
-    tokens_per_s: state.wall_s > 0 ? Math.round(state.tokens / state.wall_s) : null,
-    // Image tasks count images in tokens_per_s (seqLen 1 per image); say so beside it.
-    ...(unit === 'img' ? { throughput_unit: 'images' } : {}),
-    resumed,
-    ...extra,
-  });
-  const checkpoint = async () => {
-    const optState = await optim.exportState();
-    // metala_task: the task options (e.g. the LM tokenizer) so `metala eval` can use the checkpoint alone.
-    await saveCheckpoint(ckptDir, model, { run_id: spec.run_id, metala_task: spec.task }, {
-      'optimizer.safetensors': encodeSafetensors(optState),
-      'trainer_state.json': JSON.stringify({ ...state, optim_t: optim.t }),
-    });
-  };
-  await writeJson(summaryPath, summaryOf('running'));
-
-  const label = `${spec.experiment}/${spec.run_id}`;
-  const bar = createProgress(label, opts.progress, unit);
-  bar.start(totalSteps, state.step);
-  const stream = batchStream(data, t.batch_size, spec.seed, stepsPerEpoch, state.step);
-  let stopReason = 'max_steps';
-  const n0 = tf.memory().numTensors;
-  const firstStep = state.step;
+  const done = await finishedBefore();
+  if (done !== undefined) return { dir, status: 'skipped', summary: done };
+  await mkdir(dir, { recursive: true });
+  const lock = await RunLock.acquire(dir);
+  if (!(lock instanceof RunLock)) return { dir, status: 'locked', summary: { locked_by: lock.heldBy } };
+  let s: RunSession | undefined;
   try {
-    let win = { tokens: 0, s: 0 };
-    while (state.step < totalSteps) {
-      const b = stream.next().value as Batch;
-      const lr = lrAt(state.step, totalSteps, t);
-      const t0 = performance.now();
-      markGpuStep();
-      const { value, grads } = lossAndGrads(model, b, varList, {
-        training: true,
-        recompute: t.recompute === true,
-        labelSmoothing: t.label_smoothing,
-        micro: t.micro_batch_size,
-      });
-      const named: Record<string, tf.Tensor> = {};
-      for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
-      const gnorm = optim.step(named, lr, t.grad_clip);
-      for (const g of Object.values(grads)) g.dispose();
-      const loss = (await value.data())[0]!;
-      const gn = (await gnorm.data())[0]!;
-      value.dispose();
-      gnorm.dispose();
-      const gpuError = await takeGpuError();
-      if (gpuError !== undefined) {
-        const kept = existsSync(join(ckptDir, 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
-        throw new RunError(`${label}: GPU error at step ${state.step + 1}: ${gpuError}; ${kept}`);
-      }
-      const dt = (performance.now() - t0) / 1000;
-      state.step += 1;
-      state.wall_s += dt;
-      state.tokens += b.batch * b.seqLen;
-      if (!Number.isFinite(loss) || !Number.isFinite(gn)) {
-        const kept = existsSync(join(ckptDir, 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
-        throw new RunError(
-          `${label}: training diverged at step ${state.step} (loss ${loss}, gradient norm ${gn}, lr ${lr.toExponential(2)}); ${kept}. Lower train.lr or set train.grad_clip`,
-        );
-      }
-      const tps = (b.batch * b.seqLen) / dt;
-      // Shown: the mean rate since the last evaluation (one step's rate jumps with GC pauses and
-      // the first steps after the evaluation released the GPU pool). metrics.jsonl keeps per-step rates.
-      win.tokens += b.batch * b.seqLen;
-      win.s += dt;
-      const meanTps = win.tokens / win.s;
-      bar.update(state.step, { loss, tps: meanTps });
-      if (state.step % t.log_every === 0 || state.step === 1) {
-        // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
-        // is how a run ends in GPU out-of-memory after hundreds of steps.
-        const pool = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
-        await appendJsonl(join(dir, METRICS_FILE), {
-          step: state.step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((state.step - 1) / stepsPerEpoch),
-          ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20) } : {}),
-        });
-      }
-      const isEval = state.step % evalEvery === 0 || state.step === totalSteps;
-      if (isEval) {
-        const ev = await evaluate(model, data, t.batch_size);
-        await releaseGpuPool();
-        state.last = { ...ev, step: state.step };
-        if (better(task.metric, ev, state.best)) state.best = { ...ev, step: state.step };
-        await appendJsonl(join(dir, METRICS_FILE), { step: state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
-        bar.update(state.step, { metric: ev.accuracy });
-        opts.log?.(`${label} step ${state.step}/${totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(meanTps)} ${unit}/s`);
-        win = { tokens: 0, s: 0 };
-        const es = t.early_stop;
-        if (es !== null) {
-          const v = ev[es.metric];
-          if ((es.above !== undefined && v > es.above) || (es.below !== undefined && v < es.below)) stopReason = 'early_stop';
-        }
-      }
-      if (isEval || state.step % ckptEvery === 0 || stopReason === 'early_stop') {
-        await checkpoint();
-        await writeJson(summaryPath, summaryOf('running'));
-      }
-      if (stopReason === 'early_stop') break;
-      const budgetHit =
-        (opts.stopAfterSteps !== undefined && state.step - firstStep >= opts.stopAfterSteps) || (opts.deadline !== undefined && Date.now() >= opts.deadline);
-      if (budgetHit && state.step < totalSteps) {
-        if (!isEval && state.step % ckptEvery !== 0) await checkpoint();
-        bar.stop();
-        const summary = summaryOf('running', { interrupted: true });
-        await writeJson(summaryPath, summary);
-        model.dispose();
-        optim.dispose();
-        return { dir, status: 'interrupted', summary };
-      }
-      const leaked = tf.memory().numTensors - n0;
-      if (leaked > 0) throw new Error(`internal: ${leaked} tensors leaked in training step ${state.step}`);
+    // Another process may have finished it between the first look and taking the lock.
+    const doneMeanwhile = await finishedBefore();
+    if (doneMeanwhile !== undefined) return { dir, status: 'skipped', summary: doneMeanwhile };
+    s = await openRun(spec, opts, dir);
+    await writeJson(summaryPath, summaryOf(s, 'running'));
+    const bar = createProgress(s.label, opts.progress, s.unit);
+    bar.start(s.totalSteps, s.state.step);
+    let ended: Awaited<ReturnType<typeof trainSteps>>;
+    try {
+      ended = await trainSteps(s, bar);
+    } catch (e0) {
+      bar.stop();
+      const half = Math.max(1, Math.floor((spec.train.micro_batch_size ?? spec.train.batch_size) / 2));
+      const e =
+        e0 instanceof GpuBufferLimitError
+          ? new RunError(`${s.label}: ${e0.message}. Set train.micro_batch_size (e.g. --set train.micro_batch_size=${half}; same steps), or lower train.batch_size or the sequence length; ${keptMessage(s)}`)
+          : (asOutOfMemory(e0, s.label, spec.train.batch_size, opts.backend.backend) ?? e0);
+      await writeJson(summaryPath, summaryOf(s, 'failed', { error: (e as Error).message }));
+      throw e;
     }
-  } catch (e0) {
     bar.stop();
-    const kept = existsSync(join(ckptDir, 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
-    const half = Math.max(1, Math.floor((spec.train.micro_batch_size ?? spec.train.batch_size) / 2));
-    const e =
-      e0 instanceof GpuBufferLimitError
-        ? new RunError(`${label}: ${e0.message}. Set train.micro_batch_size (e.g. --set train.micro_batch_size=${half}; same steps), or lower train.batch_size or the sequence length; ${kept}`)
-        : (asOutOfMemory(e0, label, spec.train.batch_size, opts.backend.backend) ?? e0);
-    const summary = summaryOf('failed', { error: (e as Error).message });
+    if (ended === 'interrupted') {
+      const summary = summaryOf(s, 'interrupted');
+      await writeJson(summaryPath, summary);
+      opts.notice?.(`interrupted ${s.label} at step ${s.state.step}/${s.totalSteps} (checkpointed); the same command resumes it`);
+      return { dir, status: 'interrupted', summary };
+    }
+    const summary = summaryOf(s, 'finished', { stopped: ended });
     await writeJson(summaryPath, summary);
-    model.dispose();
-    optim.dispose();
-    throw e;
+    return { dir, status: 'finished', summary };
+  } finally {
+    s?.model.dispose();
+    s?.optim.dispose();
+    await lock.release();
   }
-  bar.stop();
-  const summary = summaryOf('finished', { stopped: stopReason });
-  await writeJson(summaryPath, summary);
-  model.dispose();
-  optim.dispose();
-  return { dir, status: 'finished', summary };
 }
