@@ -3,7 +3,7 @@
 // the same format, with our full model config under `metala_model` so any mixer round-trips.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../util/errors.js';
 import { CausalLM } from '../models/lm.js';
@@ -111,23 +111,77 @@ export async function exportParams(params: Params): Promise<Map<string, { shape:
   return out;
 }
 
+type TensorMap = Map<string, { shape: number[]; data: Float32Array }>;
+
+/**
+ * The weights of a checkpoint folder: model.safetensors, or a sharded Hugging Face checkpoint
+ * (model.safetensors.index.json whose weight_map names, for every tensor, the shard file in the
+ * same folder). Every value must be finite: NaN or Inf weights (a run that diverged, a damaged
+ * file) are an error here rather than NaN logits later.
+ */
+export async function readCheckpointTensors(dir: string): Promise<{ tensors: TensorMap; source: string }> {
+  const single = join(dir, 'model.safetensors');
+  const index = join(dir, 'model.safetensors.index.json');
+  let tensors: TensorMap;
+  let source: string;
+  if (existsSync(single)) {
+    tensors = (await readSafetensors(single)).tensors;
+    source = single;
+  } else if (existsSync(index)) {
+    let map: Record<string, unknown>;
+    try {
+      const j = JSON.parse(await readFile(index, 'utf8')) as { weight_map?: unknown };
+      if (typeof j.weight_map !== 'object' || j.weight_map === null || Array.isArray(j.weight_map)) throw new Error('no weight_map object');
+      map = j.weight_map as Record<string, unknown>;
+    } catch (e) {
+      throw new InputError(`${index}: not a sharded-checkpoint index (${(e as Error).message}). It needs {"weight_map": {"<tensor>": "<shard>.safetensors", …}}`);
+    }
+    const byShard = new Map<string, Set<string>>();
+    for (const [name, shard] of Object.entries(map)) {
+      // Shards live beside the index: a plain file name, never a path out of the folder.
+      if (typeof shard !== 'string' || shard === '' || shard !== basename(shard) || shard === '.' || shard === '..') {
+        throw new InputError(`${index}: weight_map.${name}: '${String(shard)}' is not a shard file name in this folder`);
+      }
+      byShard.set(shard, (byShard.get(shard) ?? new Set()).add(name));
+    }
+    tensors = new Map();
+    for (const [shard, names] of byShard) {
+      const file = join(dir, shard);
+      if (!existsSync(file)) throw new InputError(`${file}: shard listed in ${basename(index)} is missing. Download every shard of the checkpoint`);
+      const got = (await readSafetensors(file, names)).tensors;
+      for (const n of names) {
+        const t = got.get(n);
+        if (t === undefined) throw new InputError(`${file}: tensor '${n}' listed for this shard in ${basename(index)} is not in it`);
+        tensors.set(n, t);
+      }
+    }
+    source = index;
+  } else {
+    throw new InputError(`${single}: missing. A checkpoint folder needs config.json and model.safetensors (or a sharded model.safetensors.index.json)`);
+  }
+  for (const [name, t] of tensors) {
+    let bad = 0;
+    for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i]!)) bad++;
+    if (bad > 0) throw new InputError(`${source}: tensor '${name}' has ${bad} non-finite value(s) (NaN or Inf): the weights are damaged or come from a diverged run. Use an earlier checkpoint`);
+  }
+  return { tensors, source };
+}
+
 /**
  * Load a checkpoint folder (official MetaLA HF release or one of ours) as a CausalLM.
  * The backend must be initialised (see backend/index.ts); weights are converted once to float32.
  */
 export async function loadCheckpoint(dir: string, opts: { seed?: number } = {}): Promise<CausalLM> {
   const cfgFile = join(dir, 'config.json');
-  const stFile = join(dir, 'model.safetensors');
   if (!existsSync(dir)) throw new InputError(`${dir}: checkpoint folder not found. Pass a folder with config.json and model.safetensors`);
   if (!existsSync(cfgFile)) throw new InputError(`${cfgFile}: missing. A checkpoint folder needs config.json and model.safetensors`);
-  if (!existsSync(stFile)) throw new InputError(`${stFile}: missing. A checkpoint folder needs config.json and model.safetensors`);
   let raw: HfMetalaConfig;
   try {
     raw = JSON.parse(await readFile(cfgFile, 'utf8')) as HfMetalaConfig;
   } catch (e) {
     throw new InputError(`${cfgFile}: not valid JSON (${(e as Error).message})`);
   }
-  const { tensors } = await readSafetensors(stFile);
+  const { tensors, source: stFile } = await readCheckpointTensors(dir);
   let config: LmConfig;
   if (raw.metala_model !== undefined) {
     const parsed = lmSchema.safeParse(raw.metala_model);

@@ -1,7 +1,7 @@
 // Minimal safetensors reader/writer (format: u64 LE header length, JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}}, raw little-endian data). Float32, bfloat16
 // and float16 are decoded to Float32Array once, at load time.
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { InputError } from '../util/errors.js';
 
 export interface StTensor {
@@ -52,39 +52,89 @@ function decode(dtype: string, buf: Buffer, begin: number, end: number, n: numbe
   }
 }
 
-export async function readSafetensors(file: string): Promise<{ tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
-  let buf: Buffer;
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** The header's tensor entries, each checked: dtype, shape, offsets in range, no two overlapping. */
+function checkHeader(file: string, header: unknown, base: number, size: number): Map<string, HeaderEntry> {
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new InputError(`${file}: not a safetensors file (header is not a JSON object)`);
+  const entries = new Map<string, HeaderEntry>();
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') continue;
+    const bad = (what: string): never => {
+      throw new InputError(`${file}: tensor ${name}: ${what}. The file is damaged or not written by a safetensors writer; re-export the checkpoint`);
+    };
+    if (typeof raw !== 'object' || raw === null) bad('entry is not an object');
+    const e = raw as Partial<HeaderEntry>;
+    if (typeof e.dtype !== 'string') bad('no dtype');
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad('shape is not a list of sizes ≥ 0');
+    const o = e.data_offsets;
+    if (!Array.isArray(o) || o.length !== 2 || !o.every((x) => Number.isSafeInteger(x) && x >= 0) || o[0]! > o[1]!) bad('data_offsets is not [begin, end] with 0 ≤ begin ≤ end');
+    const width = BYTES[e.dtype!];
+    if (width === undefined) throw new InputError(`${file}: tensor ${name}: unsupported dtype ${e.dtype}. Convert the checkpoint to float32, bfloat16 or float16`);
+    const count = e.shape!.reduce((a, b) => a * b, 1);
+    if (o![1]! - o![0]! !== count * width) bad(`data_offsets [${o![0]}, ${o![1]}] do not hold shape [${e.shape}] of ${e.dtype}`);
+    if (base + o![1]! > size) bad(`data ends at byte ${base + o![1]!} past the end of the file (${size} bytes): the file is truncated`);
+    entries.set(name, e as HeaderEntry);
+  }
+  const byBegin = [...entries].sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]);
+  for (let i = 1; i < byBegin.length; i++) {
+    const [pn, p] = byBegin[i - 1]!;
+    const [cn, c] = byBegin[i]!;
+    if (c.data_offsets[0] < p.data_offsets[1]) throw new InputError(`${file}: tensors ${pn} and ${cn} overlap in the data section. The file is damaged; re-export the checkpoint`);
+  }
+  return entries;
+}
+
+/**
+ * Reads a safetensors file by byte ranges (header, then each tensor), never the whole file at
+ * once: Node's readFile stops at 2 GiB, and a checkpoint may be larger. `only` limits which tensors
+ * are read (e.g. one shard's names).
+ */
+export async function readSafetensors(file: string, only?: ReadonlySet<string>): Promise<{ tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
+  let fh: FileHandle;
   try {
-    buf = await readFile(file);
+    fh = await open(file, 'r');
   } catch (e) {
     throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Check the checkpoint folder path`);
   }
-  if (buf.length < 8) throw new InputError(`${file}: not a safetensors file (too short)`);
-  const n = Number(buf.readBigUInt64LE(0));
-  if (n <= 0 || 8 + n > buf.length) throw new InputError(`${file}: not a safetensors file (bad header length ${n})`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  } catch {
-    throw new InputError(`${file}: not a safetensors file (header is not JSON)`);
-  }
-  const base = 8 + n;
-  const tensors = new Map<string, StTensor>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') {
-      metadata = entry as Record<string, string>;
-      continue;
+    const size = (await fh.stat()).size;
+    if (size < 8) throw new InputError(`${file}: not a safetensors file (too short)`);
+    const lenBuf = Buffer.alloc(8);
+    await fh.read(lenBuf, 0, 8, 0);
+    const n = Number(lenBuf.readBigUInt64LE(0));
+    // The reference writer caps headers at 100 MB.
+    if (n <= 0 || n > 100_000_000 || 8 + n > size) throw new InputError(`${file}: not a safetensors file (bad header length ${n})`);
+    const hbuf = Buffer.alloc(n);
+    await fh.read(hbuf, 0, n, 8);
+    let header: unknown;
+    try {
+      header = JSON.parse(hbuf.toString('utf8'));
+    } catch {
+      throw new InputError(`${file}: not a safetensors file (header is not JSON)`);
     }
-    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const count = e.shape.reduce((a, b) => a * b, 1);
-    const [b0, b1] = e.data_offsets;
-    const width = BYTES[e.dtype];
-    if (width === undefined) throw new InputError(`${file}: tensor ${name}: unsupported dtype ${e.dtype}. Convert the checkpoint to float32, bfloat16 or float16`);
-    if (b1 - b0 !== count * width || base + b1 > buf.length) throw new InputError(`${file}: tensor ${name}: data offsets do not match shape [${e.shape}] (file truncated?)`);
-    tensors.set(name, { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, buf, base + b0, base + b1, count, `${file}: ${name}`) });
+    const base = 8 + n;
+    const entries = checkHeader(file, header, base, size);
+    const meta = (header as Record<string, unknown>)['__metadata__'];
+    const metadata = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, string>) : {};
+    const tensors = new Map<string, StTensor>();
+    for (const [name, e] of entries) {
+      if (only !== undefined && !only.has(name)) continue;
+      const [b0, b1] = e.data_offsets;
+      const buf = Buffer.alloc(b1 - b0);
+      const { bytesRead } = await fh.read(buf, 0, b1 - b0, base + b0);
+      if (bytesRead !== b1 - b0) throw new InputError(`${file}: tensor ${name}: file ended while reading its data (truncated)`);
+      const count = e.shape.reduce((a, b) => a * b, 1);
+      tensors.set(name, { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, buf, 0, b1 - b0, count, `${file}: ${name}`) });
+    }
+    return { tensors, metadata };
+  } finally {
+    await fh.close();
   }
-  return { tensors, metadata };
 }
 
 /** Serialise float32 tensors (sorted by name, 8-byte aligned header as the reference writer does). */
