@@ -24,7 +24,7 @@ import { lrAt } from './schedule.js';
 import { crossEntropy } from './loss.js';
 import { lossAndGrads } from './micro_batch.js';
 import { createProgress } from './progress.js';
-import { readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
+import { asStorageError, assertWritable, readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
 
 export interface EvalResult {
   accuracy: number;
@@ -359,6 +359,14 @@ async function trainSteps(s: RunSession, bar: ReturnType<typeof createProgress>)
 }
 
 export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome> {
+  try {
+    return await trainRunIn(spec, opts);
+  } catch (e) {
+    throw asStorageError(e, opts.resultsDir) ?? e;
+  }
+}
+
+async function trainRunIn(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome> {
   const dir = join(opts.resultsDir, spec.experiment, spec.run_id);
   const summaryPath = join(dir, SUMMARY_FILE);
   const finishedBefore = async (): Promise<Record<string, unknown> | undefined> => {
@@ -368,6 +376,7 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
   };
   const done = await finishedBefore();
   if (done !== undefined) return { dir, status: 'skipped', summary: done };
+  await assertWritable(opts.resultsDir);
   await mkdir(dir, { recursive: true });
   const lock = await RunLock.acquire(dir);
   if (!(lock instanceof RunLock)) return { dir, status: 'locked', summary: { locked_by: lock.heldBy } };
@@ -385,6 +394,8 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
       ended = await trainSteps(s, bar);
     } catch (e0) {
       bar.stop();
+      // A full or read-only disk: nothing about the run failed, and summary.json cannot be written.
+      if (asStorageError(e0, opts.resultsDir) !== undefined) throw e0;
       const half = Math.max(1, Math.floor((spec.train.micro_batch_size ?? spec.train.batch_size) / 2));
       const e =
         e0 instanceof GpuBufferLimitError

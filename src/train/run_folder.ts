@@ -5,8 +5,9 @@
 //   checkpoint.tmp-<pid>  left by a process killed while checkpointing: removed when that pid is gone;
 //   metrics.jsonl  lines past the checkpoint a resume restarts from are dropped (they are replayed).
 import { hostname } from 'node:os';
-import { open, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { access, constants, open, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { MetalaError } from '../util/errors.js';
 import { atomicWriteFile, CHECKPOINT_DIR } from '../results/store.js';
 
@@ -137,3 +138,40 @@ export async function readCheckpointJson<T>(path: string): Promise<T> {
   }
 }
 
+
+/**
+ * A write that failed for a reason of the disk, not of metala (full, read-only, no permission,
+ * over quota) as a one-line error naming the path and the way out; undefined for anything else.
+ * The last good checkpoint stays: checkpoints and summaries are written to a temp name and renamed.
+ */
+export function asStorageError(e: unknown, resultsDir: string): MetalaError | undefined {
+  const err = e as NodeJS.ErrnoException;
+  const where = err.path ?? resultsDir;
+  switch (err.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new MetalaError(`${where}: the disk is full (${err.code}). Free space, or give --results a folder on a larger disk; the last good checkpoint is kept and the same command resumes`, 2);
+    case 'EROFS':
+      return new MetalaError(`${where}: the file system is read-only (EROFS). Give --results a writable folder`, 2);
+    case 'EACCES':
+    case 'EPERM':
+      return new MetalaError(`${where}: permission denied (${err.code}). Give --results a folder you can write to`, 2);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Fails early, with asStorageError's one line, when the results folder (or, if it does not exist
+ * yet, its nearest existing parent) cannot be written: a read-only mount makes `mkdir -p` report
+ * ENOENT instead, which would read like a bug.
+ */
+export async function assertWritable(dir: string): Promise<void> {
+  let d = resolve(dir);
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    await access(d, constants.W_OK);
+  } catch (e) {
+    throw asStorageError(e, d) ?? e;
+  }
+}

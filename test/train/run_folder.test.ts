@@ -3,10 +3,10 @@
 // `interrupted` run and a re-run says where it resumes, metrics.jsonl has no replayed steps,
 // orphaned checkpoint.tmp-* folders are removed, and corrupt run state is a one-line error.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendInfo } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { trainRun } from '../../src/train/loop.js';
@@ -176,5 +176,44 @@ describe('run folder', () => {
     writeFileSync(f, ['{"step":1,"loss":2}', '{"step":2,"loss":1}', '{"step":2,"eval":{"accuracy":0.5}}', '{"step":3,"loss":0.5}', '{"step":4,"lo'].join('\n'));
     expect(await truncateMetrics(f, 2)).toBe(2);
     expect(readFileSync(f, 'utf8')).toBe('{"step":1,"loss":2}\n{"step":2,"loss":1}\n{"step":2,"eval":{"accuracy":0.5}}\n');
+  });
+});
+
+// A real file system that fills up or is read-only: a small tmpfs (root can mount one; elsewhere skipped).
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return false;
+  const d = mkdtempSync(join(tmpdir(), 'metala-mnt-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d]);
+  if (r.status !== 0) return false;
+  spawnSync('umount', [d]);
+  return true;
+})();
+
+describe.skipIf(!canMount)('results on a full or read-only disk', () => {
+  const mounted: string[] = [];
+  afterAll(() => {
+    for (const d of mounted) spawnSync('umount', [d]);
+  });
+  const mountTmpfs = (opts: string): string => {
+    const d = mkdtempSync(join(tmpdir(), 'metala-mnt-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', d]).status).toBe(0);
+    mounted.push(d);
+    return d;
+  };
+
+  it('a full disk while checkpointing: one line naming the folder, exit 2, the last good checkpoint kept; a read-only one: one line, exit 2', () => {
+    const { file } = tinyConfig();
+    // room for the config, a summary and one checkpoint (~70 KB), not for the temp copy of a second one
+    const full = mountTmpfs('size=100k');
+    const r = spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', full], { env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    const errs = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+    expect(errs).toEqual([expect.stringMatching(/^error: .*: the disk is full \(ENOSPC\)\. Free space, or give --results a folder on a larger disk; the last good checkpoint is kept and the same command resumes$/)]);
+    expect(r.stderr).not.toMatch(/    at /);
+
+    const ro = mountTmpfs('size=64k,ro');
+    const w = spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', ro], { env, encoding: 'utf8' });
+    expect(w.status).toBe(2);
+    expect(w.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: .*: the file system is read-only \(EROFS\)\. Give --results a writable folder$/)]);
   });
 });
