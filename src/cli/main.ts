@@ -3,6 +3,14 @@
 import { main } from './program.js';
 import { shutdownBackend } from '../backend/index.js';
 
+// `metala status … | head`: a reader that closes the pipe early is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 void main(process.argv).then(async (code) => {
   await shutdownBackend();
   process.exitCode = code;

@@ -12,6 +12,7 @@ import { benchCommand } from './commands/bench.js';
 import { inspectCommand } from './commands/inspect.js';
 import { evalCommand } from './commands/eval.js';
 import { dataCommand } from './commands/data.js';
+import { statusCommand } from './commands/status.js';
 
 export function buildProgram(): Command {
   const program = new Command('metala')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(ablateCommand());
+  program.addCommand(statusCommand());
   program.addCommand(reportCommand());
   program.addCommand(listCommand());
   program.addCommand(validateCommand());

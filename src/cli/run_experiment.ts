@@ -3,6 +3,7 @@ import { loadExperiment, type LoadedExperiment } from '../config/load.js';
 import type { BackendName } from '../backend/index.js';
 import { MetalaError, RunError } from '../util/errors.js';
 import { isInteractive } from '../train/progress.js';
+import { executorSchema, type ExecutorConfig } from '../config/schema.js';
 
 export interface RunOpts {
   backend?: BackendName;
@@ -15,6 +16,8 @@ export interface RunOpts {
   maxMinutes?: number;
   /** Child processes training runs at once (default 1: this process trains them in turn). */
   jobs?: number;
+  /** Executor settings from the command line; they override the config's `executor:` block. */
+  executor?: Partial<ExecutorConfig>;
 }
 
 export async function runExperiment(config: string, o: RunOpts): Promise<LoadedExperiment> {
@@ -25,6 +28,20 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
     // In the order given, so a user can put the quick runs first.
     runs = ids.flatMap((id) => runs.filter((r) => r.run_id.startsWith(id) || r.variant === id)).filter((r, i, all) => all.indexOf(r) === i);
     if (runs.length === 0) throw new MetalaError(`--only ${o.only}: no run of ${config} matches. Use --dry-run to list run ids`);
+  }
+  const executor = executorSchema.parse({ ...(exp.executor ?? {}), ...Object.fromEntries(Object.entries(o.executor ?? {}).filter(([, v]) => v !== undefined)) });
+  if (executor.name === 'slurm' && !o.dryRun) {
+    if (o.force) throw new MetalaError('--force with --executor slurm: a requeued task would retrain from scratch. Delete the run folders to retrain them, then submit', 2);
+    const { pendingRuns, submitSlurm } = await import('./slurm.js');
+    const todo = await pendingRuns(o.results, runs, false);
+    if (todo.length === 0) {
+      process.stdout.write(`nothing to submit: all ${runs.length} run(s) of ${exp.experiment} are finished\n`);
+      return exp;
+    }
+    const trainArgs = [...o.set.flatMap((kv) => ['--set', kv]), ...(o.backend !== undefined ? ['--backend', o.backend] : [])];
+    const job = await submitSlurm(exp, todo, { config, results: o.results, trainArgs, executor });
+    process.stdout.write(`submitted Slurm job array ${job.job_id}: ${todo.length} run(s) of ${exp.experiment} (${runs.length - todo.length} finished) → ${job.script}\nfollow it with: metala status ${config}\n`);
+    return exp;
   }
   if (o.dryRun) {
     for (const r of runs) process.stdout.write(`${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${JSON.stringify(r.point)}\n`);

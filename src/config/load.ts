@@ -10,7 +10,7 @@ import { suggest, unknownNameMessage } from '../util/registry.js';
 import { MIXERS } from '../mixers/registry.js';
 import { TASKS } from '../tasks/registry.js';
 import { BACKBONES } from '../models/registry.js';
-import { experimentSchema, type RunSpec } from './schema.js';
+import { executorSchema, experimentSchema, type ExecutorConfig, type RunSpec } from './schema.js';
 
 type Obj = Record<string, unknown>;
 
@@ -238,6 +238,8 @@ export interface LoadedExperiment {
   file: string;
   experiment: string;
   backend?: string;
+  /** The `executor:` block (how the runs execute; validated with the runs, not part of run ids). */
+  executor?: ExecutorConfig;
   runs: RunSpec[];
 }
 
@@ -291,5 +293,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { varian
     }
   }
   const backend = typeof base['backend'] === 'string' ? base['backend'] : undefined;
-  return { file, experiment: runs[0]?.experiment ?? experimentName(file, undefined), backend, runs };
+  // Every run validated the whole document, executor block included: parse it once more for its defaults.
+  const executor = base['executor'] === undefined ? undefined : executorSchema.parse(base['executor']);
+  return { file, experiment: runs[0]?.experiment ?? experimentName(file, undefined), backend, ...(executor !== undefined ? { executor } : {}), runs };
 }

@@ -4,6 +4,29 @@ import { z } from 'zod';
 import { BACKENDS } from '../backend/index.js';
 import { trainSchema } from './train_schema.js';
 
+/**
+ * How the runs of an experiment execute (not what they are, so not part of any run id):
+ * `local` (default) trains them in this process (or --jobs children); `slurm` submits a job array.
+ */
+export const executorSchema = z
+  .object({
+    name: z.enum(['local', 'slurm']).default('local'),
+    /** sbatch --partition */
+    partition: z.string().min(1).optional(),
+    /** sbatch --gres, e.g. gpu:1 */
+    gres: z.string().min(1).optional(),
+    /** sbatch --time: minutes, MM:SS, HH:MM:SS or D-HH:MM:SS */
+    time: z.string().regex(/^(\d+-)?\d+(:\d{2}){0,2}$/, 'use minutes, HH:MM:SS or D-HH:MM:SS').optional(),
+    /** at most this many array tasks at once (sbatch --array=…%N) */
+    array_parallel: z.number().int().positive().optional(),
+    /** extra `#SBATCH` lines, e.g. ['--account=lab', '--mem=16G'] */
+    sbatch: z.array(z.string().min(1)).default([]),
+    /** seconds before the time limit at which Slurm signals a task to checkpoint and requeue */
+    signal_seconds: z.number().int().positive().default(120),
+  })
+  .strict();
+export type ExecutorConfig = z.infer<typeof executorSchema>;
+
 /** Keys every experiment file may have; `include`/`extends` are resolved before validation. */
 export const experimentSchema = z
   .object({
@@ -17,6 +40,7 @@ export const experimentSchema = z
     description: z.string().optional(),
     seed: z.number().int().min(0).default(0),
     backend: z.enum(BACKENDS).optional(),
+    executor: executorSchema.optional(),
     task: z.looseObject({ name: z.string() }),
     /** `backbone:` (default lm) picks the schema the rest is validated against (models/registry.ts). */
     model: z.looseObject({ backbone: z.string().optional(), mixer: z.looseObject({ name: z.string() }).optional() }),
