@@ -100,7 +100,8 @@ export function curvesSpec(experiment: string, points: CurvePoint[]): TopLevelSp
     spec: {
       width: 320,
       height: 220,
-      mark: { type: 'line', strokeWidth: 1.5 },
+      // Eval metrics also get points: a run evaluated once would otherwise draw nothing.
+      layer: [{ mark: { type: 'line', strokeWidth: 1.5 } }, { transform: [{ filter: "datum.measure !== 'train loss'" }], mark: { type: 'point', filled: true, size: 25 } }],
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'step' },
         y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null },
