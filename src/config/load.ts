@@ -214,7 +214,30 @@ function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experime
     { ...model, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } },
     { vocabSize: taskDef.vocabSize(td), seqLen: taskDef.seqLen(td), numClasses: taskDef.numClasses?.(td) },
   ) as RunSpec['model'];
+  checkTensorSizes(file, { seqLen: taskDef.seqLen(td), batch: exp.train.micro_batch_size ?? exp.train.batch_size, dModel: resolved.d_model });
   return { name: exp.name, seed: exp.seed, task, model: resolved, train: exp.train };
+}
+
+/** 4 GiB: all of wasm32's address space, and over every WebGPU device's per-buffer limit here. */
+const MAX_TENSOR_BYTES = 2 ** 32;
+
+/**
+ * Sizes no backend can hold, caught before anything is allocated: a step's largest activation
+ * ([B, T, 4·d], the channel mixer's hidden) over 4 GiB of float32, per micro-batch when one is set.
+ * (Without this, batch_size 1e12 fails deep in wasm with an out-of-bounds trace after gigabytes of
+ * allocation.) Logits are not checked here: how many positions a task supervises (all for language
+ * modelling, the queries for MQAR) decides their size.
+ */
+function checkTensorSizes(file: string, s: { seqLen: number; batch: number; dModel: number }): void {
+  const bytes = 4 * s.batch * s.seqLen * 4 * s.dModel;
+  if (bytes > MAX_TENSOR_BYTES) {
+    const gib = bytes / 2 ** 30;
+    throw new ConfigError(
+      file,
+      'train.batch_size',
+      `a training step's activations [${s.batch}, ${s.seqLen}, ${4 * s.dModel}] would take ${gib >= 1e6 ? gib.toExponential(1) : gib.toFixed(1)} GiB, more than any backend holds in one tensor (4 GiB). Lower train.batch_size or the sequence length, or set train.micro_batch_size`,
+    );
+  }
 }
 
 /** Stable short hash of the resolved run (what makes two runs the same experiment). */

@@ -37,6 +37,7 @@ const cases: [string, string[], RegExp][] = [
   ['bench --backends nope', ['bench', '--backends', 'nope'], /^error: option '--backends <list>' argument 'nope' is invalid\. expected a comma-separated list of wasm, cpu, webgpu, tensorflow/],
   ['validate a folder', ['validate', resolve(REPO, 'configs')], /^error: .*configs: \(top level\): this is a folder, not a YAML file/],
   ['train a folder', ['train', resolve(REPO, 'configs'), '--dry-run'], /^error: .*configs: \(top level\): this is a folder, not a YAML file/],
+  ['validate batch_size 1e12', ['validate', smoke, '--set', 'train.batch_size=1000000000000'], /^error: .*mqar\.yaml: train\.batch_size: a training step's activations \[1000000000000, 64, 256\] would take 6\.1e\+7 GiB, more than any backend holds in one tensor \(4 GiB\)\./],
   ['inspect --tokens abc', ['inspect', 'x', '--tokens', 'abc'], /^error: option '--tokens <n>' argument 'abc' is invalid/],
 ];
 
