@@ -31,11 +31,15 @@ function fromHfConfig(hf: HfMetalaConfig, file: string, names: Set<string>, conv
   const need = (k: keyof HfMetalaConfig): number => {
     const v = hf[k];
     if (typeof v !== 'number') throw new InputError(`${file}: ${k}: missing or not a number. Is this a MetaLA config.json?`);
+    if (!Number.isSafeInteger(v) || v < 1) throw new InputError(`${file}: ${k}: ${v} is not a positive integer. Fix config.json`);
     return v;
   };
   if (hf.no_scale_embedding === false) throw new InputError(`${file}: no_scale_embedding: false (√d embedding scaling) is not supported. Only the released setting (true) is`);
   if (hf.norm_type !== undefined && hf.norm_type !== 'simplermsnorm') {
     throw new InputError(`${file}: norm_type: '${hf.norm_type}' is not supported. metala reads the released setting 'simplermsnorm'`);
+  }
+  if (hf.glu_act !== undefined && hf.glu_act !== 'silu' && hf.glu_act !== 'gelu') {
+    throw new InputError(`${file}: glu_act: '${String(hf.glu_act)}' is not supported (silu or gelu). Fix config.json`);
   }
   const d = need('decoder_embed_dim');
   return {
@@ -196,7 +200,13 @@ export async function loadCheckpoint(dir: string, opts: { seed?: number } = {}):
   } else {
     throw new InputError(`${cfgFile}: model_type '${raw.model_type ?? '(none)'}' is not a MetaLA checkpoint, and there is no metala_model key`);
   }
-  const model = new CausalLM(config, opts.seed ?? 0);
+  let model: CausalLM;
+  try {
+    model = new CausalLM(config, opts.seed ?? 0);
+  } catch (e) {
+    // e.g. heads that do not divide the width: the config describes no model metala can build
+    throw new InputError(`${cfgFile}: ${(e as Error).message.split('\n')[0]}. Fix config.json`);
+  }
   try {
     assignParams(model.params, tensors, stFile);
   } catch (e) {

@@ -119,3 +119,44 @@ describe('safetensors input', () => {
     expect(readFileSync(join(e, 'config.json'), 'utf8').length).toBeGreaterThan(0);
   });
 });
+
+describe('checkpoint config.json values', () => {
+  const cases: [string, unknown, RegExp][] = [
+    ['decoder_embed_dim', -64, /config\.json: decoder_embed_dim: -64 is not a positive integer\. Fix config\.json$/],
+    ['decoder_layers', 2.5, /decoder_layers: 2\.5 is not a positive integer/],
+    ['vocab_size', null, /vocab_size: missing or not a number/],
+    ['decoder_attention_heads', 3, /config\.json: metala: d_model 64 with key_dim_ratio 0\.5 does not split into 3 heads\. Fix config\.json$/],
+    ['glu_act', 'tanhx', /glu_act: 'tanhx' is not supported \(silu or gelu\)/],
+  ];
+  for (const [key, value, pattern] of cases) {
+    it(`${key} = ${JSON.stringify(value)}: inspect prints one line, exit 2`, () => {
+      const d = tmp();
+      for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(GOLDEN, 'metala-tiny', f), join(d, f));
+      const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
+      cfg[key] = value;
+      writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
+      const r = spawnSync(process.execPath, [CLI, 'inspect', d, '--backend', 'cpu'], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: .*${pattern.source}`))]);
+    });
+  }
+});
+
+describe('inspect --golden reference files', () => {
+  const cases: [string, unknown, RegExp][] = [
+    ['not an object', [1, 2], /not a JSON object/],
+    ['logits of the wrong shape', { input_ids: [[1, 2, 3]], logits: [[[1, 2]]] }, /logits is not \[1\]\[3\]\[256\]/],
+    ['ids outside the vocabulary', { input_ids: [[1, 999]], logits: [] }, /input_ids has ids outside the model's vocabulary 0\.\.255/],
+    ['prefill without room', { input_ids: [[1, 2]], logits: [[Array(256).fill(0), Array(256).fill(0)]], prefill: 2, decode_logits: [] }, /prefill must be an integer in 1\.\.1/],
+  ];
+  for (const [name, content, pattern] of cases) {
+    it(`${name}: one line, exit 2`, () => {
+      const f = join(tmp(), 'golden.json');
+      writeFileSync(f, JSON.stringify(content));
+      const r = spawnSync(process.execPath, [CLI, 'inspect', join(GOLDEN, 'metala-tiny'), '--golden', f, '--backend', 'cpu'], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      const errs = r.stderr.trim().split('\n');
+      expect(errs).toEqual([expect.stringMatching(new RegExp(`^error: .*golden\\.json: ${pattern.source}`))]);
+    });
+  }
+});
