@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { datasetCache } from '../../data/paths.js';
 import type { Tokenizer } from '../../tokenizers/types.js';
-import { readDocuments, type CorpusSource } from './corpus.js';
+import { readDocuments, type CorpusEncoding, type CorpusSource } from './corpus.js';
 
 export interface TokenCacheInfo {
   /** The binary token file. */
@@ -35,11 +35,12 @@ export function loadTokenStream(
   textField: string,
   tok: Tokenizer,
   cacheDir?: string,
+  encoding?: CorpusEncoding,
 ): { ids: Uint16Array | Uint32Array; info: TokenCacheInfo } {
   const dir = cacheDir !== undefined ? resolve(cacheDir) : datasetCache(src.name);
   const wide = tok.vocabSize > 65536;
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: 1, file: src.file, size: src.size, mtime: src.mtimeMs, textField, tokenizer: tok.spec, kind: tok.kind, vocab: tok.vocabSize }))
+    .update(JSON.stringify({ v: 1, file: src.file, size: src.size, mtime: src.mtimeMs, textField, tokenizer: tok.spec, kind: tok.kind, vocab: tok.vocabSize, ...(encoding !== undefined ? { encoding } : {}) }))
     .digest('hex')
     .slice(0, 16);
   const file = join(dir, `${key}.${wide ? 'u32' : 'u16'}`);
@@ -53,7 +54,7 @@ export function loadTokenStream(
     const ids = wide ? new Uint32Array(bytes.buffer) : new Uint16Array(bytes.buffer);
     if (ids.length === meta.tokens) return { ids, info: { file, tokens: ids.length, documents: meta.documents, built: false } };
   }
-  const docs = readDocuments(src, textField);
+  const docs = readDocuments(src, textField, encoding);
   const sep = tok.eosId !== undefined ? [tok.eosId] : tok.encode('\n\n');
   const parts: number[][] = [];
   let n = 0;

@@ -44,16 +44,53 @@ export function resolveCorpus(corpus: string, baseDir = process.cwd()): CorpusSo
   return { file, format, name, size: st.size, mtimeMs: Math.round(st.mtimeMs) };
 }
 
+/** Text encodings a .txt / .jsonl corpus may declare with task.encoding (default utf-8). */
+export type CorpusEncoding = 'utf-8' | 'latin1';
+
+/** Byte offset of the first byte that does not continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k];
+      if (x === undefined || (x & 0xc0) !== 0x80) return i;
+    }
+    // overlong 3/4-byte forms, surrogates, and code points past U+10FFFF
+    const c1 = b[i + 1] ?? 0;
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f) || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/**
+ * A corpus file as text. UTF-8 is checked, not assumed: a binary file or Latin-1 text would
+ * otherwise turn into U+FFFD replacement characters and train silently on them.
+ */
+export function readText(file: string, encoding: CorpusEncoding = 'utf-8'): string {
+  const bytes = readFileSync(file);
+  if (encoding === 'latin1') return bytes.toString('latin1');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw new InputError(`${file}: not valid UTF-8 at byte ${at} (a binary file, or text in another encoding). Convert it to UTF-8, or set task.encoding: latin1 if it is Latin-1 text`);
+  }
+}
+
 /**
  * The documents of a corpus, in file order.
  * @param textField JSONL key / Parquet column holding the text
  */
-export function readDocuments(src: CorpusSource, textField: string): string[] {
-  if (src.format === 'txt') return [readFileSync(src.file, 'utf8')];
+export function readDocuments(src: CorpusSource, textField: string, encoding: CorpusEncoding = 'utf-8'): string[] {
+  if (src.format === 'txt') return [readText(src.file, encoding)];
   const values: unknown[] =
     src.format === 'parquet'
       ? readParquetColumnSync(src.file, textField)
-      : readFileSync(src.file, 'utf8')
+      : readText(src.file, encoding)
           .split('\n')
           .map((line, i) => ({ line: line.trim(), i }))
           .filter(({ line }) => line !== '')

@@ -87,6 +87,8 @@ const options = z
     corpus: z.string().default('moby-dick'),
     /** JSONL key / Parquet column with the text. */
     text_field: z.string().default('text'),
+    /** Encoding of a .txt/.jsonl corpus; unset = UTF-8, checked (invalid bytes are an error naming the offset). */
+    encoding: z.enum(['utf-8', 'latin1']).optional(),
     /** 'byte', a built-in encoding (gpt2, cl100k_base, …) or a tokenizer.json / *.tiktoken path. */
     tokenizer: z.string().default('byte'),
     /** Tokens per training sequence (the paper: 2048). */
@@ -125,7 +127,7 @@ export const lm = defineTask({
   seqLen: (o) => o.seq_len,
   makeData(o, seed) {
     const tok = loadTokenizer(o.tokenizer);
-    const { ids } = loadTokenStream(resolveCorpus(o.corpus), o.text_field, tok, o.cache_dir);
+    const { ids } = loadTokenStream(resolveCorpus(o.corpus), o.text_field, tok, o.cache_dir, o.encoding);
     const p = packStream(ids, o.seq_len, o.val_fraction, o.val_max_sequences);
     return {
       train: { size: p.trainSeqs, batches: (bs, rng) => trainBatches(p, bs, rng) },

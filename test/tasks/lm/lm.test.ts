@@ -61,6 +61,21 @@ describe('corpora and the token cache', () => {
     expect(() => resolveCorpus(join(tmp, 'x.csv'))).toThrow(/not found/);
   });
 
+  it('a corpus that is not UTF-8 is an error naming the byte offset, unless task.encoding says latin1', () => {
+    const latin = join(tmp, 'latin1.txt');
+    writeFileSync(latin, Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' au lait')]));
+    const src = resolveCorpus(latin);
+    expect(() => readDocuments(src, 'text')).toThrow(/latin1\.txt: not valid UTF-8 at byte 3 \(a binary file, or text in another encoding\)\. Convert it to UTF-8, or set task\.encoding: latin1/);
+    expect(readDocuments(src, 'text', 'latin1')).toEqual(['café au lait']);
+    const bin = join(tmp, 'binary.jsonl');
+    writeFileSync(bin, Buffer.concat([Buffer.from('{"text": "ok"}\n'), Buffer.from([0xff, 0xfe, 0x00, 0x01])]));
+    expect(() => readDocuments(resolveCorpus(bin), 'text')).toThrow(/binary\.jsonl: not valid UTF-8 at byte 15/);
+    // valid multi-byte UTF-8 passes
+    const utf = join(tmp, 'utf8.txt');
+    writeFileSync(utf, 'Ishmael — 白鯨 🐋');
+    expect(readDocuments(resolveCorpus(utf), 'text')).toEqual(['Ishmael — 白鯨 🐋']);
+  });
+
   it('tokenises once: documents joined by EOS (or "\\n\\n" for bytes), cached as uint16', () => {
     const cacheDir = join(tmp, 'cache');
     const byte = loadTokenizer('byte');
