@@ -4,7 +4,7 @@
 // there and matches. Every failure is one MetalaError line that names the command to retry.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, statSync, writeSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { dirname } from 'node:path';
@@ -49,6 +49,18 @@ function sizeOf(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;
 }
 
+/**
+ * Where a redirect leads. A download that started encrypted stays encrypted: an https → http hop
+ * could be read and altered on the way, so it is refused.
+ */
+export function redirectTarget(from: URL, location: string): URL {
+  const next = new URL(location, from);
+  if (from.protocol === 'https:' && next.protocol !== 'https:') {
+    throw new MetalaError(`${from.toString()}: redirected from https to ${next.protocol.replace(':', '')} (${next.toString()}); refusing an unencrypted download. Fetch it by hand over https, or report the broken source`);
+  }
+  return next;
+}
+
 /** GET with an optional start offset; follows up to 5 redirects. Resolves with the open response. */
 function request(url: string, from: number, spec: DownloadSpec, hops = 0): Promise<http.IncomingMessage> {
   const retry = spec.retry ?? url;
@@ -75,7 +87,14 @@ function request(url: string, from: number, spec: DownloadSpec, hops = 0): Promi
           reject(new MetalaError(`${url}: too many redirects. Retry later with: ${retry}`));
           return;
         }
-        resolve(request(new URL(res.headers.location, u).toString(), from, spec, hops + 1));
+        let next: URL;
+        try {
+          next = redirectTarget(u, res.headers.location);
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        resolve(request(next.toString(), from, spec, hops + 1));
         return;
       }
       resolve(res);
@@ -96,14 +115,39 @@ function request(url: string, from: number, spec: DownloadSpec, hops = 0): Promi
  * - the finished part is checked (size, sha256); a mismatch deletes it and throws (expected/actual);
  * - then it is renamed onto dest, so dest is never a partial file.
  */
+/**
+ * What the first fetch of a file without a published checksum received (`<dest>.provenance.json`:
+ * url, size, sha256, when): later cache checks and re-downloads are verified against it, so a
+ * corrupted cache or an upstream file that silently changed is noticed.
+ */
+interface Provenance {
+  url: string;
+  size: number;
+  sha256: string;
+  fetched: string;
+}
+
+export const provenancePath = (dest: string): string => `${dest}.provenance.json`;
+
+async function readProvenance(dest: string): Promise<Provenance | undefined> {
+  try {
+    const p = JSON.parse(await readFile(provenancePath(dest), 'utf8')) as Provenance;
+    return typeof p.sha256 === 'string' && typeof p.size === 'number' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> {
   const { url, dest } = spec;
   const retry = spec.retry ?? url;
-  const want = spec.sha256?.toLowerCase();
+  // Without a published checksum, the one recorded at the first fetch is the reference.
+  const recorded = spec.sha256 === undefined ? await readProvenance(dest) : undefined;
+  const want = spec.sha256?.toLowerCase() ?? recorded?.sha256;
   if (existsSync(dest)) {
     const size = sizeOf(dest);
     const digest = want !== undefined ? await sha256File(dest) : undefined;
-    const ok = want !== undefined ? digest === want : spec.size === undefined || size === spec.size;
+    const ok = want !== undefined ? digest === want && (recorded === undefined || size === recorded.size) : spec.size === undefined || size === spec.size;
     if (ok) return { path: dest, status: 'cached', bytes: size, ...(digest !== undefined ? { sha256: digest } : {}) };
     // A stale or corrupt cached file: fetch it again.
     await rm(dest, { force: true });
@@ -170,8 +214,16 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
   const digest = await sha256File(part);
   if (want !== undefined && digest !== want) {
     await rm(part, { force: true });
+    if (recorded !== undefined) {
+      throw new MetalaError(
+        `${url}: the server sent different bytes than at the first fetch (${recorded.fetched}: sha256 ${recorded.sha256}, now ${digest}); nothing was kept. If the upstream file changed on purpose, delete ${provenancePath(dest)} and fetch again`,
+      );
+    }
     throw new MetalaError(`${url}: sha256 mismatch: expected ${want}, got ${digest}; the partial file was deleted. Download again with: ${retry}`);
   }
   await rename(part, dest);
+  if (spec.sha256 === undefined && recorded === undefined) {
+    await writeFile(provenancePath(dest), `${JSON.stringify({ url, size: bytes, sha256: digest, fetched: new Date().toISOString() } satisfies Provenance, null, 1)}\n`);
+  }
   return { path: dest, status: resumed ? 'resumed' : 'downloaded', bytes, sha256: digest };
 }

@@ -19,7 +19,12 @@ export interface ExtractOptions {
   gzip?: boolean;
   /** Map an entry to its output path relative to destDir, or null to skip it (default: keep as is). */
   filter?: (e: TarEntry) => string | null;
+  /** Most bytes the extraction may write (default 64 GiB: past every data set metala fetches). */
+  maxBytes?: number;
 }
+
+/** Long-name and pax records are held in memory: a real one is a path, never megabytes. */
+const MAX_META_BYTES = 1 << 20;
 
 const BLOCK = 512;
 
@@ -116,6 +121,7 @@ export async function extractTar(archive: string, destDir: string, opts: Extract
         remaining = size;
         pad = (BLOCK - (size % BLOCK)) % BLOCK;
         if (type === 'L' || type === 'x') {
+          if (size > MAX_META_BYTES) throw new InputError(`${archive}: a ${size}-byte name record (more than ${MAX_META_BYTES}); the archive is not trusted. Delete it`);
           meta = type;
           continue;
         }
@@ -127,6 +133,10 @@ export async function extractTar(archive: string, destDir: string, opts: Extract
         if (type === '5') {
           mkdirSync(target, { recursive: true });
           continue;
+        }
+        const maxBytes = opts.maxBytes ?? 64 * 2 ** 30;
+        if (bytes + size > maxBytes) {
+          throw new InputError(`${archive}: extracting '${path}' would write more than ${maxBytes} bytes in all; the archive is not what this data set expects. Delete it and fetch it again`);
         }
         mkdirSync(dirname(target), { recursive: true });
         fd = openSync(target, 'w');

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadFile } from '../../src/data/download.js';
+import { downloadFile, provenancePath, redirectTarget } from '../../src/data/download.js';
 import { MetalaError } from '../../src/util/errors.js';
 
 const BODY = randomBytes(200_000);
@@ -17,6 +17,8 @@ const SHA = createHash('sha256').update(BODY).digest('hex');
 let server: http.Server;
 let base = '';
 const requests: { path: string; range?: string }[] = [];
+/** What /changing serves (a source without a published checksum whose bytes can change). */
+let changing = Buffer.from('first version of the file');
 /** Requests to /flaky are cut after half the body while this is true. */
 let cutNext = true;
 
@@ -27,6 +29,10 @@ beforeAll(async () => {
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (path === '/missing') {
       res.writeHead(404).end();
+      return;
+    }
+    if (path === '/changing') {
+      res.writeHead(200, { 'content-length': changing.length }).end(changing);
       return;
     }
     if (path === '/redirect') {
@@ -125,5 +131,31 @@ describe('downloadFile', () => {
     expect(err).toBeInstanceOf(MetalaError);
     expect((err as Error).message).toMatch(/cannot be reached \(ECONNREFUSED\); are you offline\? Connect and retry with: metala data fetch z$/);
     expect(existsSync(dest)).toBe(false);
+  });
+  it('without a published checksum: the first fetch records size and sha256, later checks and re-downloads are verified against it', async () => {
+    const dest = join(tmp(), 'plain.txt');
+    const first = await downloadFile({ url: `${base}/changing`, dest });
+    expect(first.status).toBe('downloaded');
+    const rec = JSON.parse(readFileSync(provenancePath(dest), 'utf8')) as { url: string; size: number; sha256: string };
+    expect(rec).toMatchObject({ url: `${base}/changing`, size: changing.length, sha256: createHash('sha256').update(changing).digest('hex') });
+    const n = requests.length;
+    expect((await downloadFile({ url: `${base}/changing`, dest })).status).toBe('cached');
+    expect(requests.length).toBe(n);
+    // a corrupted cached copy is fetched again and verified against the record
+    writeFileSync(dest, 'first version of the filE');
+    expect((await downloadFile({ url: `${base}/changing`, dest })).status).toBe('downloaded');
+    expect(readFileSync(dest)).toEqual(changing);
+    // the source changes upstream: the re-download is refused, nothing replaces the file
+    changing = Buffer.from('second version, different bytes');
+    writeFileSync(dest, 'corrupt');
+    await expect(downloadFile({ url: `${base}/changing`, dest })).rejects.toThrow(/the server sent different bytes than at the first fetch .*delete .*plain\.txt\.provenance\.json and fetch again/);
+    expect(existsSync(`${dest}.part`)).toBe(false);
+  });
+  it('a redirect may not downgrade https to http; relative and https redirects are followed', () => {
+    const from = new URL('https://huggingface.co/datasets/x/resolve/main/a.parquet');
+    expect(() => redirectTarget(from, 'http://cdn.example.org/a.parquet')).toThrow(/redirected from https to http \(http:\/\/cdn\.example\.org\/a\.parquet\); refusing an unencrypted download/);
+    expect(redirectTarget(from, 'https://cdn.example.org/a.parquet').toString()).toBe('https://cdn.example.org/a.parquet');
+    expect(redirectTarget(from, '/other/b.parquet').toString()).toBe('https://huggingface.co/other/b.parquet');
+    expect(redirectTarget(new URL('http://127.0.0.1:1/x'), 'http://127.0.0.1:1/y').toString()).toBe('http://127.0.0.1:1/y');
   });
 });

@@ -59,6 +59,15 @@ describe('extractTar', () => {
     writeFileSync(join(dir, 'cut.tar'), whole.subarray(0, 1500));
     await expect(extractTar(join(dir, 'cut.tar'), join(dir, 'out2'))).rejects.toBeInstanceOf(InputError);
   });
+
+  it('bounds what an archive may write in all, and the size of a name record held in memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metala-tar-'));
+    writeFileSync(join(dir, 'big.tar'), tarOf([tarEntry('a.txt', Buffer.alloc(3000, 1)), tarEntry('b.txt', Buffer.alloc(3000, 2))]));
+    await expect(extractTar(join(dir, 'big.tar'), join(dir, 'o1'), { maxBytes: 5000 })).rejects.toThrow(/big\.tar: extracting 'b\.txt' would write more than 5000 bytes in all/);
+    expect((await extractTar(join(dir, 'big.tar'), join(dir, 'o2'), { maxBytes: 6000 })).bytes).toBe(6000);
+    writeFileSync(join(dir, 'name.tar'), tarOf([tarEntry('././@LongLink', Buffer.alloc(2 ** 20 + 1, 0x61), 'L'), tarEntry('x', Buffer.from('y'))]));
+    await expect(extractTar(join(dir, 'name.tar'), join(dir, 'o3'))).rejects.toThrow(/a 1048577-byte name record .* not trusted/);
+  });
 });
 
 /** An RGB PNG whose rows use filters 0–4 in turn (the encoder under test only writes filter 0). */
