@@ -10,15 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 import { registerGradientFixes } from './gradients.js';
 import { MetalaError } from '../util/errors.js';
 
-export const BACKENDS = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+import { BACKENDS, setBackendShutdown, type BackendInfo, type BackendName } from './types.js';
 
-export interface BackendInfo {
-  /** The tf backend actually in use: 'wasm' | 'cpu' | 'webgpu' | 'tensorflow'. */
-  backend: string;
-  /** Human-readable device (GPU adapter name, or the CPU model). */
-  device: string;
-}
+export { BACKENDS, type BackendInfo, type BackendName };
 
 let current: BackendInfo | undefined;
 
@@ -117,6 +111,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   registerGradientFixes();
   applyFlagOverrides();
   current = info;
+  setBackendShutdown(shutdownBackend);
   return info;
 }
 

@@ -1,7 +1,7 @@
 // Entry point of the `metala` executable (bin/metala.js imports this file). No top-level await:
 // the same file is the entry of the single-file CommonJS bundle (tools/bundle.ts).
 import { main } from './program.js';
-import { shutdownBackend } from '../backend/index.js';
+import { shutdownIfInitialised } from '../backend/types.js';
 
 // `metala status … | head`: a reader that closes the pipe early is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -12,6 +12,6 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 void main(process.argv).then(async (code) => {
-  await shutdownBackend();
+  await shutdownIfInitialised();
   process.exitCode = code;
 });

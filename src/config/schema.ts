@@ -1,7 +1,7 @@
 // The experiment schema: top-level keys, with the task, model and mixer parts delegated to their
 // registries (one list of mixers, one of tasks: adding a plug-in extends what a valid YAML is).
 import { z } from 'zod';
-import { BACKENDS } from '../backend/index.js';
+import { BACKENDS } from '../backend/types.js';
 import { trainSchema } from './train_schema.js';
 
 /**

@@ -1,7 +1,7 @@
 // `metala ablate [CONFIG]`: train every named variant of an ablation config (its `variants:`,
 // crossed with any `sweep:`), e.g. the MetaLA Tab. 8 rows of configs/ablation.yaml.
 import { Command, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { BACKENDS, type BackendName } from '../../backend/types.js';
 import { parseJobs, positiveNumber, splitConfigsFromSets } from '../options.js';
 
 export function ablateCommand(): Command {

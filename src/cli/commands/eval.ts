@@ -2,7 +2,7 @@
 // MetaLA HF folder or ours) on lm-eval-style tasks (configs/tasks/*.yaml); results go to
 // results/eval/<checkpoint>/<task>/ for `metala report` (Tab. 4, 5, A5, A9, 8).
 import { Command, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { BACKENDS, type BackendName } from '../../backend/types.js';
 import { folderName, positiveInt } from '../options.js';
 
 export function evalCommand(): Command {

@@ -1,7 +1,7 @@
 // `metala inspect DIR`: load a checkpoint folder (official MetaLA release or ours), print its
 // architecture and parameter count, and check that its parallel and recurrent forms agree.
 import { Command, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { BACKENDS, type BackendName } from '../../backend/types.js';
 import { positiveInt } from '../options.js';
 
 export function inspectCommand(): Command {

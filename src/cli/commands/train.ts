@@ -1,7 +1,7 @@
 // `metala train CONFIG`: expand the experiment (sweep) into runs and train each; finished runs
 // are skipped, interrupted ones resume from their checkpoint.
 import { Command, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../../backend/index.js';
+import { BACKENDS, type BackendName } from '../../backend/types.js';
 import { parseJobs, positiveNumber, splitConfigsFromSets } from '../options.js';
 
 export function trainCommand(): Command {
