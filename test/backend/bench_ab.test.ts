@@ -13,7 +13,7 @@ import type { BenchResult } from '../../src/bench/run.js';
 
 
 function bench(args: string[]): { code: number; out: string; err: string } {
-  const env = { ...process.env, VK_DRIVER_FILES: LAVAPIPE };
+  const env: NodeJS.ProcessEnv = { ...process.env, VK_DRIVER_FILES: LAVAPIPE };
   delete env['METALA_NO_FUSED'];
   const r = spawnSync(process.execPath, [resolve(REPO, 'bin/metala.js'), 'bench', ...args], { encoding: 'utf8', env });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };

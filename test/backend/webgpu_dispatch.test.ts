@@ -8,7 +8,7 @@ import { markGpuStep, releaseGpuPool, shutdownBackend, takeGpuError } from '../.
 import { takeDispatchCacheStats } from '../../src/backend/webgpu_dispatch.js';
 import { takePoolStats } from '../../src/backend/webgpu_pool.js';
 import { CausalLM } from '../../src/models/lm.js';
-import { lmSchema } from '../../src/models/lm_config.js';
+import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { AdamW } from '../../src/train/optim.js';
 import { labelIndex, maskedCrossEntropy } from '../../src/train/loss.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
@@ -22,7 +22,7 @@ describe.skipIf(why !== undefined)('webgpu dispatch cache and step-repeating poo
 
   it('a repeated training step takes ≥ 90% of its bind groups from the cache within 12 steps, and survives a pool release', async () => {
     const cfg = lmSchema.parse({ d_model: 32, n_layers: 1, vocab_size: 64, mixer: { name: 'metala', num_heads: 2 }, max_seq_len: 16 });
-    const model = new CausalLM(cfg, 0);
+    const model = new CausalLM(cfg as LmConfig, 0);
     const optim = new AdamW(model.params, { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
     const [B, T] = [2, 16];
     const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 64);

@@ -86,7 +86,7 @@ describe.skipIf(why !== undefined)('webgpu chunkwise gla kernels', { timeout: 60
       const h0 = rng.randn([B, H, K, V]) as tf.Tensor4D;
       const dO = rng.randn([B, T, H, V]);
       const dS = rng.randn([B, H, K, V]);
-      const inputs = withH0 ? [q, k, v, g, h0] : [q, k, v, g];
+      const inputs: tf.Tensor[] = withH0 ? [q!, k!, v, g, h0] : [q!, k!, v, g];
       const loss = (f: Form) => (...xs: tf.Tensor[]): tf.Scalar => {
         const [qq, kk, vv, gg, hh] = xs as tf.Tensor4D[];
         const x = f(qq!, kk!, vv!, gg!, opts(wantState, hh));
@@ -113,9 +113,9 @@ describe.skipIf(why !== undefined)('webgpu chunkwise gla kernels', { timeout: 60
         expect(eSeq, `${names[i]} vs sequential`).toBeLessThan(2e-5 + seqOwn);
       }
       const init = withH0 ? h0 : undefined;
-      const c = glaFusedChunk(q, k, v, g, opts(wantState, init));
-      const nv = glaNaive(q, k, v, g, opts(wantState, init));
-      const sq = glaFused(q, k, v, g, opts(wantState, init));
+      const c = glaFusedChunk(q!, k!, v, g, opts(wantState, init));
+      const nv = glaNaive(q!, k!, v, g, opts(wantState, init));
+      const sq = glaFused(q!, k!, v, g, opts(wantState, init));
       const eo = maxRel(await c.o.data(), await nv.o.data());
       errs.push(`o ${eo.toExponential(1)}`);
       expect(eo).toBeLessThan(2e-5);
@@ -147,8 +147,8 @@ describe.skipIf(why !== undefined)('webgpu chunkwise gla kernels', { timeout: 60
     const g = logDecay(rng, [B, T, H, K], 'mixed');
     const dO = rng.randn([B, T, H, V]);
     const scale = 0.3;
-    const dg = tf.grad((gg: tf.Tensor) => tf.sum(tf.mul(glaFusedChunk(q, k, v, gg as tf.Tensor4D, opts(false, undefined, scale)).o, dO)))(g);
-    const [Q, Kk, Vv, G, DO, got] = await Promise.all([q, k, v, g, dO, dg].map((x) => x.data()));
+    const dg = tf.grad((gg: tf.Tensor) => tf.sum(tf.mul(glaFusedChunk(q!, k!, v, gg as tf.Tensor4D, opts(false, undefined, scale)).o, dO)))(g);
+    const [Q, Kk, Vv, G, DO, got] = (await Promise.all([q!, k!, v, g, dO, dg].map((x) => x.data()))) as Float32Array[] as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
     // float64: forward states, then backward; dg_t[i] = Σ_j e^{g_t[i]} S_{t−1}[i,j] dS_t[i,j].
     const ref = new Float64Array(B * T * H * K);
     const at = (t: number, h: number, i: number, d: number): number => (t * H + h) * d + i;

@@ -18,7 +18,7 @@ import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
 import { goldenTensor, loadGolden } from '../ops/harness.js';
 import { CausalLM } from '../../src/models/lm.js';
-import { lmSchema } from '../../src/models/lm_config.js';
+import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { GpuBufferLimitError } from '../../src/util/errors.js';
 import { maxRel } from '../helpers/close.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
@@ -31,7 +31,7 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
   const r = (s: number[], seed: number): tf.Tensor => tf.randomNormal(s, 0, 1, 'float32', seed);
   let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor4D, h0: tf.Tensor4D, dO: tf.Tensor4D, dS: tf.Tensor4D;
   beforeAll(() => {
-    [q, k, v, h0, dO, dS] = [r([B, T, H, K], 1), r([B, T, H, K], 2), r([B, T, H, V], 3), r([B, H, K, V], 5), r([B, T, H, V], 6), r([B, H, K, V], 7)] as tf.Tensor4D[];
+    [q, k, v, h0, dO, dS] = [r([B, T, H, K], 1), r([B, T, H, K], 2), r([B, T, H, V], 3), r([B, H, K, V], 5), r([B, T, H, V], 6), r([B, H, K, V], 7)] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
     g = tf.tidy(() => tf.div(tf.logSigmoid(tf.add(r([B, T, H, K], 4), 2)), 4)) as tf.Tensor4D;
   });
   afterAll(async () => {
@@ -157,7 +157,7 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
   for (const [mixer, fwd, bwd] of [['mamba', 'MetalaSelectiveScanFwd', 'MetalaSelectiveScanBwd'], ['rwkv4', 'MetalaRwkv4Fwd', 'MetalaRwkv4Bwd']] as const) {
     it(`a ${mixer} LM trains through its fused kernels on webgpu`, async () => {
       const cfg = lmSchema.parse({ d_model: 16, n_layers: 1, vocab_size: 24, mixer: { name: mixer }, channel_mixer: { name: 'glu' }, max_seq_len: 12 });
-      const m = new CausalLM(cfg, 1);
+      const m = new CausalLM(cfg as LmConfig, 1);
       const batch = { ids: Int32Array.from({ length: 24 }, (_, i) => (i * 7 + 3) % 24), labels: Int32Array.from({ length: 24 }, (_, i) => (i * 5) % 24), batch: 2, seqLen: 12 };
       const prof = await tf.profile(() => {
         const { value, grads } = tf.variableGrads(() => tf.sum(m.supervised(batch).logits));
@@ -234,7 +234,7 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
 
   it('train.recompute through the fused kernels: the same parameter gradients as the plain backward pass', async () => {
     const cfg = lmSchema.parse({ d_model: 16, n_layers: 2, vocab_size: 24, mixer: { name: 'metala', num_heads: 2, key_dim_ratio: 1, conv_size: 2 }, channel_mixer: { name: 'glu' }, max_seq_len: 12 });
-    const m = new CausalLM(cfg, 1);
+    const m = new CausalLM(cfg as LmConfig, 1);
     tf.tidy(() => {
       for (const p of m.params.vars.values()) p.assign(tf.add(p, tf.randomNormal(p.shape, 0, 0.2, 'float32', 9)));
     });

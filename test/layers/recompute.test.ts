@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { recompute } from '../../src/layers/recompute.js';
 import { CausalLM } from '../../src/models/lm.js';
-import { lmSchema } from '../../src/models/lm_config.js';
+import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { SequenceClassifier } from '../../src/models/classifier.js';
 import { classifierBackbone, classifierSchema, type ClassifierConfig } from '../../src/models/classifier_config.js';
 import { VisionTransformer } from '../../src/models/vit.js';
@@ -75,7 +75,7 @@ describe('recompute', () => {
   it('gives the gradients of the plain backward pass for a single op chain, inputs and variables alike', () => {
     const w = tf.variable(tf.tensor2d([[0.5, -1], [2, 0.25]]), true, 'recompute-test-w');
     const x0 = tf.tensor2d([[1, 2], [3, -4]]);
-    const f = (x: tf.Tensor): tf.Tensor2D => tf.tanh(tf.matMul(tf.sin(x as tf.Tensor2D), w));
+    const f = (x: tf.Tensor): tf.Tensor2D => tf.tanh(tf.matMul(tf.sin(x as tf.Tensor2D), w as tf.Tensor2D)) as tf.Tensor2D;
     const plain = tf.grads((x: tf.Tensor) => tf.sum(tf.square(f(x))))([x0]);
     const re = tf.grads((x: tf.Tensor) => tf.sum(tf.square(recompute(f, [x], [w]))))([x0]);
     expect(Array.from(re[0]!.dataSync())).toEqual(Array.from(plain[0]!.dataSync()));
@@ -90,7 +90,7 @@ describe('recompute', () => {
     const x = tf.randomNormal([4, 8], 0, 1, 'float32', 4);
     const chain = (t: tf.Tensor): tf.Tensor2D => {
       let h = t as tf.Tensor2D;
-      for (let i = 0; i < 10; i++) h = tf.relu(tf.matMul(h, w));
+      for (let i = 0; i < 10; i++) h = tf.relu(tf.matMul(h, w as tf.Tensor2D)) as tf.Tensor2D;
       return h;
     };
     const liveAfterForward = (useRecompute: boolean): number => {
@@ -110,7 +110,7 @@ describe('recompute', () => {
 
   it('LM (MetaLA blocks): same parameter gradients as the plain backward pass, no leak', () => {
     const cfg = lmSchema.parse({ d_model: 16, n_layers: 2, vocab_size: 24, mixer: METALA, channel_mixer: { name: 'glu' }, max_seq_len: 12 });
-    const m = new CausalLM(cfg, 1);
+    const m = new CausalLM(cfg as LmConfig, 1);
     perturb(m, 2);
     expectSameGrads(m, lmBatch(2, 12, 24));
     m.dispose();

@@ -186,7 +186,7 @@ describe('h3', () => {
                   st[n] = cmul(cdiv([1 + dA[0] / 2, dA[1] / 2], den), st[n]!).map((z, r) => z + dB[r]! * kv) as C;
                   y += 2 * cmul([cP![2 * m]!, cP![2 * m + 1]!], st[n]!)[0];
                 }
-                out[j * H + h] += q[h * Pd + i]! * y; // rearrange 'b d h -> b (d h)'
+                out[j * H + h]! += q[h * Pd + i]! * y; // rearrange 'b d h -> b (d h)'
               }
             }
           }

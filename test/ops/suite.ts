@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from '../helpers/close.js';
-import type { Evaluated, OpFn, OpResult } from './harness.js';
+import type { Evaluated, OpResult } from './harness.js';
 import { Rng, evaluate, goldenTensor, loadGolden } from './harness.js';
 
 export type FormName = 'naive' | 'parallel' | 'chunk';

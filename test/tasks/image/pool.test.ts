@@ -55,7 +55,7 @@ describe('WorkerPool', () => {
 
   it('drops the queued results of an abandoned epoch and keeps serving later ones', () => {
     const data = makeImageData(imageOptions.parse({ dataset: 'imagefolder', root, image_size: 16, workers: 2, prefetch: 3 }), 0, () => {});
-    const it1 = data.train.batches(2, new Rng(1));
+    const it1 = data.train.batches(2, new Rng(1)) as Generator<unknown>;
     expect(it1.next().done).toBe(false);
     it1.return(undefined);
     const evalRun = [...data.test.batches(2)];
@@ -70,7 +70,7 @@ describe('WorkerPool', () => {
     const full = makeImageData(o, 3, () => {});
     const whole = snapshot([...full.train.batches(2, new Rng(9))]);
     const resumed = makeImageData(o, 3, () => {});
-    const gen = resumed.train.batches(2, new Rng(9));
+    const gen = resumed.train.batches(2, new Rng(9)) as Generator<Batch>;
     for (let k = 0; k < 3; k++) expect(gen.next().done).toBe(false);
     expect(resumed.stats().images).toBe(0);
     expect(snapshot([...gen])).toEqual(whole.slice(3));
