@@ -8,7 +8,8 @@ import { lmSchema } from '../models/lm_config.js';
 import { MIXERS } from '../mixers/registry.js';
 import { lookup } from '../util/registry.js';
 import { AdamW } from '../train/optim.js';
-import { labelIndex, maskedCrossEntropy } from '../train/loss.js';
+import { labelIndex } from '../data/labels.js';
+import { maskedCrossEntropy } from '../train/loss.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../util/errors.js';
 import { CausalLM } from '../models/lm.js';
 import { lmSchema, type LmConfig } from '../models/lm_config.js';
-import type { Params, ParamSpec } from '../models/params.js';
+import type { Params, ParamSpec } from '../layers/params.js';
 import type { TrainableModel } from '../models/types.js';
 import { encodeSafetensors, readSafetensors } from './safetensors.js';
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { deltaRule } from '../ops/delta_rule/index.js';
 import { dense, rmsNorm, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
-import type { ParamScope } from '../models/params.js';
+import type { ParamScope } from '../layers/params.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer, type MixerState } from './types.js';
 

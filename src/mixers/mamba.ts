@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { dense, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
-import { selectiveScan } from '../ops/diag_ssm/index.js';
+import { selectiveScan } from '../ops/selective_scan/index.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer, type MixerState } from './types.js';
 
@@ -98,7 +98,7 @@ export const mamba = defineMixer({
         const delta = tf.softplus(dense(dtIn, dtW, dtB)) as tf.Tensor3D; // Δ_t [B,T,E]
         const A = tf.neg(tf.exp(aLog)) as tf.Tensor2D; // [E,N]
         // Ā_t = exp(Δ_t A), B̄_t = Δ_t B_t (the simplified Euler B̄ of selective_scan), C_t; on
-        // webgpu one fused kernel per pass (src/ops/diag_ssm/selective.ts).
+        // webgpu one fused kernel per pass (src/ops/selective_scan/index.ts).
         const r = selectiveScan(
           { x: uc, delta, A, b: bm, c: cm, skip: skip as tf.Tensor1D },
           { initialState: opts.state?.['h'] === undefined ? undefined : { re: opts.state['h'] as tf.Tensor3D }, wantState: opts.wantState === true },

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { dense, gelu } from '../layers/basic.js';
-import type { ParamScope } from '../models/params.js';
+import type { ParamScope } from '../layers/params.js';
 import { diagSsm, discretize, type Discretization } from '../ops/diag_ssm/index.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer, type MixerState } from './types.js';

@@ -2,7 +2,7 @@
 // (its f_q, f_k, f_v, f_α, f_g), registered once in registry.ts.
 import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
-import type { ParamScope } from '../models/params.js';
+import type { ParamScope } from '../layers/params.js';
 
 /** Per-layer recurrent state: e.g. MetaLA `{ S: [B,H,K,V], conv: [B,c-1,D] }`. */
 export type MixerState = Record<string, tf.Tensor>;

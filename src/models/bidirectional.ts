@@ -12,7 +12,7 @@ import { MIXERS } from '../mixers/registry.js';
 import type { MixerContext, TokenMixer } from '../mixers/types.js';
 import { dense } from '../layers/basic.js';
 import { lookup } from '../util/registry.js';
-import type { ParamScope } from './params.js';
+import type { ParamScope } from '../layers/params.js';
 
 /** A mixer over padded sequences: x [B, T, D] plus the reversal gather of that batch → y [B, T, D]. */
 export interface SequenceMixer {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { dense, gelu, silu } from '../layers/basic.js';
-import type { ParamScope } from './params.js';
+import type { ParamScope } from '../layers/params.js';
 
 export const channelMixerSchema = z
   .object({

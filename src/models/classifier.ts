@@ -15,7 +15,7 @@ import { createSequenceMixer, reversalIndex } from './bidirectional.js';
 import type { SequenceMixer } from './bidirectional.js';
 import { createChannelMixer } from './channel_mixer.js';
 import type { ClassifierConfig } from './classifier_config.js';
-import { Params } from './params.js';
+import { Params } from '../layers/params.js';
 import { embedLookup } from '../layers/embedding.js';
 import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';

@@ -4,7 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import type { Batch } from '../tasks/types.js';
-import type { Params } from './params.js';
+import type { Params } from '../layers/params.js';
 
 export interface Supervised {
   /** [N, C] logits of the N supervised units. */

@@ -10,7 +10,7 @@ import { dense, layerNorm, rmsNorm } from '../layers/basic.js';
 import type { Batch } from '../tasks/types.js';
 import { createSequenceMixer, reversalIndex, type SequenceMixer } from './bidirectional.js';
 import { createChannelMixer } from './channel_mixer.js';
-import { Params, type ParamScope } from './params.js';
+import { Params, type ParamScope } from '../layers/params.js';
 import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';
 import { numPatches, numTokens, type VitConfig } from './vit_config.js';

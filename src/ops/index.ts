@@ -23,8 +23,9 @@ export type { HgrnOptions } from './hgrn/index.js';
 export { RWKV4_DEFAULTS, rwkv4, rwkv4Chunk, rwkv4Naive } from './rwkv4/index.js';
 export type { Rwkv4Options } from './rwkv4/index.js';
 export { complexScan, complexScanNaive, complexScanParallel } from './complex_scan/index.js';
-export { diagSsm, diagScan, diagSsmNaive, diagSsmGla, diagScanNaive, diagScanHgrn, discretize, selectiveScan } from './diag_ssm/index.js';
-export type { DiagSsmInputs, DiagSsmResult, DiagScanInputs, DiagScanResult, SelectiveScanInputs, SsmOptions } from './diag_ssm/index.js';
+export { diagSsm, diagScan, diagSsmNaive, diagSsmGla, diagScanNaive, diagScanHgrn, discretize } from './diag_ssm/index.js';
+export type { DiagSsmInputs, DiagSsmResult, DiagScanInputs, DiagScanResult, SsmOptions } from './diag_ssm/index.js';
+export { selectiveScan, type SelectiveScanInputs } from './selective_scan/index.js';
 
 /** All recurrences by name. */
 export const ops = { gla, simpleGla, deltaRule, gatedDeltaRule, hgrn, rwkv4, complexScan, diagSsm };

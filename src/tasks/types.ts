@@ -6,8 +6,8 @@
 import type { z } from 'zod';
 import type { Rng } from '../util/rng.js';
 
-/** Label value that the loss and the metrics skip. */
-export const IGNORE_INDEX = -100;
+/** Label value that the loss and the metrics skip (data/labels.ts). */
+export { IGNORE_INDEX } from '../data/labels.js';
 
 /**
  * One batch, row-major. Token-level tasks (MQAR, language modelling) label positions:

@@ -3,29 +3,7 @@
 // positions never pay for a [B·T, V] softmax, and no [N, V] one-hot is ever built.
 import * as tf from '@tensorflow/tfjs';
 import { CE_BWD, CE_FWD } from '../backend/kernels/cross_entropy_webgpu.js';
-import { IGNORE_INDEX } from '../tasks/types.js';
-
-export interface LabelIndex {
-  /** Flat positions b·T + t with a label. */
-  rows: Int32Array;
-  targets: Int32Array;
-}
-
-export function labelIndex(labels: Int32Array): LabelIndex {
-  let n = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] !== IGNORE_INDEX) n++;
-  const rows = new Int32Array(n);
-  const targets = new Int32Array(n);
-  let j = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const y = labels[i]!;
-    if (y === IGNORE_INDEX) continue;
-    rows[j] = i;
-    targets[j] = y;
-    j++;
-  }
-  return { rows, targets };
-}
+import type { LabelIndex } from '../data/labels.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */
 function fusedCrossEntropyAvailable(): boolean {

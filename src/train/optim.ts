@@ -5,7 +5,7 @@
 // split), not per parameter: on webgpu every kernel launch costs ~1 ms of host time in Node, and a
 // per-parameter AdamW was ~20 launches × every tensor (measured 0.9 s of a 2.2 s H100 step).
 import * as tf from '@tensorflow/tfjs';
-import type { Params } from '../models/params.js';
+import type { Params } from '../layers/params.js';
 
 export interface AdamWConfig {
   betas: [number, number];

@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shutdownBackend, takeGpuError } from '../../src/backend/index.js';
-import { crossEntropy, labelIndex, maskedCrossEntropy } from '../../src/train/loss.js';
+import { labelIndex } from '../../src/data/labels.js';
+import { crossEntropy, maskedCrossEntropy } from '../../src/train/loss.js';
 import { IGNORE_INDEX } from '../../src/tasks/types.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 

@@ -10,7 +10,8 @@ import { takePoolStats } from '../../src/backend/webgpu_pool.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { AdamW } from '../../src/train/optim.js';
-import { labelIndex, maskedCrossEntropy } from '../../src/train/loss.js';
+import { labelIndex } from '../../src/data/labels.js';
+import { maskedCrossEntropy } from '../../src/train/loss.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 const why = await webgpuOrWhy('webgpu dispatch cache tests');

@@ -10,7 +10,7 @@ import { releaseGpuPool, shutdownBackend, takeGpuError } from '../../src/backend
 import { glaFused, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';
 import { rwkv4, rwkv4Fused, rwkv4Naive } from '../../src/ops/rwkv4/index.js';
-import { selectiveScan } from '../../src/ops/diag_ssm/index.js';
+import { selectiveScan } from '../../src/ops/selective_scan/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
 import { causalConv1d } from '../../src/layers/short_conv.js';
 import { layerNorm, rmsNorm } from '../../src/layers/basic.js';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { MIXERS } from '../../src/mixers/registry.js';
 import type { MixerDef, MixerState, TokenMixer } from '../../src/mixers/types.js';
-import { Params } from '../../src/models/params.js';
+import { Params } from '../../src/layers/params.js';
 
 const D = 32;
 const B = 2;

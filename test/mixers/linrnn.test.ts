@@ -13,7 +13,7 @@ import { rwkv4 } from '../../src/mixers/rwkv4.js';
 import type { MixerDef, TokenMixer } from '../../src/mixers/types.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
-import { Params } from '../../src/models/params.js';
+import { Params } from '../../src/layers/params.js';
 import { IGNORE_INDEX, type Batch } from '../../src/tasks/types.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { AdamW } from '../../src/train/optim.js';

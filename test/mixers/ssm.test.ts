@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { MIXERS } from '../../src/mixers/registry.js';
 import type { TokenMixer } from '../../src/mixers/types.js';
-import { Params } from '../../src/models/params.js';
+import { Params } from '../../src/layers/params.js';
 import { hippoSkewFrequencies } from '../../src/ops/diag_ssm/index.js';
 import { expectClose } from '../helpers/close.js';
 

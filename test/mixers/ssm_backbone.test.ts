@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { MIXERS } from '../../src/mixers/registry.js';
 import type { MixerState, TokenMixer } from '../../src/mixers/types.js';
-import { Params } from '../../src/models/params.js';
+import { Params } from '../../src/layers/params.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { AdamW } from '../../src/train/optim.js';

@@ -8,7 +8,7 @@ import { createSequenceMixer, reversalIndex } from '../../src/models/bidirection
 import { SequenceClassifier } from '../../src/models/classifier.js';
 import { classifierBackbone, classifierSchema } from '../../src/models/classifier_config.js';
 import type { ClassifierConfig } from '../../src/models/classifier_config.js';
-import { Params } from '../../src/models/params.js';
+import { Params } from '../../src/layers/params.js';
 import { padBatch, PackedBuilder } from '../../src/data/sequences.js';
 import { Rng } from '../../src/util/rng.js';
 

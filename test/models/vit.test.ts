@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { MIXERS } from '../../src/mixers/registry.js';
-import { Params } from '../../src/models/params.js';
+import { Params } from '../../src/layers/params.js';
 import { patchify, VisionTransformer } from '../../src/models/vit.js';
 import { PAPER_TAB6_PARAMS_M, vitParamCount, vitSchema, type VitConfig } from '../../src/models/vit_config.js';
 import type { Batch } from '../../src/tasks/types.js';

@@ -15,7 +15,7 @@
 //               dB_t[n] = Σ_e λ_t Δ_t x_t         dC_t[n] = Σ_e dy_t h_t
 //             The sums over e run in workgroup memory: a workgroup is WG channels of one b; it
 //             writes one partial per (b, t, n, group), which the caller sums over the E/WG groups.
-// Training only: no initial state, no final state (src/ops/diag_ssm/selective.ts falls back otherwise).
+// Training only: no initial state, no final state (src/ops/selective_scan/index.ts falls back otherwise).
 // Layouts: x, Δ, y [B,T,E]; A [E,N]; B, C [B,T,N].
 // Porting note: mamba_ssm's CUDA kernel likewise saves only the states at chunk boundaries in the
 // forward pass and recomputes inside each chunk in the backward pass; its chunks are thousands of

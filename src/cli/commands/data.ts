@@ -20,7 +20,7 @@ function int(flag: string, v: string | undefined, min: number): number | undefin
 
 async function load() {
   const [{ DATASETS, getDataset }, { datasetCache, makeCommand }, { MetalaError }] = await Promise.all([
-    import('../../data/registry.js'),
+    import('../datasets.js'),
     import('../../data/paths.js'),
     import('../../util/errors.js'),
   ]);

@@ -14,7 +14,6 @@ export { cdiv, cexp, cexpm1, cmul, cscale, discretize } from './complex.js';
 export type { Cx, Discrete, Discretization } from './complex.js';
 export { hippoSkewFrequencies, symmetricEigenvalues } from './hippo.js';
 export { diagScanHgrn, diagScanNaive, diagSsmGla, diagSsmNaive };
-export { selectiveScan, selectiveScanFusedAvailable, type SelectiveScanInputs } from './selective.js';
 
 function fail(op: string, name: string, layout: string, want: string, x: tf.Tensor): never {
   throw new Error(`${op}: ${name} must be ${layout} = [${want}], got [${x.shape.join(',')}]${x.dtype === 'float32' ? '' : ` (${x.dtype})`}`);

@@ -2,7 +2,7 @@
 // paper's rows (paper-metala.md §5.2; † from the HGRN paper, ‡ public checkpoints) beside ours
 // (results/eval/<checkpoint>/, written by `metala eval --tasks tab4`).
 import { EVAL_GROUPS } from '../../eval/groups.js';
-import { oursRow, paperRow, zeroShotTable } from '../../eval/report_fields.js';
+import { oursRow, paperRow, zeroShotTable } from '../eval_fields.js';
 
 const COLS = ['WSC', 'WIC', 'RTE', 'CB', 'MULTIRC', 'BOOLQ', 'COPA', 'AVG'];
 const row = (vals: number[]) => Object.fromEntries(COLS.map((c, i) => [c, vals[i]!]));

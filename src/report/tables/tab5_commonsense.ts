@@ -2,7 +2,7 @@
 // WinoGrande, ARC-c acc_norm, OBQA acc_norm, AVG), the paper's rows (paper-metala.md §5.2) beside
 // ours (results/eval/<checkpoint>/, written by `metala eval --tasks tab5`).
 import { EVAL_GROUPS } from '../../eval/groups.js';
-import { oursRow, paperRow, zeroShotTable } from '../../eval/report_fields.js';
+import { oursRow, paperRow, zeroShotTable } from '../eval_fields.js';
 
 const COLS = ['LOGIQA', 'WSC273', 'BOOLQ', 'PIQA', 'HS', 'WG', 'ARC-c', 'OBQA', 'AVG'];
 const row = (vals: number[]) => Object.fromEntries(COLS.map((c, i) => [c, vals[i]!]));

@@ -2,7 +2,7 @@
 // conv, w/ key) of the 360M model on zero-shot commonsense (paper-metala.md §5.3), beside ours:
 // checkpoints of configs/lm/ablation.yaml scored with `metala eval --tasks tab5`.
 import { EVAL_GROUPS } from '../../eval/groups.js';
-import { ablationVariant, oursRow, paperRow, zeroShotTable } from '../../eval/report_fields.js';
+import { ablationVariant, oursRow, paperRow, zeroShotTable } from '../eval_fields.js';
 
 const COLS = ['LOGIQA', 'WSC273', 'BOOLQ', 'PIQA', 'HS', 'WG', 'ARC-c', 'OBQA', 'AVG'];
 const row = (vals: number[]) => Object.fromEntries(COLS.map((c, i) => [c, vals[i]!]));

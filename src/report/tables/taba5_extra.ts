@@ -2,7 +2,7 @@
 // tasks with ARC-e (paper-metala.md §5.2; AVG excludes LAMBADA), beside ours
 // (results/eval/<checkpoint>/, written by `metala eval --tasks taba5`).
 import { EVAL_GROUPS } from '../../eval/groups.js';
-import { oursRow, paperRow, zeroShotTable } from '../../eval/report_fields.js';
+import { oursRow, paperRow, zeroShotTable } from '../eval_fields.js';
 
 const COLS = ['LAMB ppl', 'LAMB acc', 'LOGIQA', 'WSC273', 'BOOLQ', 'PIQA', 'HS', 'WG', 'ARC-e', 'ARC-c', 'OBQA', 'AVG'];
 const row = (vals: number[]) => Object.fromEntries(COLS.map((c, i) => [c, vals[i]!]));

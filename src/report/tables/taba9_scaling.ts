@@ -3,7 +3,7 @@
 // released checkpoint's results land in the MetaLA row of its size, with Δ against the paper.
 import type { RunRecord } from '../../results/store.js';
 import { EVAL_GROUPS } from '../../eval/groups.js';
-import { oursRow, paperRow, zeroShotTable } from '../../eval/report_fields.js';
+import { oursRow, paperRow, zeroShotTable } from '../eval_fields.js';
 
 const COLS = ['BOOLQ', 'PIQA', 'HS', 'WG', 'ARC-E', 'ARC-C', 'OBQA', 'AVG'];
 const row = (vals: number[]) => Object.fromEntries(COLS.map((c, i) => [c, vals[i]!]));

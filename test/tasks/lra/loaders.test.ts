@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DATASETS, getDataset } from '../../../src/data/registry.js';
+import { DATASETS, getDataset } from '../../../src/cli/datasets.js';
 import { TASKS } from '../../../src/tasks/registry.js';
 import { CIFAR_TEST_FILE, CIFAR_TRAIN_FILES, grayscale, readCifarBatches } from '../../../src/tasks/lra/image.js';
 import { releaseMember } from '../../../src/tasks/lra/release.js';

@@ -4,8 +4,8 @@
 // just the paper's numbers. A released MetaLA checkpoint lands in the matching Tab. A9 row.
 import { basename, dirname } from 'node:path';
 import type { RunRecord } from '../results/store.js';
-import { defineTable, type Key, type PaperValue, type TableSpec } from '../report/types.js';
-import { columnKey, type Column } from './groups.js';
+import { defineTable, type Key, type PaperValue, type TableSpec } from './types.js';
+import { columnKey, type Column } from '../eval/groups.js';
 
 type Obj = Record<string, unknown>;
 

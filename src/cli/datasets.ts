@@ -4,7 +4,7 @@
 import { LRA_DATASETS } from '../tasks/lra/datasets.js';
 import { EVAL_DATASETS } from '../eval/datasets.js';
 import { lookup } from '../util/registry.js';
-import type { DatasetDef } from './types.js';
+import type { DatasetDef } from '../data/types.js';
 
 export const DATASETS: Readonly<Record<string, DatasetDef>> = Object.fromEntries([...LRA_DATASETS, ...EVAL_DATASETS].map((d) => [d.name, d]));
 

@@ -7,9 +7,9 @@
 // (its naive loop or the gla mapping, whichever diagSsm picks).
 import * as tf from '@tensorflow/tfjs';
 import { SCAN_BWD, SCAN_FWD, scanWorkgroup } from '../../backend/kernels/selective_scan_webgpu.js';
-import { diagSsm } from './index.js';
-import { tidyResult } from './naive.js';
-import type { DiagSsmResult, SsmOptions } from './types.js';
+import { diagSsm } from '../diag_ssm/index.js';
+import { tidyResult } from '../diag_ssm/naive.js';
+import type { DiagSsmResult, SsmOptions } from '../diag_ssm/types.js';
 
 export interface SelectiveScanInputs {
   /** x [B,T,E] (after Mamba's conv and SiLU). */
