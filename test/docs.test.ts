@@ -1,7 +1,7 @@
 // The README stays true (style-models.md §8.8): its two set-up commands come first, and every
 // command, config path and table id it names exists.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { REPO } from './helpers/golden.js';
 import { buildProgram } from '../src/cli/program.js';
@@ -39,6 +39,15 @@ describe('README', () => {
     }
     const paths = [...readme.matchAll(/`((?:src|test|bin|configs|datasets|results)\/[\w./-]*\w)`/g)].map((m) => m[1]!);
     for (const p of new Set(paths)) if (!p.includes('<') && !/\*|\.(csv|md)$/.test(p) || p.endsWith('README.md')) expect(existsSync(resolve(REPO, p)), p).toBe(true);
+  });
+
+  it('the layout lists every folder of src/ and every top-level folder, and names only real ones', () => {
+    const block = /## Layout\n\n```\n([\s\S]*?)```/.exec(readme)![1]!;
+    const listed = new Set(block.split('\n').map((l) => l.split(/\s+/)[0]!).filter((w) => w.endsWith('/')));
+    const src = readdirSync(resolve(REPO, 'src'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `src/${d.name}/`);
+    for (const d of src) expect(listed.has(d), `${d} is missing from the README's layout`).toBe(true);
+    for (const d of ['configs/', 'datasets/', 'results/', 'test/']) expect(listed.has(d), d).toBe(true);
+    for (const d of listed) expect(existsSync(resolve(REPO, d)), `${d} listed but absent`).toBe(true);
   });
 
   it('every table id in the paper map is registered', () => {

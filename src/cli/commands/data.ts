@@ -1,4 +1,4 @@
-// `metala data`: make, fetch and verify data sets (DESIGN.md §4; registry in src/data/registry.ts).
+// `metala data`: make, fetch and verify data sets (DESIGN.md §4; registry in src/cli/datasets.ts).
 //   metala data                    list the data sets and whether their files are present
 //   metala data <name>             generated: make it (skipped when present, --force remakes); fetched: verify it
 //   metala data fetch <name>       download the official files (resumable, checksum-verified) and unpack them

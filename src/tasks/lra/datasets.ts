@@ -1,4 +1,4 @@
-// The LRA entries of the data-set registry (src/data/registry.ts): what `metala data <name>` generates
+// The LRA entries of the data-set registry (src/cli/datasets.ts): what `metala data <name>` generates
 // (ListOps, Pathfinder / Path-X with LRA's algorithms, seeded) and what `metala data fetch <name>`
 // downloads from the official sources (IMDB, CIFAR-10, the LRA release for AAN and the released
 // ListOps / Pathfinder files), with the check that `metala data <name>` runs on fetched sets.
