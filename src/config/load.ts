@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
-import { suggest, unknownNameMessage } from '../util/registry.js';
+import { entryOf, suggest, unknownNameMessage } from '../util/registry.js';
 import { MIXERS } from '../mixers/registry.js';
 import { TASKS } from '../tasks/registry.js';
 import { BACKBONES } from '../models/registry.js';
@@ -189,7 +189,7 @@ function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experime
   if (!top.success) throw zodToConfigError(file, '', top.error, doc, known);
   const exp = top.data;
   // Task options, against the task registry.
-  const taskDef = TASKS[exp.task.name as keyof typeof TASKS];
+  const taskDef = entryOf(TASKS as Readonly<Record<string, (typeof TASKS)[keyof typeof TASKS]>>, exp.task.name);
   if (taskDef === undefined) throw new ConfigError(file, 'task.name', `${unknownNameMessage('task', exp.task.name, Object.keys(TASKS))}. Fix the name`);
   const { name: taskName, ...taskRest } = exp.task;
   const taskOpts = (taskDef.options as z.ZodType).safeParse(taskRest);
@@ -198,12 +198,12 @@ function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experime
   if (problem !== undefined) throw new ConfigError(file, ['task', ...problem.path].join('.'), problem.message);
   // Model, against its backbone's schema; then mixer options, against the mixer registry.
   const backboneName = (exp.model['backbone'] as string | undefined) ?? 'lm';
-  const backbone = BACKBONES[backboneName];
+  const backbone = entryOf(BACKBONES, backboneName);
   if (backbone === undefined) throw new ConfigError(file, 'model.backbone', `${unknownNameMessage('backbone', backboneName, Object.keys(BACKBONES))}. Fix the name`);
   const modelParsed = backbone.schema.safeParse({ ...exp.model, backbone: backboneName });
   if (!modelParsed.success) throw zodToConfigError(file, 'model', modelParsed.error, exp.model, (p) => shapeKeys(backbone.schema, p.split('.').slice(1)));
   const model = modelParsed.data as RunSpec['model'];
-  const mixerDef = MIXERS[model.mixer.name];
+  const mixerDef = entryOf(MIXERS, model.mixer.name);
   if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
   const { name: mixerName, ...mixerRest } = model.mixer;
   const mixerOpts = mixerDef.options.safeParse(mixerRest);

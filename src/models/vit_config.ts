@@ -4,7 +4,7 @@
 // Mixer options are validated separately against the mixer registry (config/schema.ts).
 import { z } from 'zod';
 import { MIXERS } from '../mixers/registry.js';
-import { lookup } from '../util/registry.js';
+import { entryOf, lookup } from '../util/registry.js';
 import { combineParams } from './bidirectional.js';
 import { channelMixerParams, channelMixerSchema } from './channel_mixer.js';
 
@@ -53,7 +53,7 @@ export const vitSchema = z
     message: "single_pass is a bidirectional form: set bidirectional: true, or drop bidirectional_form",
     path: ['bidirectional_form'],
   })
-  .refine((c) => c.bidirectional_form === 'two_pass' || MIXERS[c.mixer.name]?.createNonCausal !== undefined, {
+  .refine((c) => c.bidirectional_form === 'two_pass' || entryOf(MIXERS, c.mixer.name)?.createNonCausal !== undefined, {
     message: `only a mixer with a non-causal form (${Object.entries(MIXERS).filter(([, m]) => m.createNonCausal !== undefined).map(([n]) => n).join(', ')}) runs single_pass; use two_pass`,
     path: ['bidirectional_form'],
   });

@@ -32,8 +32,16 @@ export function unknownNameMessage(kind: string, name: string, known: readonly s
   return `unknown ${kind} '${name}'.${hint} Available: ${[...known].sort().join(', ')}`;
 }
 
+/**
+ * The entry registered under `name`, or undefined. Only the registry's own keys count: a config
+ * naming 'constructor' or 'toString' must not reach Object.prototype.
+ */
+export function entryOf<T>(registry: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(registry, name) ? registry[name] : undefined;
+}
+
 export function lookup<T>(registry: Readonly<Record<string, T>>, kind: string, name: string): T {
-  const hit = Object.prototype.hasOwnProperty.call(registry, name) ? registry[name] : undefined;
+  const hit = entryOf(registry, name);
   if (hit === undefined) throw new MetalaError(unknownNameMessage(kind, name, Object.keys(registry)));
   return hit;
 }

@@ -38,6 +38,9 @@ const cases: [string, string[], RegExp][] = [
   ['validate a folder', ['validate', resolve(REPO, 'configs')], /^error: .*configs: \(top level\): this is a folder, not a YAML file/],
   ['train a folder', ['train', resolve(REPO, 'configs'), '--dry-run'], /^error: .*configs: \(top level\): this is a folder, not a YAML file/],
   ['validate batch_size 1e12', ['validate', smoke, '--set', 'train.batch_size=1000000000000'], /^error: .*mqar\.yaml: train\.batch_size: a training step's activations \[1000000000000, 64, 256\] would take 6\.1e\+7 GiB, more than any backend holds in one tensor \(4 GiB\)\./],
+  ['mixer named constructor', ['validate', smoke, '--set', 'model.mixer.name=constructor'], /^error: .*mqar\.yaml: model\.mixer\.name: unknown mixer 'constructor'\. Available: /],
+  ['task named toString', ['validate', smoke, '--set', 'task.name=toString'], /^error: .*mqar\.yaml: task\.name: unknown task 'toString'/],
+  ['backbone named hasOwnProperty', ['validate', smoke, '--set', 'model.backbone=hasOwnProperty'], /^error: .*mqar\.yaml: model\.backbone: unknown backbone 'hasOwnProperty'/],
   ['inspect --tokens abc', ['inspect', 'x', '--tokens', 'abc'], /^error: option '--tokens <n>' argument 'abc' is invalid/],
 ];
 
