@@ -20,25 +20,25 @@ import { h3 } from './h3.js';
 import { s5 } from './s5.js';
 import { mamba } from './mamba.js';
 
-export const MIXERS: Record<string, MixerDef> = {
-  metala: metala as unknown as MixerDef,
-  softmax: softmax as unknown as MixerDef,
-  gla: gla as unknown as MixerDef,
-  linear_attn: linearAttn as unknown as MixerDef,
-  retnet: retnet as unknown as MixerDef,
-  transnormer: transnormer as unknown as MixerDef,
-  hgrn: hgrn as unknown as MixerDef,
-  rwkv4: rwkv4 as unknown as MixerDef,
-  lru: lru as unknown as MixerDef,
-  griffin: griffin as unknown as MixerDef,
-  based: based as unknown as MixerDef,
-  deltanet: deltanet as unknown as MixerDef,
-  gated_deltanet: gatedDeltanet as unknown as MixerDef,
-  s4d: s4d as unknown as MixerDef,
-  dss: dss as unknown as MixerDef,
-  h3: h3 as unknown as MixerDef,
-  s5: s5 as unknown as MixerDef,
-  mamba: mamba as unknown as MixerDef,
-};
+export const MIXERS = {
+  metala,
+  softmax,
+  gla,
+  linear_attn: linearAttn,
+  retnet,
+  transnormer,
+  hgrn,
+  rwkv4,
+  lru,
+  griffin,
+  based,
+  deltanet,
+  gated_deltanet: gatedDeltanet,
+  s4d,
+  dss,
+  h3,
+  s5,
+  mamba,
+} satisfies Record<string, MixerDef> as Readonly<Record<string, MixerDef>>;
 
 export const MIXER_NAMES = Object.keys(MIXERS);

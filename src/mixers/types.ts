@@ -53,6 +53,11 @@ export interface MixerDef<S extends z.ZodObject = z.ZodObject> {
   createNonCausal?(opts: z.infer<S>, ctx: MixerContext): TokenMixer;
 }
 
-export function defineMixer<S extends z.ZodObject>(def: MixerDef<S>): MixerDef<S> {
-  return def;
+/**
+ * Checks a mixer against the contract with its own options type, then erases that type so every
+ * mixer fits one registry (a MixerDef<S> is not a MixerDef<ZodObject>: its functions take only S's
+ * options). Safe because callers pass `create` only what `def.options` parsed.
+ */
+export function defineMixer<S extends z.ZodObject>(def: MixerDef<S>): MixerDef {
+  return def as unknown as MixerDef;
 }

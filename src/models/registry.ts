@@ -4,8 +4,8 @@ import { lmBackbone } from './lm_backbone.js';
 import { vitBackbone } from './vit_backbone.js';
 import { classifierBackbone } from './classifier_config.js';
 
-export const BACKBONES: Record<string, BackboneDef> = {
-  lm: lmBackbone as unknown as BackboneDef,
-  vit: vitBackbone as unknown as BackboneDef,
-  classifier: classifierBackbone as unknown as BackboneDef,
-};
+export const BACKBONES = {
+  lm: lmBackbone,
+  vit: vitBackbone,
+  classifier: classifierBackbone,
+} satisfies Record<string, BackboneDef> as Readonly<Record<string, BackboneDef>>;

@@ -10,7 +10,7 @@ import type { RunSpec } from '../config/schema.js';
 import type { BackendInfo } from '../backend/index.js';
 import { BACKBONES } from '../models/registry.js';
 import type { TrainableModel } from '../models/types.js';
-import { TASKS } from '../tasks/registry.js';
+import { getTask } from '../tasks/registry.js';
 import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
@@ -190,7 +190,7 @@ async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<
   await writeJson(join(dir, CONFIG_FILE), spec);
   const orphans = await removeOrphanTmps(dir);
   if (orphans.length > 0) opts.notice?.(`${spec.experiment}/${spec.run_id}: removed ${orphans.join(', ')} left by a process killed while checkpointing`);
-  const task = TASKS[spec.task.name as keyof typeof TASKS] as unknown as TaskDef;
+  const task = getTask(spec.task.name);
   const { name: _n, ...taskOpts } = spec.task;
   const data = task.makeData(task.options.parse(taskOpts), spec.seed);
   const t = spec.train;

@@ -146,7 +146,7 @@ describe('SequenceClassifier', () => {
     const bad = classifierSchema.safeParse({ d_model: 8, n_layers: 1, mixer: METALA, pooling: 'cls' });
     expect(bad.success).toBe(false);
     expect(bad.error!.issues[0]!.path).toEqual(['pooling']);
-    const cfg = classifierBackbone.resolve(classifierSchema.parse({ d_model: 8, n_layers: 1, mixer: METALA, pooling: 'cls', bidirectional: true }), { vocabSize: 16, seqLen: 2000, numClasses: 10 });
+    const cfg = classifierBackbone.resolve(classifierSchema.parse({ d_model: 8, n_layers: 1, mixer: METALA, pooling: 'cls', bidirectional: true }), { vocabSize: 16, seqLen: 2000, numClasses: 10 }) as { vocab_size: number; num_classes: number; max_seq_len: number };
     expect([cfg.vocab_size, cfg.num_classes, cfg.max_seq_len]).toEqual([16, 10, 2001]);
     expect(() => classifierBackbone.resolve(classifierSchema.parse({ d_model: 8, n_layers: 1, mixer: METALA }), { vocabSize: 16, seqLen: 8 })).toThrow(/needs a sequence-level task/);
   });
