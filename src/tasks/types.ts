@@ -62,6 +62,12 @@ export interface EvalSplit {
 export interface TaskData {
   train: TrainSplit;
   test: EvalSplit;
+  /**
+   * The model-selection split, where a task has one distinct from `test` (LRA): the loop then picks
+   * the best evaluation by it and reports the test split's metrics at that step, the LRA/S4
+   * convention, instead of the best test metric over the run.
+   */
+  val?: EvalSplit;
   /** The seeds the splits were generated from (written to the run's config/summary). */
   seeds: { train: number; test: number };
 }

@@ -41,20 +41,29 @@ export interface RunOutcome {
   summary: Record<string, unknown>;
 }
 
+/** An evaluation: test metrics at `step`, and the validation split's when the task has one. */
+type StepEval = EvalResult & { step: number; val?: EvalResult };
+
 interface TrainerState {
   step: number;
-  best: (EvalResult & { step: number }) | null;
-  last: (EvalResult & { step: number }) | null;
+  /** The best evaluation: by validation metric when the task has a validation split, else by test. */
+  best: StepEval | null;
+  last: StepEval | null;
   wall_s: number;
   tokens: number;
 }
 
 /** Evaluate on the whole test split: accuracy of the argmax, mean CE and perplexity over supervised units. */
 export async function evaluate(model: TrainableModel, data: TaskData, batchSize: number): Promise<EvalResult> {
+  return evaluateSplit(model, data.test, batchSize);
+}
+
+/** Evaluate on one split (test, or the validation split used for model selection). */
+export async function evaluateSplit(model: TrainableModel, split: TaskData['test'], batchSize: number): Promise<EvalResult> {
   let correct = 0;
   let total = 0;
   let lossSum = 0;
-  for (const b of data.test.batches(batchSize)) {
+  for (const b of split.batches(batchSize)) {
     const { preds, lossT, targets } = tf.tidy(() => {
       const s = model.supervised(b);
       return { preds: tf.argMax(s.logits, -1), lossT: tf.mul(crossEntropy(s.logits, s.targets), s.targets.length), targets: s.targets };
@@ -286,16 +295,22 @@ async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: n
 
 /** Evaluates on the test split, records best/last, and says whether early stopping triggers. */
 async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, bar: ReturnType<typeof createProgress>): Promise<boolean> {
-  const ev = await evaluate(s.model, s.data, s.spec.train.batch_size);
+  const ev = await evaluateSplit(s.model, s.data.test, s.spec.train.batch_size);
+  const val = s.data.val !== undefined ? await evaluateSplit(s.model, s.data.val, s.spec.train.batch_size) : undefined;
   await releaseGpuPool();
-  s.state.last = { ...ev, step: s.state.step };
-  if (better(s.task.metric, ev, s.state.best)) s.state.best = { ...ev, step: s.state.step };
-  await appendJsonl(join(s.dir, METRICS_FILE), { step: s.state.step, eval: { accuracy: ev.accuracy, loss: ev.loss, perplexity: ev.perplexity } });
+  s.state.last = { ...ev, step: s.state.step, ...(val !== undefined ? { val } : {}) };
+  // Model selection on the validation split when there is one (LRA/S4): best = test metrics at the best val step.
+  const chosen = val ?? ev;
+  const bestSoFar = s.state.best === null ? null : (s.state.best.val ?? s.state.best);
+  if (better(s.task.metric, chosen, bestSoFar)) s.state.best = { ...s.state.last };
+  const brief = (e: EvalResult) => ({ accuracy: e.accuracy, loss: e.loss, perplexity: e.perplexity });
+  await appendJsonl(join(s.dir, METRICS_FILE), { step: s.state.step, eval: brief(ev), ...(val !== undefined ? { val: brief(val) } : {}) });
   bar.update(s.state.step, { metric: ev.accuracy });
-  s.opts.log?.(`${s.label} step ${s.state.step}/${s.totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)} ${Math.round(meanTps)} ${s.unit}/s`);
+  s.opts.log?.(`${s.label} step ${s.state.step}/${s.totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)}${val !== undefined ? ` val acc ${val.accuracy.toFixed(4)}` : ''} ${Math.round(meanTps)} ${s.unit}/s`);
   const es = s.spec.train.early_stop;
   if (es === null) return false;
-  const v = ev[es.metric];
+  // Early stopping reads the model-selection split too.
+  const v = chosen[es.metric];
   return (es.above !== undefined && v > es.above) || (es.below !== undefined && v < es.below);
 }
 

@@ -100,7 +100,7 @@ export const tab7_lra = defineTable({
   paperColumns: COLUMN_ORDER.map((c) => [c]),
   derived: [{ key: [AVG], from: [...LRA_COLUMNS], compute: lraAverage }],
   notes: [
-    'ours = max of summary.best.accuracy over the runs of the cell (best evaluation of each run on its task.eval_split, test by default, as LRA reports); n_runs and the best run (lr, id, step) are in lra.csv.',
+    'ours = max of summary.best.accuracy over the runs of the cell; n_runs and the best run (lr, id, step) are in lra.csv. Where the task has a validation split distinct from test (generated ListOps and Pathfinder, and the released data), a run\'s best is its test accuracy at the step with the best validation accuracy (the LRA/S4 convention; summary.best.val holds that validation result). Runs from before this rule (no best.val in their summary) report their best test accuracy over the run.',
     "AVG convention: the mean of all six task columns, as the paper's Tab. 7 (its MetaLA 86.67 = mean of the six; its Transformer 47.81 counts the failed Path-X '–' as 0). Ours is shown only when a row has all six tasks; the LRA leaderboard's 5-task mean (without Path-X) is not used.",
     'Paper rows: Transformer = `softmax`, DSS-softmax = `dss`, S5 = `s5`, LRU = `lru`, HGRN = `hgrn`, Mamba = `mamba`, MetaLA = `metala`; S4, TNN, Mega and SGConv have no mixer here. Baselines are the numbers the paper cites from HGRN.',
     'The paper runs Retrieval, Image, Pathfinder and Path-X bidirectionally (configs/lra/*.yaml); rows do not separate causal from bidirectional runs. `(smoke)` rows come from configs/smoke/ (small generated data, minutes of CPU) and are not comparable with the paper.',

@@ -46,17 +46,26 @@ export function lraTaskData(
 ): TaskData {
   const pad: PadOptions = { maxLen, padMultiple: o.pad_multiple };
   const evalSet = o.eval_split === 'val' ? sets.val : sets.test;
+  // Model selection on a validation split distinct from test (when the data has one and test is
+  // what the run reports).
+  const val = o.eval_split === 'test' && sets.val !== sets.test ? { val: evalSplit(firstN(sets.val, o.limit_eval), pad) } : {};
   return {
     train: trainSplit(firstN(sets.train, o.limit_train), pad),
     test: evalSplit(firstN(evalSet, o.limit_eval), pad),
+    ...val,
     seeds,
   };
 }
 
-/** Train/test generator seeds from the run seed (disjoint streams, as mqarSplitSeeds). */
-export function generatedSeeds(seed: number): { train: number; test: number } {
+/**
+ * Train/test generator seeds from the run seed (disjoint streams, as mqarSplitSeeds), and a third
+ * for a validation split (forked after the other two, which therefore stay what they were).
+ */
+export function generatedSeeds(seed: number): { train: number; test: number; val: number } {
   const root = new Rng(seed);
-  return { train: root.fork(), test: (root.fork() | 0x80000000) >>> 0 };
+  const train = root.fork();
+  const test = (root.fork() | 0x80000000) >>> 0;
+  return { train, test, val: (root.fork() ^ 0x5bd1e995) >>> 0 };
 }
 
 /**

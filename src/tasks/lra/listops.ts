@@ -116,8 +116,10 @@ export const lraListops = defineTask({
       const seen = new Set<string>();
       const train = pack(generateListOps(o.train_examples, seeds.train, p, { seen }));
       const test = pack(generateListOps(o.test_examples, seeds.test, p, { seen }));
-      // Generated data has no separate validation split: `val` draws the same held-out set.
-      return lraTaskData({ train, val: test, test }, o, o.max_length, seeds);
+      // A validation split of the test split's size, disjoint from both (LRA: 2,000 val, 2,000 test),
+      // generated last so train and test are the examples they always were.
+      const val = pack(generateListOps(o.test_examples, seeds.val, p, { seen }));
+      return lraTaskData({ train, val, test }, o, o.max_length, { train: seeds.train, test: seeds.test });
     }
     const dir = o.data_dir ?? datasetCache(LISTOPS_FOLDER);
     const files = { train: join(dir, LISTOPS_FILES.train), val: join(dir, LISTOPS_FILES.val), test: join(dir, LISTOPS_FILES.test) };

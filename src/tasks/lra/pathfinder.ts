@@ -153,7 +153,9 @@ export const lraPathfinder = defineTask({
     if (o.source === 'generated') {
       const seeds = generatedSeeds(seed);
       const test = generated(o.test_examples, seeds.test, o.resolution, o.difficulty);
-      return lraTaskData({ train: generated(o.train_examples, seeds.train, o.resolution, o.difficulty), val: test, test }, o, T, seeds);
+      // A validation split of the test split's size, from its own seed (LRA: 80/10/10).
+      const val = generated(o.test_examples, seeds.val, o.resolution, o.difficulty);
+      return lraTaskData({ train: generated(o.train_examples, seeds.train, o.resolution, o.difficulty), val, test }, o, T, { train: seeds.train, test: seeds.test });
     }
     const dir = o.data_dir ?? pathfinderDir(o.resolution, o.difficulty);
     const all = loadPathfinderFolder(dir, o.resolution);

@@ -57,6 +57,15 @@ train: { batch_size: 2, max_steps: 3, lr: 1.0e-3, eval_every: 3 }
       const best = (out.summary['best'] as { accuracy: number }).accuracy;
       expect(best).toBeGreaterThanOrEqual(0);
       expect(best).toBeLessThanOrEqual(1);
+      if (f === listops) {
+        // Generated ListOps has a validation split: best = the test accuracy at the best validation step.
+        const evals = readFileSync(join(out.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; eval?: { accuracy: number }; val?: { accuracy: number } }).filter((l) => l.eval !== undefined);
+        expect(evals.length).toBe(2);
+        expect(evals.every((e) => e.val !== undefined)).toBe(true);
+        const pick = evals.reduce((a, b) => (b.val!.accuracy > a.val!.accuracy ? b : a));
+        const sb = out.summary['best'] as { accuracy: number; step: number; val: { accuracy: number } };
+        expect([sb.step, sb.accuracy, sb.val.accuracy]).toEqual([pick.step, pick.eval!.accuracy, pick.val!.accuracy]);
+      }
     }
     // One mixer with all six tasks: its AVG is the mean of the six.
     const accs = [0.5, 0.8, 0.7, 0.6, 0.9, 0.55];
