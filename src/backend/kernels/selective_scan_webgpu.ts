@@ -3,7 +3,7 @@
 //   h_t[e,n] = Ā_t h_{t−1}[e,n] + Δ_t[e] B_t[n] x_t[e],   y_t[e] = Σ_n C_t[n] h_t[e,n]
 // Why: the gla mapping (src/ops/diag_ssm/fast.ts) materialises Ā, B̄, C and their gradients as
 // [B,T,E,N] tensors (1 GiB each at d_model 128, B 256, T 256: over WebGPU's binding limit, hence
-// the micro-batches in configs/mqar-gpu.yaml) and reduces them with tfjs kernels. Here nothing of
+// the micro-batches in configs/mqar-short.yaml) and reduces them with tfjs kernels. Here nothing of
 // size [B,T,E,N] exists.
 //
 //   forward   thread (b,e) holds h[·] (N floats), writes y_t and a checkpoint of h every CC steps.
