@@ -15,7 +15,7 @@ import { InputError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 import { defineTask } from '../types.js';
 import { generatedSeeds, lraAccuracy, lraCommonFields, lraTaskData, splitIndices } from './common.js';
-import { DIFFICULTY_FOLDER, generatePathfinder, lraSettings } from './pathfinder_gen.js';
+import { DIFFICULTY_FOLDER, DISTRACTOR_RULES, generatePathfinder, lraSettings } from './pathfinder_gen.js';
 import type { Difficulty, Resolution } from './pathfinder_gen.js';
 
 export const PATHFINDER_FOLDER = 'lra_pathfinder';
@@ -118,6 +118,13 @@ const options = z
     resolution: z.union([z.literal(32), z.literal(64), z.literal(128), z.literal(256)]).default(32),
     /** LRA uses `hard` (curv_contour_length_14) for both Pathfinder and Path-X. */
     difficulty: z.enum(['easy', 'intermediate', 'hard']).default('hard'),
+    /**
+     * Generated source: the distractor-snake count, `docstring` (LRA's docstrings: 5 at 32 px hard) or
+     * `wrapper` (snakes2_wrapper.py as published, which never resets it per contour length: 10).
+     * Absent = `docstring`.
+     */
+    // Optional rather than defaulted, so runs from before the option keep their run ids.
+    distractors: z.enum(DISTRACTOR_RULES).optional(),
     /** Seed of the 80/10/10 split of files (S4: 42). */
     split_seed: z.number().int().min(0).default(42),
     /** Generated source: images per split. */
@@ -128,8 +135,8 @@ const options = z
 
 export type PathfinderOptions = z.output<typeof options>;
 
-function generated(n: number, seed: number, res: Resolution, difficulty: Difficulty): Examples {
-  const s = lraSettings(res, difficulty);
+function generated(n: number, seed: number, o: PathfinderOptions): Examples {
+  const s = lraSettings(o.resolution, o.difficulty, o.distractors);
   const rng = new Rng(seed);
   const b = new PackedBuilder(8);
   for (let i = 0; i < n; i++) {
@@ -144,7 +151,11 @@ export const lraPathfinder = defineTask({
   description: 'LRA Pathfinder (32×32) / Path-X (resolution 128): are the two circles connected? 1K / 16K pixels (MetaLA Tab. 7)',
   options,
   metric: 'accuracy',
-  check: () => [],
+  // task.distractors changes how images are drawn, so it means nothing for files already drawn.
+  check: (o) =>
+    o.distractors !== undefined && o.source !== 'generated'
+      ? [{ path: ['distractors'], message: 'applies only to source: generated (files already fix their distractors). Set task.source: generated, or remove task.distractors' }]
+      : [],
   vocabSize: () => 256,
   seqLen: (o) => o.resolution * o.resolution,
   numClasses: () => 2,
@@ -152,10 +163,10 @@ export const lraPathfinder = defineTask({
     const T = o.resolution * o.resolution;
     if (o.source === 'generated') {
       const seeds = generatedSeeds(seed);
-      const test = generated(o.test_examples, seeds.test, o.resolution, o.difficulty);
+      const test = generated(o.test_examples, seeds.test, o);
       // A validation split of the test split's size, from its own seed (LRA: 80/10/10).
-      const val = generated(o.test_examples, seeds.val, o.resolution, o.difficulty);
-      return lraTaskData({ train: generated(o.train_examples, seeds.train, o.resolution, o.difficulty), val, test }, o, T, { train: seeds.train, test: seeds.test });
+      const val = generated(o.test_examples, seeds.val, o);
+      return lraTaskData({ train: generated(o.train_examples, seeds.train, o), val, test }, o, T, { train: seeds.train, test: seeds.test });
     }
     const dir = o.data_dir ?? pathfinderDir(o.resolution, o.difficulty);
     const all = loadPathfinderFolder(dir, o.resolution);

@@ -38,22 +38,40 @@ export const RESOLUTIONS = [32, 64, 128, 256] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
 /**
- * LRA's settings per resolution (pathfinder.py docstrings over snakes2_wrapper.py defaults); the
- * distractor count follows the docstrings' formula with Python 2 integer division.
+ * How many distractor snakes an image gets. Both readings use the docstrings' numerator (20 at 32 px,
+ * 22, 35, 30) and Python 2 integer division:
+ * - `docstring`: numerator // (contour_length // 3) of the image's own contour length, as
+ *   pathfinder.py's docstrings write it (32 px hard: 20 // 4 = 5).
+ * - `wrapper`: what snakes2_wrapper.py as published computes. It sets num_distractor_snakes once, in
+ *   its top block at the baseline contour length 6 (numerator // 2), and its `for cl in [9, 14]` loop resets
+ *   contour_length and distractor_length but not the count, so every difficulty keeps
+ *   numerator // 2 (32 px hard: 10, twice the docstring's 5).
+ * Porting note: which one LRA's released images used is UNVERIFIED here (the release is not
+ * reachable offline); `docstring` is the default, `task.distractors: wrapper` the other reading.
  */
-export function lraSettings(resolution: Resolution, difficulty: Difficulty = 'hard'): PathfinderSettings {
+export type DistractorRule = 'docstring' | 'wrapper';
+export const DISTRACTOR_RULES = ['docstring', 'wrapper'] as const satisfies readonly DistractorRule[];
+/** The wrapper's top-block contour length, from which `wrapper` derives the count. */
+const WRAPPER_BASE_CONTOUR = 6;
+
+/**
+ * LRA's settings per resolution (pathfinder.py docstrings over snakes2_wrapper.py defaults); the
+ * distractor count follows `rule` (see DistractorRule).
+ */
+export function lraSettings(resolution: Resolution, difficulty: Difficulty = 'hard', rule: DistractorRule = 'docstring'): PathfinderSettings {
   const cl = DIFFICULTIES[difficulty];
   const dl = Math.floor(cl / 3);
+  const count = (numerator: number) => Math.floor(numerator / (rule === 'wrapper' ? Math.floor(WRAPPER_BASE_CONTOUR / 3) : dl));
   const base = { padding: 1, antialias: 2, contourLength: cl, distractorLength: dl, useSinglePaddles: false, maxDistractorRetrial: 4, maxPaddleRetrial: 2, paddleLength: 5, paddleContrast: [1] };
   switch (resolution) {
     case 32:
-      return { ...base, size: 32, paddleLength: 2, markerRadius: 1.5, paddleThickness: 0.5, seedDistance: 7, continuity: 1.0, numDistractorSnakes: Math.floor(20 / dl), snakeContrast: [2], paddleContrast: [0.75], margins: [1] };
+      return { ...base, size: 32, paddleLength: 2, markerRadius: 1.5, paddleThickness: 0.5, seedDistance: 7, continuity: 1.0, numDistractorSnakes: count(20), snakeContrast: [2], paddleContrast: [0.75], margins: [1] };
     case 64:
-      return { ...base, size: 64, markerRadius: 2.5, paddleThickness: 1, seedDistance: 12, continuity: 1.8, numDistractorSnakes: Math.floor(22 / dl), snakeContrast: [0.8], margins: [1] };
+      return { ...base, size: 64, markerRadius: 2.5, paddleThickness: 1, seedDistance: 12, continuity: 1.8, numDistractorSnakes: count(22), snakeContrast: [0.8], margins: [1] };
     case 128:
-      return { ...base, size: 128, markerRadius: 3, paddleThickness: 1.5, seedDistance: 20, continuity: 1.8, numDistractorSnakes: Math.floor(35 / dl), snakeContrast: [0.9], margins: [2, 3] };
+      return { ...base, size: 128, markerRadius: 3, paddleThickness: 1.5, seedDistance: 20, continuity: 1.8, numDistractorSnakes: count(35), snakeContrast: [0.9], margins: [2, 3] };
     case 256:
-      return { ...base, size: 256, markerRadius: 5, paddleThickness: 2, seedDistance: 27, continuity: 1.8, numDistractorSnakes: Math.floor(30 / dl), snakeContrast: [1], margins: [3] };
+      return { ...base, size: 256, markerRadius: 5, paddleThickness: 2, seedDistance: 27, continuity: 1.8, numDistractorSnakes: count(30), snakeContrast: [1], margins: [3] };
   }
 }
 

@@ -85,6 +85,44 @@ describe('Pathfinder generator', () => {
     expect(lraSettings(128, 'hard')).toMatchObject({ contourLength: 14, numDistractorSnakes: 8, paddleLength: 5, seedDistance: 20, margins: [2, 3] });
     expect(lraSettings(32, 'easy')).toMatchObject({ contourLength: 6, distractorLength: 2, numDistractorSnakes: 10 });
   });
+
+  it('distractor count: the docstrings\' per-length formula, or the published wrapper\'s count fixed at the baseline length', () => {
+    // snakes2_wrapper.py computes num_distractor_snakes once at contour length 6 (numerator // 2) and its
+    // length loop does not reset it: the hard sets get twice the docstrings' count at 32 px.
+    const n = (res: 32 | 64 | 128 | 256, d: 'easy' | 'intermediate' | 'hard', r: 'docstring' | 'wrapper') => lraSettings(res, d, r).numDistractorSnakes;
+    expect([n(32, 'hard', 'docstring'), n(32, 'hard', 'wrapper')]).toEqual([5, 10]);
+    expect([n(32, 'intermediate', 'docstring'), n(32, 'intermediate', 'wrapper')]).toEqual([6, 10]);
+    expect([n(128, 'hard', 'docstring'), n(128, 'hard', 'wrapper')]).toEqual([8, 17]);
+    expect([n(64, 'hard', 'wrapper'), n(256, 'hard', 'wrapper')]).toEqual([11, 15]);
+    // The baseline (easy) set is where both readings agree; distractor length is unchanged by the rule.
+    for (const res of [32, 64, 128, 256] as const) expect(n(res, 'easy', 'wrapper')).toBe(n(res, 'easy', 'docstring'));
+    expect(lraSettings(32, 'hard', 'wrapper').distractorLength).toBe(4);
+    // The rule reaches the images: the wrapper's count draws more ink (same seeds, 24 images each).
+    const ink = (r: 'docstring' | 'wrapper') => {
+      const rng = new Rng(11);
+      let lit = 0;
+      for (let i = 0; i < 24; i++) lit += generatePathfinder(rng, lraSettings(32, 'hard', r)).image.filter((v) => v > 0).length;
+      return lit / 24;
+    };
+    expect(ink('wrapper')).toBeGreaterThan(1.2 * ink('docstring'));
+  });
+
+  it('task.distractors reaches generated data and is left out of the run id when absent', () => {
+    const def = TASKS.lra_pathfinder;
+    const parse = (extra: object) => def.options.parse({ source: 'generated', train_examples: 8, test_examples: 8, ...extra });
+    expect('distractors' in parse({})).toBe(false);
+    expect(parse({ distractors: 'wrapper' }).distractors).toBe('wrapper');
+    expect(() => parse({ distractors: 'twice' })).toThrow();
+    expect(def.check(def.options.parse({ distractors: 'wrapper' }))[0]?.message).toMatch(/applies only to source: generated/);
+    expect(def.check(parse({ distractors: 'wrapper' }))).toEqual([]);
+    const lit = (o: object) => {
+      const d = def.makeData(parse(o) as never, 3);
+      let sum = 0;
+      for (const b of d.test.batches(8)) sum += b.ids.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
+      return sum;
+    };
+    expect(lit({ distractors: 'wrapper' })).toBeGreaterThan(lit({}));
+  });
 });
 
 describe('Pathfinder files', () => {
