@@ -11,7 +11,7 @@ import { dataFileOf, readJsonl, readParquet } from './docs.js';
 /** Task → [HF dataset id, config, evaluation split] (as configs/tasks/<task>.yaml). */
 export const EVAL_SOURCES: Readonly<Record<string, readonly [string, string, string]>> = {
   logiqa: ['EleutherAI/logiqa', 'logiqa', 'test'],
-  wsc273: ['ErnestSDavis/winograd_wsc', 'wsc273', 'test'],
+  wsc273: ['lighteval/winograd_wsc', 'wsc273', 'test'],
   boolq: ['aps/super_glue', 'boolq', 'validation'],
   piqa: ['baber/piqa', 'default', 'validation'],
   hellaswag: ['Rowan/hellaswag', 'default', 'validation'],

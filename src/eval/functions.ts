@@ -39,7 +39,9 @@ function wsc273Option(doc: Doc, option: string): string {
   if (['my', 'his', 'her', 'our', 'their'].includes(str(doc, 'pronoun').toLowerCase())) o += "'s";
   const first = o.split(/\s+/)[0] ?? '';
   const loc = doc['pronoun_loc'] as number;
-  const startOfSentence = str(doc, 'text')[loc - 2] === '.';
+  // Python indexing: for a pronoun at 0 or 1, text[loc - 2] wraps to the text's end (text[-2] or
+  // text[-1], usually its final '.'), so upstream treats such a pronoun by how the text ends.
+  const startOfSentence = str(doc, 'text').at(loc - 2) === '.';
   // Python str.replace: every occurrence of the word inside the option.
   return !startOfSentence && UPPER_PRONOUNS.includes(first) ? o.replaceAll(first, first.toLowerCase()) : o;
 }

@@ -92,6 +92,16 @@ describe('lm-eval prompt formats', () => {
       ["Sam thanked Lee because Lee's", '  advice had been so helpful.'],
     ]);
     expect((await requestsOf('wsc273', 2)).pairs[1]![0]).toBe('The dog chased the cat. The cat');
+    // pronoun_loc < 2: upstream's text[pronoun_loc - 2] wraps to the end of the text. At 0 it reads
+    // 'b' (not '.'), so a sentence-initial option is lower-cased; at 1 it reads the final '.', so it is kept.
+    expect((await requestsOf('wsc273', 3)).pairs).toEqual([
+      ['the painter', '  said the ladder was too short for the job.'],
+      ['the roofer', '  said the ladder was too short for the job.'],
+    ]);
+    expect((await requestsOf('wsc273', 4)).pairs).toEqual([
+      ['"The box', '  is too heavy," Tom said of the box.'],
+      ['"Tom', '  is too heavy," Tom said of the box.'],
+    ]);
     expect((await requestsOf('wsc', 2)).pairs[0]![0]).toContain('Passage: Jane gave Joan candy because *she* wasn\'t hungry.\n');
     expect((await requestsOf('copa', 1)).pairs[0]).toEqual(['The road was wet because', '  the sun was shining.']);
   });
