@@ -14,7 +14,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LoadedExperiment } from '../config/load.js';
 import type { ExecutorConfig, RunSpec } from '../config/schema.js';
-import { atomicWriteFile, SUMMARY_FILE } from '../results/store.js';
+import { atomicWriteFile, parseRunSummary, SUMMARY_FILE } from '../results/store.js';
 import { MetalaError } from '../util/errors.js';
 
 /** What `metala status` and the submission record know about one submitted job array. */
@@ -96,11 +96,9 @@ export async function pendingRuns(results: string, runs: RunSpec[], force: boole
     const f = join(results, r.experiment, r.run_id, SUMMARY_FILE);
     let finished = false;
     if (existsSync(f)) {
-      try {
-        finished = (JSON.parse(await readFile(f, 'utf8')) as { status?: string }).status === 'finished';
-      } catch {
-        finished = false; // the task's own `metala train` reports a corrupt summary
-      }
+      // A corrupt summary counts as not finished: the task's own `metala train` reports it.
+      const r = parseRunSummary(await readFile(f, 'utf8').catch(() => ''));
+      finished = 'summary' in r && r.summary.status === 'finished';
     }
     if (!finished) out.push(r);
   }

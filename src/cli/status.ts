@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { RunSpec } from '../config/schema.js';
-import { SUMMARY_FILE } from '../results/store.js';
+import { parseRunSummary, SUMMARY_FILE } from '../results/store.js';
+import type { RunSummary } from '../results/store.js';
 import { LOCK_FILE } from '../train/run_folder.js';
 import { slurmRecords, slurmTaskStates } from './slurm.js';
 
@@ -24,6 +25,18 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
   } catch {
     return undefined;
   }
+}
+
+/** summary.json through its schema; undefined when absent or unreadable (the run's own `train` names the problem). */
+async function readSummary(path: string): Promise<RunSummary | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const r = parseRunSummary(text);
+  return 'summary' in r ? r.summary : undefined;
 }
 
 function lockAlive(lock: Record<string, unknown> | undefined): boolean {
@@ -46,14 +59,14 @@ export async function runStatuses(results: string, runs: RunSpec[]): Promise<Run
   const rows: RunStatusRow[] = [];
   for (const r of runs) {
     const dir = join(results, r.experiment, r.run_id);
-    const summary = await readJson(join(dir, SUMMARY_FILE));
+    const summary = await readSummary(join(dir, SUMMARY_FILE));
     const lock = existsSync(join(dir, LOCK_FILE)) ? await readJson(join(dir, LOCK_FILE)) : undefined;
     const task = taskOf.get(r.run_id);
     const slurm = task !== undefined ? states[task] : undefined;
     const slurmNote = task !== undefined ? `slurm ${task}${slurm !== undefined ? ` ${slurm}` : ''} ` : '';
-    const steps = summary !== undefined ? `step ${String(summary['steps'] ?? 0)}/${String(summary['total_steps'] ?? '?')} ` : '';
+    const steps = summary !== undefined ? `step ${String(summary.steps ?? 0)}/${String(summary.total_steps ?? '?')} ` : '';
     let status: RunStatusRow['status'];
-    const s = summary?.['status'];
+    const s = summary?.status;
     if (s === 'finished' || s === 'failed' || s === 'interrupted') status = s;
     else if (s === 'running') status = lockAlive(lock) || slurm === 'RUNNING' ? 'running' : 'interrupted';
     else status = slurm === 'RUNNING' ? 'running' : 'pending';

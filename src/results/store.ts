@@ -39,24 +39,64 @@ export type RunConfig = z.output<typeof runConfigSchema>;
 export const RUN_STATUSES = ['finished', 'running', 'interrupted', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-/** summary.json: final/best metrics plus where and how the run ran. */
+/** One evaluation in summary.json (accuracy as a fraction); `val` when the task has a validation split. */
+const evalSchema = z.looseObject({
+  accuracy: z.number().nullish(),
+  loss: z.number().nullish(),
+  perplexity: z.number().nullish(),
+  step: z.number().nullish(),
+  val: z.looseObject({ accuracy: z.number().nullish(), loss: z.number().nullish() }).nullish(),
+});
+
+/**
+ * summary.json: final/best metrics plus where and how the run ran. The one schema of the file: the
+ * train loop writes a RunSummary, and `report`, `status`, Slurm's pending check and a re-run's
+ * finished check read it through this schema. Loose, so older summaries with fewer or more keys
+ * still read; eval results (src/eval/results.ts) write their own kind of summary.json.
+ */
 export const runSummarySchema = z.looseObject({
   run_id: z.string().nullish(),
   experiment: z.string().nullish(),
+  variant: z.string().nullish(),
   status: z.enum(RUN_STATUSES),
   metric: z.string().nullish(),
-  /** Best evaluation so far, e.g. { accuracy: 0.93, step: 1200 } (accuracy as a fraction). */
-  best: z.looseObject({ accuracy: z.number().nullish(), step: z.number().nullish() }).nullish(),
+  params: z.number().nullish(),
+  total_steps: z.number().nullish(),
+  /** Best evaluation so far, e.g. { accuracy: 0.93, step: 1200 }: by the validation split when there is one. */
+  best: evalSchema.nullish(),
   /** Last evaluation, same keys as `best`. */
-  final: z.looseObject({ accuracy: z.number().nullish(), step: z.number().nullish() }).nullish(),
+  final: evalSchema.nullish(),
   steps: z.number().nullish(),
   backend: z.string().nullish(),
   device: z.string().nullish(),
   wall_s: z.number().nullish(),
+  tokens_per_s: z.number().nullish(),
+  /** 'images' for image tasks, whose tokens_per_s counts images. */
+  throughput_unit: z.string().nullish(),
+  resumed: z.boolean().nullish(),
   seed: z.number().nullish(),
   git_commit: z.string().nullish(),
+  /** Why a finished run stopped: max_steps or early_stop. */
+  stopped: z.string().nullish(),
+  /** Why a run failed (status failed). */
+  error: z.string().nullish(),
 });
 export type RunSummary = z.output<typeof runSummarySchema>;
+
+/** Parses summary.json text; a message (not a throw) when it is not a run summary. */
+export function parseRunSummary(text: string): { summary: RunSummary } | { problem: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { problem: `not valid JSON (${(e as Error).message.split('\n')[0]})` };
+  }
+  const parsed = runSummarySchema.safeParse(raw);
+  if (parsed.success) return { summary: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? '(top level)' : issue.path.join('.');
+  return { problem: `${where}: ${issue?.message ?? 'invalid'}` };
+}
 
 export interface RunRecord {
   /** The run folder. */

@@ -13,6 +13,7 @@ import type { TrainableModel } from '../models/types.js';
 import { getTask } from '../tasks/registry.js';
 import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
+import type { RunStatus, RunSummary } from '../results/store.js';
 import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { GpuBufferLimitError, MetalaError, RunError } from '../util/errors.js';
@@ -26,13 +27,14 @@ import { lossAndGrads } from './micro_batch.js';
 import { createProgress } from './progress.js';
 import { asStorageError, assertWritable, readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
 
-export interface EvalResult {
+// A type alias, not an interface, so it fits summary.json's loose schema (RunSummary['best']).
+export type EvalResult = {
   accuracy: number;
   loss: number;
   perplexity: number;
   correct: number;
   total: number;
-}
+};
 
 export interface RunOutcome {
   dir: string;
@@ -53,16 +55,15 @@ interface TrainerState {
   tokens: number;
 }
 
-/** Evaluate on the whole test split: accuracy of the argmax, mean CE and perplexity over supervised units. */
-export async function evaluate(model: TrainableModel, data: TaskData, batchSize: number): Promise<EvalResult> {
-  return evaluateSplit(model, data.test, batchSize);
-}
-
-/** Evaluate on one split (test, or the validation split used for model selection). */
-export async function evaluateSplit(model: TrainableModel, split: TaskData['test'], batchSize: number): Promise<EvalResult> {
+/**
+ * Evaluate on one split (test, or the validation split used for model selection): the task's metric
+ * (`score`) on the argmax over supervised units, mean CE and perplexity.
+ */
+export async function evaluateSplit(model: TrainableModel, split: TaskData['test'], batchSize: number, score: TaskDef['score']): Promise<EvalResult> {
   let correct = 0;
   let total = 0;
   let lossSum = 0;
+  let units = 0;
   for (const b of split.batches(batchSize)) {
     const { preds, lossT, targets } = tf.tidy(() => {
       const s = model.supervised(b);
@@ -72,12 +73,14 @@ export async function evaluateSplit(model: TrainableModel, split: TaskData['test
     lossSum += (await lossT.data())[0]!;
     preds.dispose();
     lossT.dispose();
-    for (let i = 0; i < targets.length; i++) if (p[i] === targets[i]) correct++;
-    total += targets.length;
+    const m = score(p, targets);
+    correct += m.correct;
+    total += m.total;
+    units += targets.length;
   }
   const gpuError = await takeGpuError();
   if (gpuError !== undefined) throw new RunError(`evaluation: GPU error: ${gpuError}`);
-  const loss = total === 0 ? Number.NaN : lossSum / total;
+  const loss = units === 0 ? Number.NaN : lossSum / units;
   return { accuracy: total === 0 ? Number.NaN : correct / total, loss, perplexity: Math.exp(loss), correct, total };
 }
 
@@ -162,14 +165,15 @@ interface RunSession {
   stepsPerEpoch: number;
   evalEvery: number;
   ckptEvery: number;
-  base: Record<string, unknown>;
+  /** The summary's fields fixed for the run. */
+  base: Pick<RunSummary, 'run_id' | 'experiment' | 'variant' | 'metric' | 'params' | 'total_steps' | 'backend' | 'device' | 'seed' | 'git_commit'>;
 }
 
 const ckptDirOf = (s: RunSession): string => join(s.dir, CHECKPOINT_DIR);
 const keptMessage = (s: RunSession): string =>
   existsSync(join(ckptDirOf(s), 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDirOf(s)}` : 'no checkpoint was written yet';
 
-function summaryOf(s: RunSession, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function summaryOf(s: RunSession, status: RunStatus, extra: Pick<RunSummary, 'stopped' | 'error'> = {}): RunSummary {
   return {
     ...s.base,
     status,
@@ -295,8 +299,8 @@ async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: n
 
 /** Evaluates on the test split, records best/last, and says whether early stopping triggers. */
 async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, bar: ReturnType<typeof createProgress>): Promise<boolean> {
-  const ev = await evaluateSplit(s.model, s.data.test, s.spec.train.batch_size);
-  const val = s.data.val !== undefined ? await evaluateSplit(s.model, s.data.val, s.spec.train.batch_size) : undefined;
+  const ev = await evaluateSplit(s.model, s.data.test, s.spec.train.batch_size, s.task.score);
+  const val = s.data.val !== undefined ? await evaluateSplit(s.model, s.data.val, s.spec.train.batch_size, s.task.score) : undefined;
   await releaseGpuPool();
   s.state.last = { ...ev, step: s.state.step, ...(val !== undefined ? { val } : {}) };
   // Model selection on the validation split when there is one (LRA/S4): best = test metrics at the best val step.
@@ -384,10 +388,10 @@ export async function trainRun(spec: RunSpec, opts: TrainOptions): Promise<RunOu
 async function trainRunIn(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome> {
   const dir = join(opts.resultsDir, spec.experiment, spec.run_id);
   const summaryPath = join(dir, SUMMARY_FILE);
-  const finishedBefore = async (): Promise<Record<string, unknown> | undefined> => {
+  const finishedBefore = async (): Promise<RunSummary | undefined> => {
     if (opts.force) return undefined;
     const prev = await readPreviousSummary(summaryPath);
-    return prev?.['status'] === 'finished' ? prev : undefined;
+    return prev?.status === 'finished' ? prev : undefined;
   };
   const done = await finishedBefore();
   if (done !== undefined) return { dir, status: 'skipped', summary: done };

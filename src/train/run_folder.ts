@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { access, constants, open, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { MetalaError } from '../util/errors.js';
-import { atomicWriteFile, CHECKPOINT_DIR } from '../results/store.js';
+import { atomicWriteFile, CHECKPOINT_DIR, parseRunSummary } from '../results/store.js';
+import type { RunSummary } from '../results/store.js';
 
 export const LOCK_FILE = 'run.lock';
 
@@ -69,7 +70,7 @@ export class RunLock {
 }
 
 /** summary.json of an earlier attempt, or undefined; a corrupt file is a one-line error with the way out. */
-export async function readPreviousSummary(path: string): Promise<Record<string, unknown> | undefined> {
+export async function readPreviousSummary(path: string): Promise<RunSummary | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -77,13 +78,9 @@ export async function readPreviousSummary(path: string): Promise<Record<string, 
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MetalaError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)}). Check the folder's permissions`, 2);
   }
-  try {
-    const j = JSON.parse(text) as unknown;
-    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
-    return j as Record<string, unknown>;
-  } catch (e) {
-    throw new MetalaError(`${path}: corrupt (${(e as Error).message.split('\n')[0]}). Re-run with --force to retrain the run, or delete its folder`, 2);
-  }
+  const r = parseRunSummary(text);
+  if ('problem' in r) throw new MetalaError(`${path}: corrupt (${r.problem}). Re-run with --force to retrain the run, or delete its folder`, 2);
+  return r.summary;
 }
 
 /** Removes checkpoint.tmp-<pid> folders whose process is gone (killed while checkpointing). */

@@ -162,6 +162,12 @@ describe('run folder', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n').filter((l) => !l.startsWith('metala: '))).toEqual([expect.stringMatching(/^error: .*summary\.json: corrupt \(.*\)\. Re-run with --force to retrain the run, or delete its folder$/)]);
 
+    // Valid JSON that is not a run summary: read through the same schema the loop writes with.
+    writeFileSync(join(runDir, 'summary.json'), JSON.stringify({ status: 'done', steps: 'twelve' }));
+    const odd = spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', dir], { env, encoding: 'utf8' });
+    expect(odd.status).toBe(2);
+    expect(odd.stderr).toMatch(/^error: .*summary\.json: corrupt \(status: .*\)\. Re-run with --force/m);
+
     writeFileSync(join(runDir, 'summary.json'), JSON.stringify({ status: 'interrupted' }));
     writeFileSync(join(runDir, 'checkpoint', 'trainer_state.json'), 'not json');
     const bad2 = spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', dir], { env, encoding: 'utf8' });
