@@ -9,7 +9,7 @@ import { simpleGla } from '../ops/simple_gla/index.js';
 import { dense } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
 import { defineMixer, type MixerState } from './types.js';
-import { convTaps, perHead } from './deltanet.js';
+import { convTaps, perHead } from './common.js';
 
 const options = z
   .object({

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { gatedDeltaRule } from '../ops/gated_delta_rule/index.js';
 import { dense, rmsNorm, silu } from '../layers/basic.js';
 import { defineMixer, type MixerState } from './types.js';
-import { convTaps, l2Normalize, qkvProjections, shortConv } from './deltanet.js';
+import { convTaps, l2Normalize, qkvProjections, shortConv } from './common.js';
 
 const options = z
   .object({

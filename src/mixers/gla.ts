@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { gla as glaOp } from '../ops/gated_recurrence/index.js';
 import { dense, layerNorm, logSigmoid, rmsNorm, silu } from '../layers/basic.js';
 import { defineMixer, type MixerState } from './types.js';
-import { convTaps, qkvProjections, shortConv } from './deltanet.js';
+import { convTaps, qkvProjections, shortConv } from './common.js';
 
 const options = z
   .object({

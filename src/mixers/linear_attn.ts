@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { simpleGla } from '../ops/simple_gla/index.js';
 import { dense } from '../layers/basic.js';
 import { defineMixer } from './types.js';
-import { perHead } from './deltanet.js';
+import { perHead } from './common.js';
 
 const options = z
   .object({

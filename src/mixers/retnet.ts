@@ -9,7 +9,7 @@ import { simpleGla } from '../ops/simple_gla/index.js';
 import { dense, layerNorm, rmsNorm, silu } from '../layers/basic.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer, type MixerState } from './types.js';
-import { perHead } from './deltanet.js';
+import { perHead } from './common.js';
 
 const options = z
   .object({

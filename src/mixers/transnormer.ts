@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { simpleGla } from '../ops/simple_gla/index.js';
 import { dense, rmsNorm } from '../layers/basic.js';
 import { defineMixer, type MixerState } from './types.js';
-import { perHead } from './deltanet.js';
+import { perHead } from './common.js';
 import { featureMap as linFeature } from './linear_attn.js';
 
 const options = z

@@ -13,7 +13,7 @@ import { applyRotary } from '../../src/layers/rotary.js';
 import { retnetGammas, rotaryAt } from '../../src/mixers/retnet.js';
 import { alibiSlopes, transnormerLogDecay } from '../../src/mixers/transnormer.js';
 import { taylorFeatures, taylorSize } from '../../src/mixers/based.js';
-import { l2Normalize } from '../../src/mixers/deltanet.js';
+import { l2Normalize } from '../../src/mixers/common.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { AdamW } from '../../src/train/optim.js';
