@@ -1,7 +1,7 @@
 // Position-wise building blocks shared by mixers and backbones. Dense layers reshape to 2-D
 // before matMul: TF.js 4.22's broadcast matMul gradient is broken (tfjs-in-node.md §2.5).
 import * as tf from '@tensorflow/tfjs';
-import { NORM_BWD, NORM_FWD } from '../backend/kernels/norm_webgpu.js';
+import { NORM_BWD, NORM_FWD } from './norm_webgpu.js';
 
 /** x [..., in] · w [in, out] (+ b [out]) → [..., out]. */
 export function dense(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
@@ -64,7 +64,7 @@ function normFused(): boolean {
   return b !== undefined && tf.getKernel(NORM_FWD, b) !== undefined;
 }
 
-/** The same norm and gradient as one webgpu kernel each way (src/backend/kernels/norm_webgpu.ts). */
+/** The same norm and gradient as one webgpu kernel each way (src/layers/norm_webgpu.ts). */
 function fusedNorm(x: tf.Tensor, save: tf.GradSaveFunc, eps: number, centre: boolean): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor } {
   const D = x.shape[x.shape.length - 1]!;
   const rows = x.size / D;

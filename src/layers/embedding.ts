@@ -1,8 +1,8 @@
 // Token embedding lookup whose gradient does not go through tfjs's atomic UnsortedSegmentSum on
-// webgpu (src/backend/kernels/segment_sum_webgpu.ts says why). The ids are a JS array here, so
+// webgpu (src/layers/embedding_webgpu.ts says why). The ids are a JS array here, so
 // their counting sort costs O(N + V) on the CPU; other backends use plain tf.gather.
 import * as tf from '@tensorflow/tfjs';
-import { SORTED_SEGMENT_SUM } from '../backend/kernels/segment_sum_webgpu.js';
+import { SORTED_SEGMENT_SUM } from './embedding_webgpu.js';
 
 /** Counting sort of ids in [0, V): positions grouped by id (perm) and each id's range (offsets [V+1]). */
 export function sortIds(ids: Int32Array, V: number): { perm: Int32Array; offsets: Int32Array } {

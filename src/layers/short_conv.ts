@@ -2,9 +2,9 @@
 // official code: nn.Conv1d(d, d, c, groups=d, bias=False) via causal_conv1d_fn).
 // Computed as pad + slice + multiply-add: conv1d weight gradients are missing on wasm and this
 // form is differentiable on every backend (tfjs-in-node.md §0). On webgpu the taps run as one fused
-// kernel forward and two backward (src/backend/kernels/causal_conv_webgpu.ts) instead of ~45.
+// kernel forward and two backward (src/layers/short_conv_webgpu.ts) instead of one per tap and op.
 import * as tf from '@tensorflow/tfjs';
-import { CONV_DW, CONV_DXP, CONV_FWD, convBlocks } from '../backend/kernels/causal_conv_webgpu.js';
+import { CONV_DW, CONV_DXP, CONV_FWD, convBlocks } from './short_conv_webgpu.js';
 
 function fusedAvailable(): boolean {
   const b = tf.getBackend();

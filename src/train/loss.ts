@@ -2,7 +2,7 @@
 // Zoology's MQAR training uses). Rows are selected on the host first, so MQAR's few query
 // positions never pay for a [B·T, V] softmax, and no [N, V] one-hot is ever built.
 import * as tf from '@tensorflow/tfjs';
-import { CE_BWD, CE_FWD } from '../backend/kernels/cross_entropy_webgpu.js';
+import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 import type { LabelIndex } from '../data/labels.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */

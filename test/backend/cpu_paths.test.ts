@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, takeGpuError } from '../../src/backend/index.js';
 import { pickSplits, TILES, tiledMatmulApplies, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
 import { embedLookup, sortIds } from '../../src/layers/embedding.js';
-import { glaSplits } from '../../src/backend/kernels/gla_webgpu.js';
+import { glaSplits } from '../../src/ops/gated_recurrence/webgpu_recurrent.js';
 import { disabledFamilies } from '../../src/backend/kernels/index.js';
 
 beforeAll(async () => {

@@ -1,4 +1,4 @@
-// The fused softmax cross-entropy kernels (src/backend/kernels/cross_entropy_webgpu.ts) on a real
+// The fused softmax cross-entropy kernels (src/train/cross_entropy_webgpu.ts) on a real
 // WebGPU device (CI: lavapipe): loss and logit gradient against a float64 evaluation, through both
 // loss entry points, with large logits (the max shift) and a row count that is not a workgroup multiple.
 import * as tf from '@tensorflow/tfjs';

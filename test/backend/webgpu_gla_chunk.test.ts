@@ -1,4 +1,4 @@
-// The chunkwise gla kernels (src/backend/kernels/gla_chunk_webgpu.ts, glaFusedChunk) on a real
+// The chunkwise gla kernels (src/ops/gated_recurrence/webgpu_chunk.ts, glaFusedChunk) on a real
 // WebGPU device: outputs, final state and all five gradients against the naive form and against
 // the sequential kernels (glaFused), over T below, at and past the chunk of 64, T = 1, with and
 // without the final state and an initial state, strong, weak and mixed decays, K ≠ V and K, V past
@@ -9,8 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shutdownBackend, takeGpuError } from '../../src/backend/index.js';
-import { GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O } from '../../src/backend/kernels/gla_chunk_webgpu.js';
-import { GLA_FWD } from '../../src/backend/kernels/gla_webgpu.js';
+import { GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O } from '../../src/ops/gated_recurrence/webgpu_chunk.js';
+import { GLA_FWD } from '../../src/ops/gated_recurrence/webgpu_recurrent.js';
 import { gla, glaFused, glaFusedChunk, glaKernelChoice, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
 import { simpleGla } from '../../src/ops/simple_gla/index.js';

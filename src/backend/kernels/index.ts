@@ -1,36 +1,51 @@
-// The one place where backend-specific kernels are registered (issue #4: models run unchanged on
-// every backend; a kernel registered here only changes which form an op picks by default).
+// The registration list of our webgpu kernels (issue #4: models run unchanged on every backend; a
+// registered kernel only changes which form an op picks by default). The kernels themselves live
+// beside what uses them (ops/<op>/webgpu*.ts, layers/*_webgpu.ts, train/cross_entropy_webgpu.ts);
+// each module adds its register function to its family here when it is imported, so this lower
+// layer names the families without importing the modules above it. The tiled matmul, which
+// replaces tfjs's own BatchMatMul kernel rather than serving one of our ops, lives here.
 import { MetalaError } from '../../util/errors.js';
-import { registerCausalConvWebgpuKernels } from './causal_conv_webgpu.js';
-import { registerCrossEntropyWebgpuKernels } from './cross_entropy_webgpu.js';
-import { registerGlaChunkWebgpuKernels } from './gla_chunk_webgpu.js';
-import { registerGlaWebgpuKernels } from './gla_webgpu.js';
 import { registerMatmulWebgpuKernel } from './matmul_webgpu.js';
-import { registerNormWebgpuKernels } from './norm_webgpu.js';
-import { registerRwkv4WebgpuKernels } from './rwkv4_webgpu.js';
-import { registerSelectiveScanWebgpuKernels } from './selective_scan_webgpu.js';
-import { registerSegmentSumWebgpuKernel } from './segment_sum_webgpu.js';
 import { registerSumBlocksWebgpuKernel } from './sum_blocks_webgpu.js';
 
 /** The fused kernel families; each can be left out with METALA_NO_FUSED (the tfjs-op forms run instead). */
-const FAMILIES: Record<string, () => void> = {
-  // the gated recurrence (MetaLA, GLA, RetNet, Based, …) and the block-sum kernel it uses
-  gla: () => {
-    registerGlaWebgpuKernels();
-    registerSumBlocksWebgpuKernel();
-    // the chunkwise forms of the same recurrence (T ≥ 64; gated_recurrence/index.ts picks)
-    registerGlaChunkWebgpuKernels();
-  },
-  conv: registerCausalConvWebgpuKernels,
-  norm: registerNormWebgpuKernels,
-  rwkv4: registerRwkv4WebgpuKernels,
-  scan: registerSelectiveScanWebgpuKernels,
-  embedding: registerSegmentSumWebgpuKernel,
-  // softmax cross-entropy over the vocabulary: one kernel forward, one backward
-  xent: registerCrossEntropyWebgpuKernels,
+export const KERNEL_FAMILIES = [
+  // the gated recurrence (MetaLA, GLA, RetNet, Based, …): sequential and chunkwise kernels, and the
+  // block-sum kernel they reduce with (ops/gated_recurrence/webgpu_*.ts)
+  'gla',
+  // short causal convolution (layers/short_conv_webgpu.ts)
+  'conv',
+  // weightless RMSNorm / LayerNorm (layers/norm_webgpu.ts)
+  'norm',
+  // RWKV-4 WKV (ops/rwkv4/webgpu.ts)
+  'rwkv4',
+  // Mamba's selective scan (ops/selective_scan/webgpu.ts)
+  'scan',
+  // the embedding gradient as a sorted segment sum (layers/embedding_webgpu.ts)
+  'embedding',
+  // softmax cross-entropy over the vocabulary: one kernel forward, one backward (train/cross_entropy_webgpu.ts)
+  'xent',
   // tiled matrix products (BatchMatMul) with split-K for long K; tfjs's own kernels for the rest
-  matmul: registerMatmulWebgpuKernel,
-};
+  'matmul',
+] as const;
+export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
+
+const registrants = new Map<KernelFamily, Array<() => void>>(KERNEL_FAMILIES.map((f) => [f, []]));
+/** Families enabled when the webgpu backend came up; undefined before (or on other backends). */
+let enabled: Set<KernelFamily> | undefined;
+
+/**
+ * Adds a kernel module's register function to `family`. Called at module load; the function runs
+ * when the webgpu backend comes up, or at once when it is already up (the register functions are
+ * idempotent).
+ */
+export function defineKernelFamily(family: KernelFamily, register: () => void): void {
+  registrants.get(family)!.push(register);
+  if (enabled?.has(family)) register();
+}
+
+defineKernelFamily('gla', registerSumBlocksWebgpuKernel);
+defineKernelFamily('matmul', registerMatmulWebgpuKernel);
 
 /**
  * Families named in METALA_NO_FUSED (comma-separated, or `all`): for measuring what a fused kernel
@@ -38,14 +53,15 @@ const FAMILIES: Record<string, () => void> = {
  */
 export function disabledFamilies(value = process.env['METALA_NO_FUSED'] ?? ''): Set<string> {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (names.includes('all')) return new Set(Object.keys(FAMILIES));
-  const unknown = names.filter((n) => !(n in FAMILIES));
-  if (unknown.length > 0) throw new MetalaError(`METALA_NO_FUSED: unknown kernel family '${unknown.join("', '")}'. Use a comma-separated list of ${Object.keys(FAMILIES).join(', ')}, or all`);
+  if (names.includes('all')) return new Set(KERNEL_FAMILIES);
+  const unknown = names.filter((n) => !(KERNEL_FAMILIES as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new MetalaError(`METALA_NO_FUSED: unknown kernel family '${unknown.join("', '")}'. Use a comma-separated list of ${KERNEL_FAMILIES.join(', ')}, or all`);
   return new Set(names);
 }
 
 /** Called once the webgpu backend is up (src/backend/webgpu.ts). */
 export function registerWebgpuKernels(): void {
   const off = disabledFamilies();
-  for (const [name, register] of Object.entries(FAMILIES)) if (!off.has(name)) register();
+  enabled = new Set(KERNEL_FAMILIES.filter((f) => !off.has(f)));
+  for (const f of enabled) for (const register of registrants.get(f)!) register();
 }

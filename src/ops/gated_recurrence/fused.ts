@@ -1,5 +1,5 @@
 // 'fused' form of the gated recurrence: one backend kernel for the forward pass and two for the
-// backward pass (src/backend/kernels/gla_webgpu.ts), joined to autodiff with tf.customGrad.
+// backward pass (src/ops/gated_recurrence/webgpu_recurrent.ts), joined to autodiff with tf.customGrad.
 //
 // Gradient of the log decay g (per channel i; G_t = Σ_{u≤t} g_u):
 //   S_t[i,:] = e^{G_t[i]} h0[i,:] + Σ_{s≤t} e^{G_t[i]−G_s[i]} k_s[i] v_s
@@ -7,7 +7,7 @@
 // the key-side exponent of step t, so ∂L/∂G_t = q_t ⊙ dq_t − k_t ⊙ dk_t (+ Σ_j dS_T ⊙ S_T at t = T),
 // and dg_u = Σ_{t≥u} ∂L/∂G_t: a reverse cumulative sum, computed inside the row kernel.
 import * as tf from '@tensorflow/tfjs';
-import { GLA_BWD_COLS, GLA_BWD_ROWS, GLA_FWD, glaSplits } from '../../backend/kernels/gla_webgpu.js';
+import { GLA_BWD_COLS, GLA_BWD_ROWS, GLA_FWD, glaSplits } from './webgpu_recurrent.js';
 import { SUM_BLOCKS } from '../../backend/kernels/sum_blocks_webgpu.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 

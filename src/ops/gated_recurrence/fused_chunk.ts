@@ -1,13 +1,13 @@
 // 'fused' form of the gated recurrence through the chunkwise kernels
-// (src/backend/kernels/gla_chunk_webgpu.ts): two launches forward (chunk states, then outputs), two
+// (src/ops/gated_recurrence/webgpu_chunk.ts): two launches forward (chunk states, then outputs), two
 // backward (state gradients, then dq, dk, dg, dv), joined to autodiff with tf.customGrad. Same
 // signature and results as glaFused (the sequential kernels); index.ts picks between them.
 //
 // The forward keeps its chunk states and in-chunk cumulative decay b ([S_0 .. S_N | b], about one
 // extra [B,T,H,K]-sized tensor when V = C = 64) for the backward pass instead of recomputing them.
 import * as tf from '@tensorflow/tfjs';
-import { GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O, GLA_CHUNK_WORKGROUP_BYTES } from '../../backend/kernels/gla_chunk_webgpu.js';
-import type { GlaChunkDims } from '../../backend/kernels/gla_chunk_webgpu.js';
+import { GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O, GLA_CHUNK_WORKGROUP_BYTES } from './webgpu_chunk.js';
+import type { GlaChunkDims } from './webgpu_chunk.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 
 /** The device's workgroup-memory limit (bytes), or 0 when the backend is not webgpu. */

@@ -2,7 +2,7 @@
 //   S_t = diag(exp(g_t)) S_{t-1} + k_tᵀ v_t,   o_t = scale · q_t S_t
 // Validates shapes, fills defaults and dispatches to the naive / parallel / chunk forms.
 import type * as tf from '@tensorflow/tfjs';
-import { GLA_CHUNK_WORKGROUP_BYTES } from '../../backend/kernels/gla_chunk_webgpu.js';
+import { GLA_CHUNK_WORKGROUP_BYTES } from './webgpu_chunk.js';
 import { MetalaError } from '../../util/errors.js';
 import type { RecurrenceOptions, RecurrenceResult, RecurrenceResultWithState, ResolvedOptions } from '../common/types.js';
 import type { ChunkDefaults } from '../common/validate.js';
@@ -16,8 +16,8 @@ import { glaParallel } from './parallel.js';
 export { glaChunk, glaFused, glaFusedChunk, glaNaive, glaParallel };
 
 /**
- * Shortest T for which the 'fused' form runs the chunkwise kernels (gla_chunk_webgpu.ts) rather
- * than the sequential ones (gla_webgpu.ts). The chunk kernels work on whole 64-token chunks, so
+ * Shortest T for which the 'fused' form runs the chunkwise kernels (webgpu_chunk.ts) rather
+ * than the sequential ones (webgpu_recurrent.ts). The chunk kernels work on whole 64-token chunks, so
  * below one chunk they pay for padding rows and four launches where the sequential kernels walk
  * fewer than 64 steps; from one full chunk on, the sequential walk (T dependent steps over only
  * B·H·V threads) is what dominates. GPU time of forward + backward on the H200 (B 32, H 4, K 32,

@@ -1,8 +1,8 @@
 // 'fused' form of RWKV-4's WKV: one webgpu kernel forward, one backward
-// (src/backend/kernels/rwkv4_webgpu.ts), joined to autodiff with tf.customGrad. Training form: no
+// (src/ops/rwkv4/webgpu.ts), joined to autodiff with tf.customGrad. Training form: no
 // initial state in, no final state out (the op's default picks it only then).
 import * as tf from '@tensorflow/tfjs';
-import { RWKV4_BWD, RWKV4_FWD } from '../../backend/kernels/rwkv4_webgpu.js';
+import { RWKV4_BWD, RWKV4_FWD } from './webgpu.js';
 import type { RecurrenceResult } from '../common/types.js';
 import type { Rwkv4Resolved } from './state.js';
 

@@ -2,11 +2,11 @@
 // per-token B_t, C_t [B,T,N] shared by the E channels, with Ā_t = exp(Δ_t A) and B̄_t = Δ_t B_t
 // (the simplified Euler B̄ of mamba_ssm's selective_scan_ref):
 //   h_t = Ā_t ⊙ h_{t−1} + B̄_t x_t,   y_t = C_t · h_t + D x_t      per channel e, state [B,E,N]
-// Forms: 'fused' (webgpu kernels, src/backend/kernels/selective_scan_webgpu.ts; nothing of size
+// Forms: 'fused' (webgpu kernels, src/ops/selective_scan/webgpu.ts; nothing of size
 // [B,T,E,N] is built; no initial or final state), else diagSsm with logA = Δ⊗A, b = Δ⊗B, c = C
 // (its naive loop or the gla mapping, whichever diagSsm picks).
 import * as tf from '@tensorflow/tfjs';
-import { SCAN_BWD, SCAN_FWD, scanWorkgroup } from '../../backend/kernels/selective_scan_webgpu.js';
+import { SCAN_BWD, SCAN_FWD, scanWorkgroup } from './webgpu.js';
 import { diagSsm } from '../diag_ssm/index.js';
 import { tidyResult } from '../diag_ssm/naive.js';
 import type { DiagSsmResult, SsmOptions } from '../diag_ssm/types.js';

@@ -18,7 +18,8 @@
 // buffer per kernel (tfjs programs have a single output), split by the caller.
 // Porting note: the official code uses fla's chunked Triton kernels; this is fla's "fused
 // recurrent" algorithm, which on this stack is the fastest (launch count, not FLOPs, dominates).
-import { f32, FlatProgram, registerFlatKernel } from './program.js';
+import { f32, FlatProgram, registerFlatKernel } from '../../backend/kernels/program.js';
+import { defineKernelFamily } from '../../backend/kernels/index.js';
 
 /** Compile-time sizes baked into each shader (one pipeline per shape; training shapes are fixed). */
 export interface GlaDims {
@@ -230,3 +231,5 @@ export function registerGlaWebgpuKernels(): void {
     });
   }
 }
+
+defineKernelFamily('gla', registerGlaWebgpuKernels);

@@ -20,7 +20,8 @@
 // Porting note: mamba_ssm's CUDA kernel likewise saves only the states at chunk boundaries in the
 // forward pass and recomputes inside each chunk in the backward pass; its chunks are thousands of
 // tokens in shared memory, ours CC steps in registers.
-import { FlatProgram, registerFlatKernel } from './program.js';
+import { FlatProgram, registerFlatKernel } from '../../backend/kernels/program.js';
+import { defineKernelFamily } from '../../backend/kernels/index.js';
 
 export interface ScanDims {
   B: number;
@@ -190,3 +191,5 @@ export function registerSelectiveScanWebgpuKernels(): void {
     };
   });
 }
+
+defineKernelFamily('scan', registerSelectiveScanWebgpuKernels);

@@ -1,6 +1,6 @@
 // Chunkwise WebGPU kernels of the per-channel gated recurrence (GLA / MetaLA):
 //   S_t = diag(exp(g_t)) S_{t-1} + k_tᵀ v_t,   o_t = scale · q_t S_t
-// Why: the sequential kernels (gla_webgpu.ts) give one thread a state column and walk all T steps,
+// Why: the sequential kernels (ops/gated_recurrence/webgpu_recurrent.ts) give one thread a state column and walk all T steps,
 // so only B·H·V threads run and each does T dependent steps (21 ms of a 76 ms training step on the
 // H200 at B 32, T 512, H 4, K = V = 64, 4 layers). Here the sequence is cut into chunks of C = 64
 // tokens; only a scan over the T/C chunk states stays sequential, everything else is parallel over
@@ -71,6 +71,7 @@
 // finished per chunk with the Σ_v S_{n+1} ⊙ dS_{n+1} term above instead of a reverse cumsum over
 // the sequence, and the backward work is two launches (reverse state scan, then all gradients).
 import * as tf from '@tensorflow/tfjs';
+import { defineKernelFamily } from '../../backend/kernels/index.js';
 
 /** Chunk length (rows per workgroup tile). */
 export const GLA_CHUNK = 64;
@@ -795,3 +796,5 @@ export function registerGlaChunkWebgpuKernels(): void {
     });
   }
 }
+
+defineKernelFamily('gla', registerGlaChunkWebgpuKernels);

@@ -6,7 +6,8 @@
 //             lse_n = m + log s, loss_n = lse_n − z[n, y_n]            → result [N, 2] = (loss, lse)
 //   backward  one thread per element: ∂z[n, c] = g_n · (exp(z[n, c] − lse_n) − [c = y_n])
 //             with g_n the upstream gradient of loss_n (the mean's 1/N included by the caller)
-import { FlatProgram, MAX_THREADS, registerFlatKernel } from './program.js';
+import { FlatProgram, MAX_THREADS, registerFlatKernel } from '../backend/kernels/program.js';
+import { defineKernelFamily } from '../backend/kernels/index.js';
 
 const WG = 256;
 
@@ -97,3 +98,5 @@ export function registerCrossEntropyWebgpuKernels(): void {
   // z [N, C], y [N], saved (loss, lse) [N, 2], g [N] upstream per-row gradient → ∂z [N, C]
   registerFlatKernel(CE_BWD, (i) => ({ program: new CrossEntropyBwdProgram(i['z']!.shape[0]!, i['z']!.shape[1]!), inputs: [i['z']!, i['y']!, i['s']!, i['g']!] }));
 }
+
+defineKernelFamily('xent', registerCrossEntropyWebgpuKernels);

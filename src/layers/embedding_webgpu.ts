@@ -4,7 +4,8 @@
 // brackets, Pathfinder's black pixels) serialises ~10^5 atomic adds on the same addresses — a
 // 7-second step at MQAR's B = 256, T = 256, measured on the H100.
 //   out[v, c] = Σ_{p ∈ [offsets[v], offsets[v+1])} dy[perm[p], c]     (thread per (v, c))
-import { FlatProgram, registerFlatKernel } from './program.js';
+import { FlatProgram, registerFlatKernel } from '../backend/kernels/program.js';
+import { defineKernelFamily } from '../backend/kernels/index.js';
 
 class SortedSegmentSumProgram extends FlatProgram {
   readonly variableNames = ['Dy', 'Perm', 'Offsets'];
@@ -42,3 +43,5 @@ export function registerSegmentSumWebgpuKernel(): void {
     inputs: [i['dy']!, i['perm']!, i['offsets']!],
   }));
 }
+
+defineKernelFamily('embedding', registerSegmentSumWebgpuKernel);

@@ -2,7 +2,7 @@
 //   wkv_t = (e^{p−q} a + e^{u+k_t−q} v_t) / (e^{p−q} b + e^{u+k_t−q}),  q = max(p, u + k_t)
 //   S_{t+1} = e^{−w} S_t + e^{k_t} (v_t, 1),  S_t = e^{p_t} (a_t, b_t)
 // The chunk form built from tfjs ops launches ~750 kernels per layer for forward + backward (d 64,
-// T 64, measured on lavapipe); launches, not FLOPs, bound training on tfjs-webgpu (gla_webgpu.ts).
+// T 64, measured on lavapipe); launches, not FLOPs, bound training on tfjs-webgpu (webgpu_recurrent.ts).
 //
 // Thread (b, c) walks one channel's sequence, as the official CUDA kernel does.
 //   forward   keeps (a, b, p), writes wkv_t and the state S_t it read, for the backward pass.
@@ -17,7 +17,8 @@
 //             dw and du are partial sums per (b, c), summed over b by the caller.
 // Training only: no initial state and no final state (the op falls back to its chunk form for those).
 // Layouts as src/ops/rwkv4: k, v, wkv [B,T,D]; w, u [D].
-import { FlatProgram, registerFlatKernel } from './program.js';
+import { FlatProgram, registerFlatKernel } from '../../backend/kernels/program.js';
+import { defineKernelFamily } from '../../backend/kernels/index.js';
 
 /** Compile-time sizes baked into each shader (one pipeline per shape). */
 export interface Rwkv4Dims {
@@ -142,3 +143,5 @@ export function registerRwkv4WebgpuKernels(): void {
     return { program: new Rwkv4Program('bwd', d, ['Ks', 'Vs', 'Ws', 'Us', 'Fwd', 'Dy'], size, BWD), inputs: [i['k']!, i['v']!, i['w']!, i['u']!, i['fwd']!, i['dy']!] };
   });
 }
+
+defineKernelFamily('rwkv4', registerRwkv4WebgpuKernels);

@@ -3,7 +3,8 @@
 //   ∂x = r·(∂y − ŷ·mean(∂y·ŷ) [− mean(∂y)])
 // Why: 5–7 tfjs kernels forward and 5–7 backward per norm, three or more norms per block; one
 // launch each way here. A thread owns a row (D ≤ a few thousand; rows = B·T).
-import { f32, FlatProgram, MAX_THREADS, registerFlatKernel } from './program.js';
+import { f32, FlatProgram, MAX_THREADS, registerFlatKernel } from '../backend/kernels/program.js';
+import { defineKernelFamily } from '../backend/kernels/index.js';
 
 export interface NormDims {
   rows: number;
@@ -88,3 +89,5 @@ export function registerNormWebgpuKernels(): void {
     return { program: new NormProgram('bwd', d, ['Y', 'R', 'Dy'], d.rows * d.D, BWD), inputs: [i['y']!, i['r']!, i['dy']!] };
   });
 }
+
+defineKernelFamily('norm', registerNormWebgpuKernels);

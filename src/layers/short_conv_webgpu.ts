@@ -2,12 +2,13 @@
 //   y[b,t,i] = Σ_{j<c} w[j,i] · xp[b,t+j,i],   xp = [cache | x]  ([B, c−1+T, D])
 // Why: as pad + slice + multiply-add it is ~15 tfjs kernels forward and ~30 backward per layer
 // (the slices' gradients are pads, the taps' weight gradients reductions); launches bound training
-// on tfjs-webgpu (gla_webgpu.ts). Here: one kernel forward, two backward.
+// on tfjs-webgpu (webgpu_recurrent.ts). Here: one kernel forward, two backward.
 //   forward  one output element per thread and pass (threads stride over the output).
 //   dxp      thread per xp element: dxp[b,s,i] = Σ_j w[j,i] · dy[b,s−j,i] over 0 ≤ s−j < T.
 //   dw       thread (row block r, j, i): Σ over ROWS (b,t) rows of dy[b,t,i] · xp[b,t+j,i]; the
 //            caller sums the blocks (laid out innermost).
-import { FlatProgram, MAX_THREADS, registerFlatKernel } from './program.js';
+import { FlatProgram, MAX_THREADS, registerFlatKernel } from '../backend/kernels/program.js';
+import { defineKernelFamily } from '../backend/kernels/index.js';
 
 export interface ConvDims {
   B: number;
@@ -128,3 +129,5 @@ export function registerCausalConvWebgpuKernels(): void {
     return { program: new ConvProgram('dw', d, ['Xp', 'Dy'], n, n, DW), inputs: [i['xp']!, i['dy']!] };
   });
 }
+
+defineKernelFamily('conv', registerCausalConvWebgpuKernels);
