@@ -16,12 +16,19 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Deep merge: objects merge key by key, everything else (arrays included) is replaced. */
+/** A plug-in block (mixer, channel mixer, task, …) that names a different plug-in than `b`. */
+const otherPlugin = (b: Obj, v: Obj): boolean => typeof b['name'] === 'string' && typeof v['name'] === 'string' && b['name'] !== v['name'];
+
+/**
+ * Deep merge: objects merge key by key, everything else (arrays included) is replaced. A block that
+ * names another plug-in (`mixer: { name: gla, … }` over `mixer: { name: metala, … }`) replaces the
+ * included one whole: the other plug-in's options mean nothing to it.
+ */
 export function deepMerge(base: Obj, over: Obj): Obj {
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = isObj(b) && isObj(v) ? deepMerge(b, v) : v;
+    out[k] = isObj(b) && isObj(v) && !otherPlugin(b, v) ? deepMerge(b, v) : v;
   }
   return out;
 }

@@ -72,6 +72,25 @@ describe('loading', () => {
     expect(r.model.d_model).toBe(64);
     expect(r.model.n_layers).toBe(1);
   });
+  it('include: a block naming another plug-in replaces the included one; the same plug-in merges', () => {
+    write('base.yaml', BASE);
+    // metala's num_heads would be an unknown option of mamba if the blocks merged.
+    const other = loadExperiment(write('other.yaml', 'include: base.yaml\nmodel: { mixer: { name: mamba } }\n')).runs[0]!;
+    expect(other.model.mixer['name']).toBe('mamba');
+    expect(other.model.mixer['num_heads']).toBeUndefined();
+    const same = loadExperiment(write('same.yaml', 'include: base.yaml\nmodel: { mixer: { name: metala, conv_size: 2 } }\n')).runs[0]!;
+    expect([same.model.mixer['num_heads'], same.model.mixer['conv_size']]).toEqual([2, 2]);
+  });
+  it('the per-mixer image configs include the MetaLA one and resolve to their own full configs', () => {
+    for (const [dir, base] of [['imagenet', 'deit-tiny-metala'], ['imagenet', 'deit-small-metala'], ['smoke', 'image-metala']] as const) {
+      const b = loadExperiment(resolve(REPO, 'configs', dir, `${base}.yaml`)).runs[0]!;
+      for (const m of ['gla', 'hgrn', 'mamba', 'softmax']) {
+        const r = loadExperiment(resolve(REPO, 'configs', dir, `${base.replace('metala', m)}.yaml`)).runs[0]!;
+        expect(r.model.mixer['name']).toBe(m);
+        expect([r.model.d_model, r.model.n_layers, r.train.lr, r.task]).toEqual([b.model.d_model, b.model.n_layers, b.train.lr, b.task]);
+      }
+    }
+  });
   it('--set overrides with YAML-typed values', () => {
     const r = loadExperiment(write('set.yaml', BASE), ['train.lr=0.01', 'model.mixer.self_aug=false']).runs[0]!;
     expect(r.train.lr).toBe(0.01);
