@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { BACKENDS } from '../backend/types.js';
 import { trainSchema } from './train_schema.js';
+import type { ClassifierConfig } from '../models/classifier_config.js';
+import type { LmConfig } from '../models/lm_config.js';
+import type { VitConfig } from '../models/vit_config.js';
 
 /**
  * How the runs of an experiment execute (not what they are, so not part of any run id):
@@ -57,6 +60,9 @@ export const experimentSchema = z
 
 export type Experiment = z.infer<typeof experimentSchema>;
 
+/** A resolved `model:` block: one backbone's config, discriminated by `backbone`. */
+export type ModelSpec = LmConfig | ClassifierConfig | VitConfig;
+
 /** One fully resolved run: no sweep/variants left, every default filled in. */
 export interface RunSpec {
   experiment: string;
@@ -67,7 +73,7 @@ export interface RunSpec {
   point: Record<string, unknown>;
   seed: number;
   task: { name: string } & Record<string, unknown>;
-  /** Validated by its backbone's schema, task-derived fields (vocab, classes) filled in. */
-  model: { backbone: string; d_model: number; n_layers: number; mixer: { name: string } & Record<string, unknown> } & Record<string, unknown>;
+  /** Validated by its backbone's schema, task-derived fields (vocab, classes) filled in; `backbone` tells which. */
+  model: ModelSpec;
   train: z.infer<typeof trainSchema>;
 }

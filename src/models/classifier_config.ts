@@ -1,11 +1,9 @@
-// Sequence-classifier backbone config (LRA, MetaLA Tab. 7 / Tab. A4) and its registry entry.
+// Sequence-classifier backbone config (LRA, MetaLA Tab. 7 / Tab. A4); its registry entry is
+// classifier_backbone.ts.
 // Mixer options are validated separately against the mixer registry (config/schema.ts); task-derived
 // fields (vocabulary, classes, longest sequence) are filled by `resolve`.
 import { z } from 'zod';
 import { channelMixerSchema } from './channel_mixer.js';
-import { defineBackbone } from './types.js';
-import { MetalaError } from '../util/errors.js';
-import { SequenceClassifier } from './classifier.js';
 
 export const classifierSchema = z
   .object({
@@ -54,22 +52,3 @@ export const classifierSchema = z
   });
 
 export type ClassifierConfig = z.output<typeof classifierSchema> & { vocab_size: number; num_classes: number };
-
-export const classifierBackbone = defineBackbone({
-  name: 'classifier',
-  description: 'sequence classifier: token/pixel encoder, pre-norm blocks of any mixer (optionally bidirectional), mean/CLS/last pooling, linear/MLP or dual-tower head',
-  schema: classifierSchema,
-  resolve: (cfg, task) => {
-    const classes = cfg.num_classes ?? task.numClasses;
-    if (classes === undefined) {
-      throw new MetalaError("model.backbone: 'classifier' needs a sequence-level task (one label per example, e.g. lra_listops). Use backbone 'lm' for token-level tasks");
-    }
-    return {
-      ...cfg,
-      vocab_size: cfg.vocab_size ?? task.vocabSize,
-      num_classes: classes,
-      max_seq_len: Math.max(cfg.max_seq_len, task.seqLen + (cfg.pooling === 'cls' ? 1 : 0)),
-    };
-  },
-  create: (cfg, seed) => new SequenceClassifier(cfg as ClassifierConfig, seed),
-});

@@ -2,7 +2,7 @@
 import type { BackboneDef } from './types.js';
 import { lmBackbone } from './lm_backbone.js';
 import { vitBackbone } from './vit_backbone.js';
-import { classifierBackbone } from './classifier_config.js';
+import { classifierBackbone } from './classifier_backbone.js';
 
 export const BACKBONES = {
   lm: lmBackbone,

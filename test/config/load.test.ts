@@ -1,5 +1,6 @@
 // Config system: every shipped config validates; every bad input is one ConfigError line naming
 // the file and the key path, raised before anything runs.
+import assert from 'node:assert';
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -60,6 +61,7 @@ describe('shipped configs', () => {
 describe('loading', () => {
   it('fills defaults and derives the vocabulary from the task', () => {
     const r = loadExperiment(write('ok.yaml', BASE)).runs[0]!;
+    assert(r.model.backbone === 'lm');
     expect(r.model.vocab_size).toBe(128);
     expect(r.model.mixer['tau']).toBe(16);
     expect(r.train.weight_decay).toBe(0.1);

@@ -3,6 +3,7 @@
 // (built once, keyed by corpus and tokenizer), the offline Moby-Dick default, the shipped configs,
 // and a short training run whose validation perplexity falls and whose checkpoint records its
 // tokenizer for `metala eval`.
+import assert from 'node:assert';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,7 +123,8 @@ describe('LM configs and a short training run', () => {
       for (const r of runs) expect(r.task.name).toBe('lm');
     }
     const r = loadExperiment(resolve('configs/lm/tiny.yaml')).runs[0]!;
-    expect([r.model['vocab_size'], r.task['seq_len'], r.model.mixer.name]).toEqual([256, 128, 'metala']);
+    assert(r.model.backbone === 'lm');
+    expect([r.model.vocab_size, r.task['seq_len'], r.model.mixer.name]).toEqual([256, 128, 'metala']);
     expect(loadExperiment(resolve('configs/lm/ablation.yaml'), [], { variants: true }).runs.map((x) => x.variant)).toEqual([
       'full',
       'wo_self_aug',

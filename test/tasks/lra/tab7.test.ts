@@ -1,6 +1,7 @@
 // End to end: the one training loop trains the classifier backbone on LRA tasks (generated ListOps,
 // bidirectional; Retrieval fixture, two towers) from YAML configs, and `metala report` renders
 // Tab. 7 from the runs present: ours beside the paper, AVG only for rows with all six tasks.
+import assert from 'node:assert';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,7 +52,7 @@ train: { batch_size: 2, max_steps: 3, lr: 1.0e-3, eval_every: 3 }
 `);
     for (const f of [listops, retrieval]) {
       const spec = loadExperiment(f).runs[0]!;
-      expect(spec.model.backbone).toBe('classifier');
+      assert(spec.model.backbone === 'classifier');
       const out = await trainRun(spec, { resultsDir: results, backend, progress: false });
       expect(out.status).toBe('finished');
       const best = (out.summary['best'] as { accuracy: number }).accuracy;
@@ -98,9 +99,9 @@ train: { batch_size: 2, max_steps: 3, lr: 1.0e-3, eval_every: 3 }
   it('every shipped LRA config validates with the classifier backbone', () => {
     for (const name of ['listops', 'text', 'retrieval', 'image', 'pathfinder', 'pathx']) {
       const spec = loadExperiment(resolve('configs', 'lra', `${name}.yaml`)).runs[0]!;
-      expect(spec.model.backbone).toBe('classifier');
+      assert(spec.model.backbone === 'classifier');
       expect(spec.train.schedule).toBe('cosine');
-      expect(spec.model['bidirectional']).toBe(!['listops', 'text'].includes(name));
+      expect(spec.model.bidirectional).toBe(!['listops', 'text'].includes(name));
     }
   });
 });
