@@ -17,6 +17,7 @@ const LAYERS = [
   'mixers',
   'models',
   'checkpoint',
+  'golden',
   'tasks',
   'results',
   'config',

@@ -68,7 +68,7 @@ function fromHfConfig(hf: HfMetalaConfig, file: string, names: Set<string>, conv
 }
 
 /** Copy file values into our layout: `linear` params are the 2-D transpose of the file's view. */
-function toOurLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+export function toOurLayout(spec: ParamSpec, data: Float32Array): Float32Array {
   if (spec.layout !== 'linear') return data;
   const [r, c] = spec.shape as [number, number];
   const out = new Float32Array(data.length);
@@ -77,7 +77,7 @@ function toOurLayout(spec: ParamSpec, data: Float32Array): Float32Array {
   return out;
 }
 
-function toFileLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+export function toFileLayout(spec: ParamSpec, data: Float32Array): Float32Array {
   if (spec.layout !== 'linear') return data;
   const [r, c] = spec.shape as [number, number];
   const out = new Float32Array(data.length);

@@ -9,6 +9,7 @@ import { reportCommand } from './commands/report.js';
 import { listCommand } from './commands/list.js';
 import { validateCommand } from './commands/validate.js';
 import { benchCommand } from './commands/bench.js';
+import { goldenCommand } from './commands/golden.js';
 import { inspectCommand } from './commands/inspect.js';
 import { evalCommand } from './commands/eval.js';
 import { dataCommand } from './commands/data.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(validateCommand());
   program.addCommand(benchCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(goldenCommand());
   program.addCommand(dataCommand());
   return program;
 }
@@ -42,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   override(program);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that ran but found a failure (e.g. golden: a fixture outside --tol) sets exitCode 1.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof MetalaError) {

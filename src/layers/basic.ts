@@ -12,6 +12,15 @@ export function dense(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
 }
 
+/** x in the forward pass, no gradient through it (PyTorch `.detach()`): for stabilising shifts. */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+  }));
+  return f(x) as T;
+}
+
 /** SiLU(x) = x·σ(x). */
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));

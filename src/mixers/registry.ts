@@ -19,6 +19,7 @@ import { dss } from './dss.js';
 import { h3 } from './h3.js';
 import { s5 } from './s5.js';
 import { mamba } from './mamba.js';
+import { zeros } from './zeros.js';
 
 export const MIXERS = {
   metala,
@@ -39,6 +40,7 @@ export const MIXERS = {
   h3,
   s5,
   mamba,
+  zeros,
 } satisfies Record<string, MixerDef> as Readonly<Record<string, MixerDef>>;
 
 export const MIXER_NAMES = Object.keys(MIXERS);

@@ -29,6 +29,24 @@ export interface TokenMixer {
 
 export type Family = 'linformer' | 'ssm' | 'linrnn' | 'softmax' | 'delta';
 
+/**
+ * How a mixer reads the golden fixtures of its authors' code (`metala golden`, src/golden/): which
+ * classes they come from, how their constructor arguments map to our options, and their parameter
+ * names where ours differ.
+ */
+export interface ReferenceAdapter {
+  /** The authors' class names the fixtures give (`class`). */
+  classes: readonly string[];
+  /**
+   * The fixture's hyperparameters → our options (parsed by the mixer's schema afterwards), the model
+   * width, and whether the layer is causal (`create`) or not (`createNonCausal`). Throws a message
+   * for a configuration this port does not support.
+   */
+  fromFixture(hp: Record<string, unknown>): { options: Record<string, unknown>; dModel: number; causal: boolean };
+  /** Authors' parameter name → ours, where they differ. */
+  names?: Readonly<Record<string, string>>;
+}
+
 export interface MixerDef<S extends z.ZodObject = z.ZodObject> {
   name: string;
   family: Family;
@@ -51,6 +69,8 @@ export interface MixerDef<S extends z.ZodObject = z.ZodObject> {
    * backbones with `bidirectional_form: single_pass`; recurrent mixers have none and run two passes.
    */
   createNonCausal?(opts: z.infer<S>, ctx: MixerContext): TokenMixer;
+  /** Mixers ported from code with golden fixtures (../shared/golden/seed/): how to read them. */
+  reference?: ReferenceAdapter;
 }
 
 /**
