@@ -20,6 +20,7 @@ import { h3 } from './h3.js';
 import { s5 } from './s5.js';
 import { mamba } from './mamba.js';
 import { zeros } from './zeros.js';
+import { qtVit } from './qt_vit.js';
 
 export const MIXERS = {
   metala,
@@ -41,6 +42,7 @@ export const MIXERS = {
   s5,
   mamba,
   zeros,
+  qt_vit: qtVit,
 } satisfies Record<string, MixerDef> as Readonly<Record<string, MixerDef>>;
 
 export const MIXER_NAMES = Object.keys(MIXERS);
