@@ -20,7 +20,9 @@ import { h3 } from './h3.js';
 import { s5 } from './s5.js';
 import { mamba } from './mamba.js';
 import { zeros } from './zeros.js';
+import { fem } from './fem.js';
 import { qtVit } from './qt_vit.js';
+import { inline } from './inline.js';
 
 export const MIXERS = {
   metala,
@@ -42,7 +44,9 @@ export const MIXERS = {
   s5,
   mamba,
   zeros,
+  fem,
   qt_vit: qtVit,
+  inline,
 } satisfies Record<string, MixerDef> as Readonly<Record<string, MixerDef>>;
 
 export const MIXER_NAMES = Object.keys(MIXERS);

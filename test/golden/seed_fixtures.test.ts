@@ -10,7 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { GOLDEN, REPO } from '../helpers/golden.js';
 
 const SEED = resolve(GOLDEN, 'seed');
-const PORTED = ['zeros_causal', 'zeros_causal_first_layer', 'zeros_noncausal'];
+/** Every fixture in the folder and the mixer that ports its class. */
+const FIXTURES: [string, string][] = [
+  ['fem_gla', 'fem'], ['fem_linear', 'fem'], ['fem_mamba', 'fem'], ['fem_rnn_softmax', 'fem'], ['fem_softmax', 'fem'],
+  ['fem_softmax_lse_beta1', 'fem'], ['fem_softmax_noncausal', 'fem'], ['fem_softmax_plain', 'fem'],
+  ['inline_deit', 'inline'], ['inline_swin_identity', 'inline'], ['inline_swin_relu', 'inline'],
+  ['zeros_causal', 'zeros'], ['zeros_causal_first_layer', 'zeros'], ['zeros_noncausal', 'zeros'],
+];
 
 function golden(args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [resolve(REPO, 'bin/metala.js'), 'golden', ...args], { encoding: 'utf8', env: { ...process.env, METALA_NO_GPU: '1' } });
@@ -18,28 +24,35 @@ function golden(args: string[]): { code: number; out: string; err: string } {
 }
 
 describe('metala golden', () => {
-  it.each(['cpu', 'wasm'])('ported fixtures pass on %s: output, input and every parameter gradient within 1e-4', (backend) => {
-    for (const name of PORTED) {
-      const r = golden([join(SEED, `${name}.json`), '--backend', backend]);
-      expect(r.err).toBe('');
-      expect(r.code).toBe(0);
-      const lines = r.out.trim().split('\n');
-      expect(lines[0]).toMatch(new RegExp(`^ok +${name}\\.json: zeros, (causal|non-causal), 21256 parameters \\(= fixture\\)$`));
-      // One row per compared tensor: output, input gradient, and the 14 parameter gradients.
-      const fx = JSON.parse(readFileSync(join(SEED, `${name}.json`), 'utf8')) as { params: Record<string, unknown> };
+  it.each(['cpu', 'wasm'])('the folder passes on %s: every fixture\'s output, input and parameter gradients within 1e-4, parameter counts equal', (backend) => {
+    const r = golden([SEED, '--backend', backend]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    // The report is one block per fixture (header, then one row per compared tensor), sorted by file name.
+    const blocks = r.out.trim().split('\n').slice(0, -1).join('\n').split(/\n(?=\S)/);
+    expect(blocks.map((b) => /^\S+ +(\S+)\.json/.exec(b)?.[1])).toEqual(FIXTURES.map(([name]) => name));
+    for (const [[name, mixer], block] of FIXTURES.map((f, i) => [f, blocks[i]!] as const)) {
+      const fx = JSON.parse(readFileSync(join(SEED, `${name}.json`), 'utf8')) as { params: Record<string, unknown>; param_count: number };
+      const lines = block.split('\n');
+      // InLine is the authors' non-causal (vision) layer.
+      const form = /noncausal|^inline/.test(name) ? 'non-causal' : 'causal';
+      expect(lines[0]).toBe(`ok   ${name}.json: ${mixer}, ${form}, ${fx.param_count} parameters (= fixture)`);
+      // Output, input gradient, and one row per parameter of the fixture.
       const rows = lines.filter((l) => /max rel/.test(l));
-      expect(rows).toHaveLength(2 + Object.keys(fx.params).length);
-      for (const row of rows) expect(Number(/max rel (\S+)/.exec(row)![1])).toBeLessThan(1e-4);
-      expect(lines.at(-1)).toBe(`1 fixture(s) on ${backend}: 1 within 0.0001, 0 not`);
+      expect(rows, name).toHaveLength(2 + Object.keys(fx.params).length);
+      for (const row of rows) expect(Number(/max rel (\S+)/.exec(row)![1]), `${name}: ${row}`).toBeLessThan(1e-4);
     }
+    expect(r.out.trim().split('\n').at(-1)).toBe(`14 fixture(s) on ${backend}: 14 within 0.0001, 0 not`);
   });
 
-  it('a folder runs every fixture; classes without a port are reported as failures (exit 1)', () => {
-    const r = golden([SEED, '--backend', 'cpu']);
+  it('a fixture of a class without a port fails (exit 1) and names the class', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metala-golden-'));
+    const fx = JSON.parse(readFileSync(join(SEED, 'zeros_causal.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'other.json'), JSON.stringify({ ...fx, class: 'SomethingElse' }));
+    const r = golden([dir, '--backend', 'cpu']);
     expect(r.code).toBe(1);
-    for (const name of PORTED) expect(r.out).toMatch(new RegExp(`^ok +${name}\\.json`, 'm'));
-    expect(r.out).toMatch(/^FAIL fem_softmax\.json: class: 'FreeEnergyMixer' has no port here/m);
-    expect(r.out.trim().split('\n').at(-1)).toMatch(/^14 fixture\(s\) on cpu: 3 within 0\.0001, 11 not$/);
+    expect(r.out).toMatch(/^FAIL other\.json: class: 'SomethingElse' has no port here/m);
+    expect(r.out.trim().split('\n').at(-1)).toBe('1 fixture(s) on cpu: 0 within 0.0001, 1 not');
   });
 
   it('a tolerance below float32 precision fails with exit 1 and marks the rows', () => {

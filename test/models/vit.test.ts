@@ -191,6 +191,9 @@ describe('single-pass bidirectional softmax (DeiT attention)', () => {
 
   it('is refused without bidirectional, and for a mixer without a non-causal form', () => {
     expect(() => config({ bidirectional_form: 'single_pass', mixer: { name: 'softmax' } })).toThrow(/single_pass is a bidirectional form: set bidirectional: true/);
-    expect(() => config({ bidirectional: true, bidirectional_form: 'single_pass' })).toThrow(/only a mixer with a non-causal form \(softmax\) runs single_pass; use two_pass/);
+    // The message lists the registry's mixers that have a non-causal form.
+    const nonCausal = Object.values(MIXERS).filter((m) => m.createNonCausal !== undefined).map((m) => m.name);
+    expect(nonCausal).toEqual(expect.arrayContaining(['softmax', 'zeros', 'qt_vit', 'inline']));
+    expect(() => config({ bidirectional: true, bidirectional_form: 'single_pass' })).toThrow(`only a mixer with a non-causal form (${nonCausal.join(', ')}) runs single_pass; use two_pass`);
   });
 });
