@@ -97,8 +97,8 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
         say(`skipped ${r.experiment}/${r.run_id}: another process is training it (${String(out.summary['locked_by'])}); if that process is gone, delete ${out.dir}/run.lock`);
         continue;
       }
-      // The task's own metric: accuracy (MQAR, LRA, images) or perplexity (language modelling).
-      const metric = out.summary['metric'] === 'perplexity' ? 'perplexity' : 'accuracy';
+      // The task's own metric: accuracy (MQAR, LRA, images), perplexity (language modelling) or excess_risk (regression).
+      const metric = out.summary['metric'] === 'perplexity' || out.summary['metric'] === 'excess_risk' ? out.summary['metric'] : 'accuracy';
       const best = (out.summary['best'] as Record<string, number> | null)?.[metric];
       process.stdout.write(
         `[${i + 1}/${runs.length}] ${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${out.status}` +

@@ -5,7 +5,7 @@ import { dirname, relative, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, MetalaError } from '../util/errors.js';
 import { entryOf, suggest, unknownNameMessage } from '../util/registry.js';
 import { MIXERS } from '../mixers/registry.js';
 import { TASKS } from '../tasks/registry.js';
@@ -210,17 +210,31 @@ function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experime
   const modelParsed = backbone.schema.safeParse({ ...exp.model, backbone: backboneName });
   if (!modelParsed.success) throw zodToConfigError(file, 'model', modelParsed.error, exp.model, (p) => shapeKeys(backbone.schema, p.split('.').slice(1)));
   const model = modelParsed.data as RunSpec['model'];
-  const mixerDef = entryOf(MIXERS, model.mixer.name);
-  if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
-  const { name: mixerName, ...mixerRest } = model.mixer;
-  const mixerOpts = mixerDef.options.safeParse(mixerRest);
-  if (!mixerOpts.success) throw zodToConfigError(file, 'model.mixer', mixerOpts.error, mixerRest, () => Object.keys(mixerDef.options.shape));
   const task = { name: taskName, ...(taskOpts.data as Obj) };
   const td = taskOpts.data as never;
-  const resolved = backbone.resolve(
-    { ...model, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } },
-    { vocabSize: taskDef.vocabSize(td), seqLen: taskDef.seqLen(td), numClasses: taskDef.numClasses?.(td) },
-  ) as RunSpec['model'];
+  const shape = { vocabSize: taskDef.vocabSize(td), seqLen: taskDef.seqLen(td), numClasses: taskDef.numClasses?.(td), featureDim: taskDef.featureDim?.(td) };
+  if (shape.featureDim !== undefined && backbone.readsFeatures !== true) {
+    const which = Object.values(BACKBONES).filter((b) => b.readsFeatures === true).map((b) => b.name);
+    throw new ConfigError(file, 'model.backbone', `'${backboneName}' reads token ids, but task ${taskName} has real-valued prompts; use backbone: ${which.join(' or ')}`);
+  }
+  let withMixer: Obj = model;
+  // Every backbone but icl (a bare one-layer model) takes a mixer from the registry.
+  if ('mixer' in model) {
+    const mixerDef = entryOf(MIXERS, model.mixer.name);
+    if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
+    const { name: mixerName, ...mixerRest } = model.mixer;
+    const mixerOpts = mixerDef.options.safeParse(mixerRest);
+    if (!mixerOpts.success) throw zodToConfigError(file, 'model.mixer', mixerOpts.error, mixerRest, () => Object.keys(mixerDef.options.shape));
+    withMixer = { ...model, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } };
+  }
+  let resolved: RunSpec['model'];
+  try {
+    resolved = backbone.resolve(withMixer, shape) as RunSpec['model'];
+  } catch (e) {
+    // A backbone refuses a task it cannot model: one line, located at model.
+    if (e instanceof MetalaError && /^model\.[\w.]+: /.test(e.message)) throw new ConfigError(file, e.message.slice(0, e.message.indexOf(':')), e.message.slice(e.message.indexOf(':') + 2));
+    throw e;
+  }
   checkTensorSizes(file, { seqLen: taskDef.seqLen(td), batch: exp.train.micro_batch_size ?? exp.train.batch_size, dModel: resolved.d_model });
   return { name: exp.name, seed: exp.seed, task, model: resolved, train: exp.train };
 }

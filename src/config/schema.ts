@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BACKENDS } from '../backend/types.js';
 import { trainSchema } from './train_schema.js';
 import type { ClassifierConfig } from '../models/classifier_config.js';
+import type { IclConfig } from '../models/icl_config.js';
 import type { LmConfig } from '../models/lm_config.js';
 import type { VitConfig } from '../models/vit_config.js';
 
@@ -61,7 +62,7 @@ export const experimentSchema = z
 export type Experiment = z.infer<typeof experimentSchema>;
 
 /** A resolved `model:` block: one backbone's config, discriminated by `backbone`. */
-export type ModelSpec = LmConfig | ClassifierConfig | VitConfig;
+export type ModelSpec = LmConfig | ClassifierConfig | VitConfig | IclConfig;
 
 /** One fully resolved run: no sweep/variants left, every default filled in. */
 export interface RunSpec {

@@ -17,7 +17,7 @@ import { createChannelMixer } from './channel_mixer.js';
 import type { ClassifierConfig } from './classifier_config.js';
 import { Params } from '../layers/params.js';
 import { embedLookup } from '../layers/embedding.js';
-import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
+import type { Classified, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';
 
 export class SequenceClassifier implements TrainableModel {
@@ -140,7 +140,7 @@ export class SequenceClassifier implements TrainableModel {
   }
 
   /** One label per example: logits [B, C] and targets = batch.labels [B]. */
-  supervised(batch: Batch, opts: SupervisedOptions = {}): Supervised {
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Classified {
     if (batch.labels.length !== batch.batch) {
       throw new MetalaError(`classifier: expected one label per example (${batch.batch}), got ${batch.labels.length}. Use backbone 'lm' for token-level tasks`);
     }

@@ -14,7 +14,7 @@ import { Params } from '../layers/params.js';
 import type { Batch } from '../tasks/types.js';
 import { labelIndex } from '../data/labels.js';
 import { embedLookup } from '../layers/embedding.js';
-import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
+import type { Classified, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';
 
 export interface LmForwardResult {
@@ -113,7 +113,7 @@ export class CausalLM implements TrainableModel {
    * are picked before the head, so unlabelled positions never pay for the [·, V] product (at MQAR's
    * vocab 8192, B = 256, T = 256 the full product would be a 2 GiB tensor, over WebGPU's binding limit).
    */
-  supervised(batch: Batch, opts: SupervisedOptions = {}): Supervised {
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Classified {
     const idx = labelIndex(batch.labels);
     const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), { recompute: opts.recompute }, batch.ids);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);

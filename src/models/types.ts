@@ -6,12 +6,25 @@ import type { z } from 'zod';
 import type { Batch } from '../tasks/types.js';
 import type { Params } from '../layers/params.js';
 
-export interface Supervised {
+/** What a classifier or language model predicts: class logits of its supervised units. */
+export interface Classified {
+  kind?: undefined;
   /** [N, C] logits of the N supervised units. */
   logits: tf.Tensor2D;
   /** N class ids. */
   targets: Int32Array;
 }
+
+/** What a regression model predicts: one real number per example. */
+export interface Regressed {
+  kind: 'regression';
+  /** [N] predictions. */
+  predictions: tf.Tensor1D;
+  /** N real targets. */
+  targets: Float32Array;
+}
+
+export type Supervised = Classified | Regressed;
 
 export interface SupervisedOptions {
   training?: boolean;
@@ -28,6 +41,8 @@ export interface TrainableModel {
    * its forward and recomputes them for the backward pass (train.recompute; src/layers/recompute.ts).
    */
   supervised(batch: Batch, opts?: SupervisedOptions): Supervised;
+  /** Small learned quantities worth keeping in summary.json (a few numbers, not weights), if any. */
+  learned?(): Record<string, number[]>;
   dispose(): void;
 }
 
@@ -37,6 +52,8 @@ export interface TaskShape {
   seqLen: number;
   /** Classes of a sequence-classification task (LRA, images); undefined for token-level tasks. */
   numClasses?: number;
+  /** Width of real-valued tokens (regression prompts); undefined for token-id tasks. */
+  featureDim?: number;
 }
 
 export interface BackboneDef<S extends z.ZodType = z.ZodType> {
@@ -44,6 +61,8 @@ export interface BackboneDef<S extends z.ZodType = z.ZodType> {
   description: string;
   /** Strict schema of `model:` for this backbone (mixer options are validated separately). */
   schema: S;
+  /** The backbone reads real-valued tokens (`Batch.features`) instead of token ids. */
+  readsFeatures?: boolean;
   /** Fill task-derived fields (vocab, classes, max length) into a validated config. */
   resolve(cfg: z.output<S>, task: TaskShape): z.output<S>;
   create(cfg: z.output<S>, seed: number): TrainableModel;

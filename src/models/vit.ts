@@ -11,7 +11,7 @@ import type { Batch } from '../tasks/types.js';
 import { createSequenceMixer, reversalIndex, type SequenceMixer } from './bidirectional.js';
 import { createChannelMixer } from './channel_mixer.js';
 import { Params, type ParamScope } from '../layers/params.js';
-import type { Supervised, SupervisedOptions, TrainableModel } from './types.js';
+import type { Classified, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';
 import { numPatches, numTokens, type VitConfig } from './vit_config.js';
 
@@ -142,7 +142,7 @@ export class VisionTransformer implements TrainableModel {
   }
 
   /** One logit row per image, its class as the target (sequence-level labels [B]). */
-  supervised(batch: Batch, opts: SupervisedOptions = {}): Supervised {
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Classified {
     const c = this.config;
     const shape = batch.imageShape;
     if (batch.pixels === undefined || shape === undefined) {

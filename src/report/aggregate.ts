@@ -33,6 +33,8 @@ export interface TableModel {
   nSelected: number;
   /** Selected runs that could not be placed (a row or column key missing). */
   nUnplaced: number;
+  /** The runs the spec selected. */
+  runs: readonly RunRecord[];
 }
 
 function compareKeys(a: readonly Key[], b: readonly Key[]): number {
@@ -85,11 +87,17 @@ export function buildTable(spec: TableSpec, allRuns: readonly RunRecord[]): Tabl
     if (v === undefined || !Number.isFinite(v)) continue;
     c.nRuns++;
     if (run.summary.status !== 'finished') c.nUnfinished++;
-    // 'max'; ties keep the earlier run (runs arrive sorted by folder), so output is stable.
-    if (c.value === undefined || v > c.value) {
+    if (spec.aggregate === 'mean') {
+      // Running mean; `best` is the first run (its details stand for the cell).
+      c.value = c.value === undefined ? v : c.value + (v - c.value) / c.nRuns;
+      c.best ??= run;
+    } else if (c.value === undefined || v > c.value) {
+      // 'max'; ties keep the earlier run (runs arrive sorted by folder), so output is stable.
       c.value = v;
       c.best = run;
     }
+    const ref = spec.reference?.of(run);
+    if (ref !== undefined && c.paper === undefined) c.paper = { text: spec.format(ref), value: ref };
   }
 
   // Derived columns (e.g. an average over tasks) read the run cells of their row.
@@ -130,5 +138,6 @@ export function buildTable(spec: TableSpec, allRuns: readonly RunRecord[]): Tabl
     cell: (row, label) => cells.get(id(row, label)) ?? EMPTY,
     nSelected: selected.length,
     nUnplaced,
+    runs: selected,
   };
 }

@@ -11,6 +11,7 @@ import { taba9_scaling } from './tables/taba9_scaling.js';
 import { tab8_ablation_lm } from './tables/tab8_ablation_lm.js';
 import { tab7_lra } from './tables/tab7_lra.js';
 import { tab6_imagenet, tab6_imagenet_params } from './tables/tab6_imagenet.js';
+import { icl_linreg } from './tables/icl_linreg.js';
 import type { TableSpec } from './types.js';
 
 export const TABLES = {
@@ -25,6 +26,7 @@ export const TABLES = {
   tab7_lra,
   tab6_imagenet,
   tab6_imagenet_params,
+  icl_linreg,
 } as const satisfies Record<string, TableSpec>;
 
 export type TableId = keyof typeof TABLES;

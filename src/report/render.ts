@@ -11,9 +11,9 @@ function escapeMd(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function signed(d: number): string {
-  const r = Number(d.toFixed(1));
-  return `${r >= 0 ? '+' : ''}${(r === 0 ? 0 : r).toFixed(1)}`;
+function signed(d: number, digits = 1): string {
+  const r = Number(d.toFixed(digits));
+  return `${r >= 0 ? '+' : ''}${(r === 0 ? 0 : r).toFixed(digits)}`;
 }
 
 /** Markdown text of our value in a cell: formatted, ' *' when a contributing run is unfinished. */
@@ -22,8 +22,14 @@ export function oursText(model: TableModel, c: Cell): string {
   return `${model.spec.format(c.value)}${c.nUnfinished > 0 ? ' *' : ''}`;
 }
 
-export function deltaText(c: Cell): string {
-  return c.value === undefined || c.paper === undefined ? MISSING : signed(c.value - c.paper.value);
+export function deltaText(c: Cell, digits = 1): string {
+  return c.value === undefined || c.paper === undefined ? MISSING : signed(c.value - c.paper.value, digits);
+}
+
+/** The name of the compared column: 'paper', or the spec's computed reference (e.g. 'theory'). */
+function referenceName(model: TableModel): string | undefined {
+  const { spec } = model;
+  return spec.reference?.label ?? (spec.paper !== undefined ? 'paper' : undefined);
 }
 
 function hasUnfinished(model: TableModel): boolean {
@@ -32,10 +38,11 @@ function hasUnfinished(model: TableModel): boolean {
 
 export function renderMarkdown(model: TableModel): string {
   const { spec } = model;
-  const withPaper = spec.paper !== undefined;
+  const ref = referenceName(model);
+  const withPaper = ref !== undefined;
   const header = [spec.row.name];
   for (const col of model.columns) {
-    if (withPaper) header.push(`${col.label} ours`, `${col.label} paper`, `${col.label} Δ`);
+    if (withPaper) header.push(`${col.label} ours`, `${col.label} ${ref}`, `${col.label} Δ`);
     else header.push(col.label);
   }
   const lines = [
@@ -47,12 +54,12 @@ export function renderMarkdown(model: TableModel): string {
     for (const col of model.columns) {
       const c = model.cell(row, col.label);
       cells.push(oursText(model, c));
-      if (withPaper) cells.push(c.paper?.text ?? MISSING, deltaText(c));
+      if (withPaper) cells.push(c.paper?.text ?? MISSING, deltaText(c, spec.deltaDigits));
     }
     lines.push(`| ${cells.map(escapeMd).join(' | ')} |`);
   }
 
-  const notes = [...spec.notes];
+  const notes = [...spec.notes, ...(spec.notesFrom?.(model.runs) ?? [])];
   notes.push(`\`${MISSING}\` = no run (or no evaluation yet); missing cells are never shown as 0.`);
   if (hasUnfinished(model)) notes.push('`*` = the cell includes runs that are not finished; their best-so-far value counts.');
   let runsLine = `Rendered from ${model.nSelected} run${model.nSelected === 1 ? '' : 's'}`;
@@ -67,7 +74,8 @@ export function csvRecords(model: TableModel): { header: string[]; records: (Key
   const { spec } = model;
   const constants = Object.entries(spec.csvConstants ?? {});
   const details = spec.bestRunDetails ?? [];
-  const withPaper = spec.paper !== undefined;
+  const ref = referenceName(model);
+  const withPaper = ref !== undefined;
   const header = [
     spec.row.name,
     ...constants.map(([k]) => k),
@@ -76,7 +84,7 @@ export function csvRecords(model: TableModel): { header: string[]; records: (Key
     'n_runs',
     ...details.map((d) => d.name),
     'n_unfinished',
-    ...(withPaper ? ['paper', 'delta'] : []),
+    ...(withPaper ? [ref, 'delta'] : []),
   ];
   const records: (Key | undefined)[][] = [];
   for (const row of model.rows) {
@@ -93,7 +101,7 @@ export function csvRecords(model: TableModel): { header: string[]; records: (Key
         ...details.map((d) => (best === undefined ? undefined : d.of(best))),
         c.nUnfinished,
         ...(withPaper
-          ? [c.paper?.text, c.value === undefined || c.paper === undefined ? undefined : Number((c.value - c.paper.value).toFixed(2))]
+          ? [c.paper?.text, c.value === undefined || c.paper === undefined ? undefined : Number((c.value - c.paper.value).toFixed(Math.max(2, spec.deltaDigits ?? 1)))]
           : []),
       ]);
     }

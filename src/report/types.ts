@@ -46,12 +46,24 @@ export interface TableSpec {
   valueName: string;
   /** The value of one run in display units (percent); undefined = nothing evaluated yet. */
   value(run: RunRecord): number | undefined;
-  /** How a cell combines its runs. Only 'max' is needed by the paper's tables. */
-  aggregate: 'max';
+  /**
+   * How a cell combines its runs: 'max' (the paper's tables: the best of an LR sweep) or 'mean'
+   * (over seeds, e.g. the in-context regression study).
+   */
+  aggregate: 'max' | 'mean';
   /** Markdown cell text of a value. */
   format(v: number): string;
   /** Extra CSV columns read from the run that gave the cell its value (e.g. best_lr). */
   bestRunDetails?: readonly Dim[];
+  /**
+   * A reference computed from each run's own config instead of printed numbers (a theory's
+   * prediction): the cell shows ours | <label> | Δ like a paper value. Its runs share one value.
+   */
+  reference?: { label: string; of(run: RunRecord): number | undefined };
+  /** Decimals of Δ (default 1: percentage points). */
+  deltaDigits?: number;
+  /** Paragraphs computed from the selected runs, printed after `notes`. */
+  notesFrom?(runs: readonly RunRecord[]): string[];
   /** Paper numbers: row key → column label → value. Present ⇒ Markdown has ours | paper | Δ. */
   paper?: Readonly<Record<string, Readonly<Record<string, PaperValue>>>>;
   /** Column keys the paper reports, shown even where we have no run. */

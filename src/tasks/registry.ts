@@ -10,9 +10,10 @@ import { lraText } from './lra/text.js';
 import { lraRetrieval } from './lra/retrieval.js';
 import { lraImage } from './lra/image.js';
 import { lraPathfinder } from './lra/pathfinder.js';
+import { iclLinreg } from './icl/task.js';
 import type { TaskDef } from './types.js';
 
-export const TASKS = { mqar, image_classification: imageClassification, lm, lra_listops: lraListops, lra_text: lraText, lra_retrieval: lraRetrieval, lra_image: lraImage, lra_pathfinder: lraPathfinder } as const satisfies Record<string, TaskDef>;
+export const TASKS = { mqar, image_classification: imageClassification, lm, lra_listops: lraListops, lra_text: lraText, lra_retrieval: lraRetrieval, lra_image: lraImage, lra_pathfinder: lraPathfinder, icl_linreg: iclLinreg } as const satisfies Record<string, TaskDef>;
 
 export type TaskName = keyof typeof TASKS;
 

@@ -31,13 +31,20 @@ export interface Batch {
   /** Images [B, H, W, C] float pixels, normalised (ViT backbones). */
   pixels?: Float32Array;
   imageShape?: [number, number, number];
+  /** Real-valued tokens [B, T, F] (in-context regression prompts), with F = `featureDim`. */
+  features?: Float32Array;
+  featureDim?: number;
+  /** Real-valued targets [B] of a regression task (`labels` is then empty). */
+  targets?: Float32Array;
 }
 
 /**
  * The metric a task is judged by (its best checkpoint, early stop, the tables): accuracy (higher is
- * better) or perplexity (lower is better). The loop reports all of accuracy, loss and perplexity.
+ * better) or perplexity (lower is better), for which the loop reports all of accuracy, loss and
+ * perplexity; or, for a regression task, excess_risk (lower is better): the mean squared error of
+ * the predictions against noise-free targets, which is then also the loss.
  */
-export type MetricName = 'accuracy' | 'perplexity';
+export type MetricName = 'accuracy' | 'perplexity' | 'excess_risk';
 
 export interface MetricResult {
   correct: number;
@@ -102,9 +109,11 @@ export interface TaskDef<S extends z.ZodObject = z.ZodObject> {
   throughputUnit?: 'tok' | 'img';
   /** Classes of a sequence-classification task; omitted for token-level tasks (LM head over the vocabulary). */
   numClasses?(opts: z.output<S>): number;
+  /** Width F of real-valued tokens (`Batch.features`), for tasks that have no token ids. */
+  featureDim?(opts: z.output<S>): number;
   /** Generates or loads both splits; deterministic in (opts, seed). */
   makeData(opts: z.output<S>, seed: number): TaskData;
-  /** The task's metric on argmax predictions [N*T] against labels [N*T]. */
+  /** The task's metric on argmax predictions [N*T] against labels [N*T] (unused by excess_risk tasks). */
   score(predsArgmax: Int32Array, labels: Int32Array): MetricResult;
 }
 

@@ -22,7 +22,7 @@ import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
-import { crossEntropy } from './loss.js';
+import { crossEntropy, meanSquaredError } from './loss.js';
 import { lossAndGrads } from './micro_batch.js';
 import { createProgress } from './progress.js';
 import { asStorageError, assertWritable, readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
@@ -34,6 +34,8 @@ export type EvalResult = {
   perplexity: number;
   correct: number;
   total: number;
+  /** Regression tasks: mean squared error against the noise-free targets (= loss; accuracy and perplexity are NaN). */
+  excess_risk?: number;
 };
 
 export interface RunOutcome {
@@ -64,23 +66,30 @@ export async function evaluateSplit(model: TrainableModel, split: TaskData['test
   let total = 0;
   let lossSum = 0;
   let units = 0;
+  let regression = false;
   for (const b of split.batches(batchSize)) {
     const { preds, lossT, targets } = tf.tidy(() => {
       const s = model.supervised(b);
+      if (s.kind === 'regression') return { preds: undefined, lossT: tf.mul(meanSquaredError(s.predictions, s.targets), s.targets.length), targets: s.targets };
       return { preds: tf.argMax(s.logits, -1), lossT: tf.mul(crossEntropy(s.logits, s.targets), s.targets.length), targets: s.targets };
     });
-    const p = (await preds.data()) as Int32Array;
     lossSum += (await lossT.data())[0]!;
-    preds.dispose();
     lossT.dispose();
-    const m = score(p, targets);
+    units += targets.length;
+    if (preds === undefined) {
+      regression = true;
+      continue;
+    }
+    const p = (await preds.data()) as Int32Array;
+    preds.dispose();
+    const m = score(p, targets as Int32Array);
     correct += m.correct;
     total += m.total;
-    units += targets.length;
   }
   const gpuError = await takeGpuError();
   if (gpuError !== undefined) throw new RunError(`evaluation: GPU error: ${gpuError}`);
   const loss = units === 0 ? Number.NaN : lossSum / units;
+  if (regression) return { accuracy: Number.NaN, loss, perplexity: Number.NaN, correct: 0, total: units, excess_risk: loss };
   return { accuracy: total === 0 ? Number.NaN : correct / total, loss, perplexity: Math.exp(loss), correct, total };
 }
 
@@ -102,6 +111,7 @@ function asOutOfMemory(e: unknown, label: string, batch: number, backend: string
 /** Is `a` a better eval than `b` for the task's metric? */
 function better(metric: string, a: EvalResult, b: EvalResult | null): boolean {
   if (b === null) return true;
+  if (metric === 'excess_risk') return a.loss < b.loss;
   return metric === 'perplexity' ? a.perplexity < b.perplexity : a.accuracy > b.accuracy;
 }
 
@@ -185,6 +195,8 @@ function summaryOf(s: RunSession, status: RunStatus, extra: Pick<RunSummary, 'st
     // Image tasks count images in tokens_per_s (seqLen 1 per image); say so beside it.
     ...(s.unit === 'img' ? { throughput_unit: 'images' } : {}),
     resumed: s.resumed,
+    // Small learned quantities a study reports (the h3 filter of the ICL study), as of this summary.
+    ...(s.model.learned !== undefined ? { learned: s.model.learned() } : {}),
     ...extra,
   };
 }
@@ -307,10 +319,11 @@ async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, ba
   const chosen = val ?? ev;
   const bestSoFar = s.state.best === null ? null : (s.state.best.val ?? s.state.best);
   if (better(s.task.metric, chosen, bestSoFar)) s.state.best = { ...s.state.last };
-  const brief = (e: EvalResult) => ({ accuracy: e.accuracy, loss: e.loss, perplexity: e.perplexity });
+  const brief = (e: EvalResult) => (e.excess_risk !== undefined ? { excess_risk: e.excess_risk } : { accuracy: e.accuracy, loss: e.loss, perplexity: e.perplexity });
   await appendJsonl(join(s.dir, METRICS_FILE), { step: s.state.step, eval: brief(ev), ...(val !== undefined ? { val: brief(val) } : {}) });
-  bar.update(s.state.step, { metric: ev.accuracy });
-  s.opts.log?.(`${s.label} step ${s.state.step}/${s.totalSteps} loss ${loss.toFixed(4)} eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)}${val !== undefined ? ` val acc ${val.accuracy.toFixed(4)}` : ''} ${Math.round(meanTps)} ${s.unit}/s`);
+  bar.update(s.state.step, { metric: ev.excess_risk ?? ev.accuracy });
+  const shown = ev.excess_risk !== undefined ? `eval excess risk ${ev.excess_risk.toFixed(4)}` : `eval acc ${ev.accuracy.toFixed(4)} eval loss ${ev.loss.toFixed(4)}`;
+  s.opts.log?.(`${s.label} step ${s.state.step}/${s.totalSteps} loss ${loss.toFixed(4)} ${shown}${val !== undefined ? ` val acc ${val.accuracy.toFixed(4)}` : ''} ${Math.round(meanTps)} ${s.unit}/s`);
   const es = s.spec.train.early_stop;
   if (es === null) return false;
   // Early stopping reads the model-selection split too.

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 import type { LabelIndex } from '../data/labels.js';
+import type { Supervised } from '../models/types.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */
 function fusedCrossEntropyAvailable(): boolean {
@@ -70,4 +71,15 @@ export function maskedCrossEntropy(logits: tf.Tensor3D, idx: LabelIndex): tf.Sca
   for (let m = 0; m < M; m++) pickIdx[m] = m * V + idx.targets[m]!;
   const picked = tf.gather(tf.reshape(sel, [-1]), tf.tensor1d(pickIdx, 'int32'));
   return tf.mean(tf.sub(tf.logSumExp(sel, -1), picked)) as tf.Scalar;
+}
+
+/** Mean squared error of predictions [N] against real targets (regression tasks; the excess risk when the targets are noise-free). */
+export function meanSquaredError(predictions: tf.Tensor1D, targets: Float32Array): tf.Scalar {
+  if (targets.length === 0) return tf.scalar(0);
+  return tf.mean(tf.squaredDifference(predictions, tf.tensor1d(targets))) as tf.Scalar;
+}
+
+/** The training loss of a model's supervised units: cross-entropy of logits, or MSE of a regression. */
+export function supervisedLoss(s: Supervised, labelSmoothing = 0): tf.Scalar {
+  return s.kind === 'regression' ? meanSquaredError(s.predictions, s.targets) : crossEntropy(s.logits, s.targets, labelSmoothing);
 }

@@ -4,13 +4,18 @@
 // run as one batch; split in micro-batches it gives the same step.
 import * as tf from '@tensorflow/tfjs';
 import { IGNORE_INDEX, type Batch } from '../tasks/types.js';
-import { crossEntropy } from './loss.js';
+import { supervisedLoss } from './loss.js';
 import type { SupervisedOptions, TrainableModel } from '../models/types.js';
 
 /** Examples [from, to) of a batch (views where the arrays allow it). */
 export function sliceBatch(b: Batch, from: number, to: number): Batch {
   const n = to - from;
   const T = b.seqLen;
+  if (b.targets !== undefined) {
+    // A regression batch: real-valued tokens [B, T, F] and one target per example.
+    const F = b.featureDim!;
+    return { ...b, ids: b.ids.subarray(0, 0), labels: b.labels.subarray(0, 0), batch: n, features: b.features!.subarray(from * T * F, to * T * F), targets: b.targets.subarray(from, to) };
+  }
   // Labels are per position [B·T] (LM, MQAR) or per example [B] (classification).
   const perPosition = b.labels.length === b.batch * T;
   if (!perPosition && b.labels.length !== b.batch) throw new Error(`internal: batch labels have length ${b.labels.length}, neither B·T nor B`);
@@ -45,7 +50,7 @@ export function lossAndGrads(
     const r = tf.variableGrads(() => {
       const s = model.supervised(mb, { training: opts.training, recompute: opts.recompute });
       n = s.targets.length;
-      return crossEntropy(s.logits, s.targets, opts.labelSmoothing);
+      return supervisedLoss(s, opts.labelSmoothing);
     }, vars);
     return { ...r, n };
   };
@@ -57,7 +62,7 @@ export function lossAndGrads(
   const parts: Batch[] = [];
   for (let from = 0; from < b.batch; from += micro) {
     const mb = sliceBatch(b, from, Math.min(b.batch, from + micro));
-    if (mb.labels.some((y) => y !== IGNORE_INDEX)) parts.push(mb);
+    if (mb.targets !== undefined || mb.labels.some((y) => y !== IGNORE_INDEX)) parts.push(mb);
   }
   if (parts.length === 0) return run(b);
   let value: tf.Scalar = tf.scalar(0);

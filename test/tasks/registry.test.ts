@@ -10,7 +10,7 @@ describe('TASKS', () => {
   it('keys equal task names and every task has a metric', () => {
     for (const [key, def] of Object.entries(TASKS)) {
       expect(def.name).toBe(key);
-      expect(['accuracy', 'perplexity']).toContain(def.metric);
+      expect(['accuracy', 'perplexity', 'excess_risk']).toContain(def.metric);
       expect(def.description.length).toBeGreaterThan(0);
     }
   });
