@@ -15,12 +15,20 @@ export function taskNumber(run: RunRecord, key: string): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** Row label: mixer name, plus ' (variant)' for a named ablation variant. */
+/**
+ * Mixer options that pick a different design rather than tune one (FEM's prior: softmax, GLA, …),
+ * so that runs of two designs of one mixer get rows of their own.
+ */
+const DESIGN_OPTIONS: Readonly<Record<string, string>> = { fem: 'prior' };
+
+/** Row label: mixer name (with its design option, e.g. 'fem (gla prior)'), plus ' (variant)' for a named ablation variant. */
 export function mixerLabel(run: RunRecord): string | undefined {
-  const name = run.config.model?.mixer?.name;
-  if (name === undefined) return undefined;
+  const mixer = run.config.model?.mixer;
+  if (mixer === undefined || mixer === null) return undefined;
+  const key = DESIGN_OPTIONS[mixer.name];
+  const design = key !== undefined && typeof mixer[key] === 'string' ? ` (${String(mixer[key])} ${key})` : '';
   const variant = run.config.variant;
-  return variant === undefined || variant === null ? name : `${name} (${variant})`;
+  return `${mixer.name}${design}${variant === undefined || variant === null ? '' : ` (${variant})`}`;
 }
 
 /** summary.best.accuracy (a fraction) in percent. */

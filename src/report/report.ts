@@ -54,9 +54,11 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   const written: WrittenTable[] = [];
   const empty: string[] = [];
   let fig3: TableModel | undefined;
+  let icl: TableModel | undefined;
   for (const spec of specs) {
     const model = buildTable(spec, runs);
     if (spec.id === 'fig3_mqar') fig3 = model;
+    if (spec.id === 'icl_linreg') icl = model;
     if (model.nSelected === 0) {
       empty.push(spec.id);
       continue;
@@ -83,6 +85,7 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
     figuresDir: opts.figuresDir ?? join(opts.resultsDir, 'figures'),
     runs,
     fig3,
+    icl,
     benchDir: join(opts.resultsDir, 'bench'),
     want: (id) => opts.only === undefined || opts.only.includes(id),
   });

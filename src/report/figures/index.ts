@@ -1,5 +1,5 @@
 // `metala report`'s figures (SVG, Vega-Lite), written beside the tables: Fig. 3 from the fig3_mqar
-// table, Fig. A2 from the bench files, and one training-curve figure per experiment. A figure with
+// table, the in-context regression study from the icl_linreg table, Fig. A2 from the bench files, and one training-curve figure per experiment. A figure with
 // no data is not written.
 import { join } from 'node:path';
 import type { RunRecord } from '../../results/store.js';
@@ -9,6 +9,7 @@ import { readBenchFiles } from '../efficiency.js';
 import { curvePoints, curvesSpec } from './curves.js';
 import { efficiencyPoints, efficiencySpec } from './efficiency.js';
 import { fig3Points, fig3Spec } from './fig3_mqar.js';
+import { iclPoints, iclSpec } from './icl_linreg.js';
 import { vegaLiteToSvg } from './svg.js';
 
 /** Figure ids `--only` accepts besides the table ids (fig3_mqar and figA2_efficiency also draw). */
@@ -19,6 +20,8 @@ export interface FigureOptions {
   runs: readonly RunRecord[];
   /** The fig3_mqar table model, when that table was built. */
   fig3?: TableModel;
+  /** The icl_linreg table model, when that table was built. */
+  icl?: TableModel;
   benchDir: string;
   want(id: string): boolean;
 }
@@ -37,6 +40,10 @@ export async function renderFigures(o: FigureOptions): Promise<string[]> {
   if (o.fig3 !== undefined && o.want('fig3_mqar')) {
     const pts = fig3Points(o.fig3);
     if (pts.length > 0) await write(join(o.figuresDir, 'fig3_mqar.svg'), vegaLiteToSvg(fig3Spec(pts)));
+  }
+  if (o.icl !== undefined && o.want('icl_linreg')) {
+    const pts = iclPoints(o.icl);
+    if (pts.length > 0) await write(join(o.figuresDir, 'icl_linreg.svg'), vegaLiteToSvg(iclSpec(pts)));
   }
   if (o.want('figA2_efficiency')) {
     const { files } = await readBenchFiles(o.benchDir);

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { XMLValidator } from 'fast-xml-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendInfo } from '../../../src/backend/index.js';
 import { loadExperiment } from '../../../src/config/load.js';
@@ -145,6 +146,11 @@ describe('icl study through the training loop and the report', () => {
     const md = readFileSync(join(dir, 'tables', 'icl_linreg.md'), 'utf8');
     expect(md).toMatch(/\| setting \| LA ours \| LA theory \| LA Δ \|/);
     expect(md).toContain(`| small, n = 8 | ${summary.best.excess_risk.toFixed(3)} | ${theory.toFixed(3)} | `);
+    // The figure: one panel, a line for the measured cell's series and one for its theory.
+    const svg = readFileSync(join(dir, 'figures', 'icl_linreg.svg'), 'utf8');
+    expect(XMLValidator.validate(svg)).toBe(true);
+    expect((svg.match(/<g class="mark-line role-mark/g) ?? []).length).toBe(2);
+    expect(svg).toContain('small (n)');
   }, 120_000);
 
   it('bad input is one line, exit 2', () => {
