@@ -1,12 +1,15 @@
 // The README stays true (style-models.md §8.8): its two set-up commands come first, and every
 // command, config path and table id it names exists.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { REPO } from './helpers/golden.js';
 import { buildProgram } from '../src/cli/program.js';
 import { TABLES } from '../src/report/registry.js';
 import { loadExperiment } from '../src/config/load.js';
+import { renderReadmeFigures } from '../src/tools/readme_figures.js';
 
 const readme = readFileSync(resolve(REPO, 'README.md'), 'utf8');
 
@@ -38,7 +41,22 @@ describe('README', () => {
       expect(loadExperiment(resolve(REPO, c), [], { variants: true }).runs.length).toBeGreaterThan(0);
     }
     const paths = [...readme.matchAll(/`((?:src|test|bin|configs|datasets|results)\/[\w./-]*\w)`/g)].map((m) => m[1]!);
-    for (const p of new Set(paths)) if (!p.includes('<') && !/\*|\.(csv|md)$/.test(p) || p.endsWith('README.md')) expect(existsSync(resolve(REPO, p)), p).toBe(true);
+    // What `metala report` writes (results/tables/, results/figures/) exists only after it ran.
+    const reportOutput = (p: string) => /^results\/(tables|figures)\//.test(p);
+    for (const p of new Set(paths)) if ((!p.includes('<') && !/\*|\.(csv|md)$/.test(p) && !reportOutput(p)) || p.endsWith('README.md')) expect(existsSync(resolve(REPO, p)), p).toBe(true);
+  });
+
+  it("report's outputs are not tracked, so a clone stays clean; the README's figures are current snapshots of the committed runs", async () => {
+    const ignored = spawnSync('git', ['-C', REPO, 'check-ignore', 'results/tables/mqar.md', 'results/figures/fig3_mqar.svg', 'results/figures/curves/x.svg'], { encoding: 'utf8' });
+    expect(ignored.stdout.trim().split('\n')).toHaveLength(3);
+    expect(spawnSync('git', ['-C', REPO, 'ls-files', 'results/tables', 'results/figures'], { encoding: 'utf8' }).stdout).toBe('');
+    const images = [...readme.matchAll(/!\[[^\]]*\]\((results\/[^)]+\.svg)\)/g)].map((m) => m[1]!);
+    expect(images.length).toBeGreaterThan(0);
+    for (const img of images) expect(img, 'README images are snapshots in results/readme/').toMatch(/^results\/readme\//);
+    const out = mkdtempSync(join(tmpdir(), 'metala-readme-'));
+    const files = await renderReadmeFigures(REPO, out);
+    for (const img of images) expect(files.map((f) => `results/readme/${basename(f)}`), img).toContain(img);
+    for (const f of files) expect(readFileSync(f, 'utf8'), `${basename(f)} is stale: npm run build && npm run readme-figures`).toBe(readFileSync(resolve(REPO, 'results/readme', basename(f)), 'utf8'));
   });
 
   it('the layout lists every folder of src/ and every top-level folder, and names only real ones', () => {
