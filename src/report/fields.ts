@@ -16,17 +16,19 @@ export function taskNumber(run: RunRecord, key: string): number | undefined {
 }
 
 /**
- * Mixer options that pick a different design rather than tune one (FEM's prior: softmax, GLA, …),
- * so that runs of two designs of one mixer get rows of their own.
+ * Mixer options that pick a different design rather than tune one (FEM's prior: softmax, GLA, …;
+ * InLine with or without its local residual), so that runs of two designs of one mixer get rows
+ * of their own.
  */
-const DESIGN_OPTIONS: Readonly<Record<string, string>> = { fem: 'prior' };
+const DESIGN_OPTIONS: Readonly<Record<string, string>> = { fem: 'prior', inline: 'residual' };
 
-/** Row label: mixer name (with its design option, e.g. 'fem (gla prior)'), plus ' (variant)' for a named ablation variant. */
+/** Row label: mixer name (with its design option, e.g. 'fem (prior=gla)'), plus ' (variant)' for a named ablation variant. */
 export function mixerLabel(run: RunRecord): string | undefined {
   const mixer = run.config.model?.mixer;
   if (mixer === undefined || mixer === null) return undefined;
   const key = DESIGN_OPTIONS[mixer.name];
-  const design = key !== undefined && typeof mixer[key] === 'string' ? ` (${String(mixer[key])} ${key})` : '';
+  const value = key === undefined ? undefined : mixer[key];
+  const design = value !== undefined && value !== null ? ` (${key}=${String(value)})` : '';
   const variant = run.config.variant;
   return `${mixer.name}${design}${variant === undefined || variant === null ? '' : ` (${variant})`}`;
 }
