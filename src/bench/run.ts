@@ -5,8 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CausalLM, Decoder } from '../models/lm.js';
 import type { LmConfig } from '../models/lm_config.js';
 import { lmSchema } from '../models/lm_config.js';
-import { MIXERS } from '../mixers/registry.js';
-import { lookup } from '../util/registry.js';
+import { resolveMixer } from '../mixers/registry.js';
 import { AdamW } from '../train/optim.js';
 import { labelIndex } from '../data/labels.js';
 import { maskedCrossEntropy } from '../train/loss.js';
@@ -127,13 +126,11 @@ async function timeIt(n: number, f: () => Promise<void>): Promise<number> {
 }
 
 export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number, profile = false, decode = 0): Promise<BenchResult> {
-  const def = lookup(MIXERS, 'mixer', c.mixer.name);
-  const { name, ...rest } = c.mixer;
   const cfg = lmSchema.parse({
     d_model: c.d_model,
     n_layers: c.n_layers,
     vocab_size: c.vocab_size,
-    mixer: { name, ...(def.options.parse(rest) as object) },
+    mixer: { name: c.mixer.name, ...resolveMixer(c.mixer).opts },
     max_seq_len: c.seq_len,
   }) as LmConfig;
   const model = new CausalLM(cfg, 0);

@@ -1,5 +1,6 @@
 // The only list of token mixers. Config validation, `metala list mixers` and the contract tests
 // read it; adding a mixer = one file + one line here.
+import { lookup } from '../util/registry.js';
 import type { MixerDef } from './types.js';
 import { metala } from './metala.js';
 import { softmax } from './softmax.js';
@@ -50,3 +51,17 @@ export const MIXERS = {
 } satisfies Record<string, MixerDef> as Readonly<Record<string, MixerDef>>;
 
 export const MIXER_NAMES = Object.keys(MIXERS);
+
+/** A `mixer:` block of a model config: the registry name plus that mixer's options. */
+export type MixerSpec = { name: string } & Record<string, unknown>;
+
+/**
+ * The one path from a `mixer:` block to a mixer: its registry entry (lookup: a one-line error with
+ * suggestions for an unknown name) and its options parsed by the mixer's schema, defaults filled.
+ * Config loading, the backbones and the benchmarks all go through here.
+ */
+export function resolveMixer(spec: MixerSpec): { def: MixerDef; opts: Record<string, unknown> } {
+  const def = lookup<MixerDef>(MIXERS, 'mixer', spec.name);
+  const { name: _name, ...rest } = spec;
+  return { def, opts: def.options.parse(rest) as Record<string, unknown> };
+}

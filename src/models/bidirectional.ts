@@ -8,10 +8,9 @@
 // L_b − 1 − t and padding positions stay where they are, so after reversal the padding still follows
 // the real tokens and a causal scan never reads it before a real token (padding-aware, exact).
 import * as tf from '@tensorflow/tfjs';
-import { MIXERS } from '../mixers/registry.js';
+import { resolveMixer } from '../mixers/registry.js';
 import type { MixerContext, TokenMixer } from '../mixers/types.js';
 import { dense } from '../layers/basic.js';
-import { lookup } from '../util/registry.js';
 import type { ParamScope } from '../layers/params.js';
 
 /** A mixer over padded sequences: x [B, T, D] plus the reversal gather of that batch → y [B, T, D]. */
@@ -60,9 +59,7 @@ export interface SequenceMixerOptions {
  * bidirectional pair above. `ctx.params` is the layer's `token_mixer` scope.
  */
 export function createSequenceMixer(o: SequenceMixerOptions, ctx: MixerContext): SequenceMixer {
-  const def = lookup(MIXERS, 'mixer', o.mixer.name);
-  const { name: _name, ...rest } = o.mixer;
-  const opts = def.options.parse(rest);
+  const { def, opts } = resolveMixer(o.mixer);
   if (!o.bidirectional) {
     const m = def.create(opts, ctx);
     return { causal: true, forward: (x) => m.forward(x).y };

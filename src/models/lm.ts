@@ -4,9 +4,8 @@
 //   logits = Norm(h) W_lm                            (untied lm_head unless tie_embeddings)
 // Any registered mixer plugs in; the model offers a parallel forward and a recurrent decoder.
 import * as tf from '@tensorflow/tfjs';
-import { MIXERS } from '../mixers/registry.js';
+import { resolveMixer } from '../mixers/registry.js';
 import type { MixerState, TokenMixer } from '../mixers/types.js';
-import { lookup } from '../util/registry.js';
 import { layerNorm, rmsNorm } from '../layers/basic.js';
 import { createChannelMixer } from './channel_mixer.js';
 import type { LmConfig } from './lm_config.js';
@@ -40,9 +39,7 @@ export class CausalLM implements TrainableModel {
     const root = this.params.scope('');
     const init = { kind: 'normal', std: c.init_std } as const;
     this.embed = root.add('model.embed_tokens.weight', [c.vocab_size, c.d_model], init);
-    const def = lookup(MIXERS, 'mixer', c.mixer.name);
-    const { name: _name, ...mixerOpts } = c.mixer;
-    const opts = def.options.parse(mixerOpts);
+    const { def, opts } = resolveMixer(c.mixer);
     for (let i = 0; i < c.n_layers; i++) {
       const layer = root.scope(`model.layers.${i}`);
       this.mixers.push(

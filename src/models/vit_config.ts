@@ -3,7 +3,7 @@
 // for a GLU). Tiny/small = DeiT-Ti/S (Touvron et al. 2021): d 192/384, 12 layers, patch 16, 224².
 // Mixer options are validated separately against the mixer registry (config/schema.ts).
 import { z } from 'zod';
-import { MIXERS } from '../mixers/registry.js';
+import { MIXERS, resolveMixer } from '../mixers/registry.js';
 import { entryOf, lookup } from '../util/registry.js';
 import { combineParams } from './bidirectional.js';
 import { channelMixerParams, channelMixerSchema } from './channel_mixer.js';
@@ -72,9 +72,7 @@ export function numTokens(c: Pick<VitConfig, 'image_size' | 'patch_size' | 'pool
 
 /** Mixer options parsed against the mixer's schema (defaults filled in). */
 export function mixerOptions(c: Pick<VitConfig, 'mixer'>): Record<string, unknown> {
-  const def = lookup(MIXERS, 'mixer', c.mixer.name);
-  const { name: _name, ...rest } = c.mixer;
-  return def.options.parse(rest) as Record<string, unknown>;
+  return resolveMixer(c.mixer).opts;
 }
 
 /**
