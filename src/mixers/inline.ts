@@ -9,6 +9,7 @@
 // Unified form: f_q = (s/N) q, f_k = k, f_v = v, f_α = 1, plus the rank-1 mean term and the conv.
 // The paper has no causal form; `create` is ours (see causalLayer).
 import * as tf from '@tensorflow/tfjs';
+import { MetalaError } from '../util/errors.js';
 import { z } from 'zod';
 import { dense } from '../layers/basic.js';
 import type { Init, ParamScope } from '../layers/params.js';
@@ -133,8 +134,8 @@ function gridOf(o: Opts, T: number): { cls: boolean; side: number } {
   const cls = o.cls_token === 'auto' ? !isSquare(T) && isSquare(T - 1) : o.cls_token;
   const n = T - (cls ? 1 : 0);
   if (!isSquare(n)) {
-    throw new Error(
-      `inline: the local residual lays the ${n} ${cls ? 'patch tokens (T − 1 class token)' : 'tokens'} on a square grid, but ${n} is not a square (T = ${T}, cls_token ${String(o.cls_token)}). Use T = side² (no class token) or side² + 1 (class token first), or residual: false`,
+    throw new MetalaError(
+      `model.mixer: inline: the local residual lays the ${n} ${cls ? 'patch tokens (T − 1 class token)' : 'tokens'} on a square grid, but ${n} is not a square (T = ${T}, cls_token ${String(o.cls_token)}). Use T = side² (no class token) or side² + 1 (class token first), or residual: false`,
     );
   }
   return { cls, side: Math.round(Math.sqrt(n)) };

@@ -8,6 +8,7 @@
 // 3d wide, f_k = [e^{s_i−m} k̂_i, s_i k̂_i, k̂_i], f_q = [α_t q̂_t, β_t q̂_t, γ_t q̂_t], so one simpleGla
 // call (g = 0, scale 1) gives all three sums; E and P are two cumulative sums.
 import * as tf from '@tensorflow/tfjs';
+import { MetalaError } from '../util/errors.js';
 import { z } from 'zod';
 import { dense, layerNorm, stopGradient } from '../layers/basic.js';
 import type { Init, ParamScope } from '../layers/params.js';
@@ -202,7 +203,7 @@ function zerosLayer(o: Opts, ctx: MixerContext, causal: boolean): TokenMixer {
   const D = ctx.dModel;
   const H = o.num_heads;
   const d = perHead('zeros', D, H, 'model width', D);
-  if (o.rope && d % 2 !== 0) throw new Error(`zeros: RoPE needs an even head width, got d_model ${D} / num_heads ${H} = ${d}`);
+  if (o.rope && d % 2 !== 0) throw new MetalaError(`model.mixer: zeros: RoPE needs an even head width, got d_model ${D} / num_heads ${H} = ${d}`);
   const p: ParamScope = ctx.params;
   const bound = 1 / Math.sqrt(D);
   const wInit = (name: string): Init => (o.init === 'pytorch' ? { kind: 'uniform', bound } : { kind: 'normal', std: name === 'out_proj' ? 0.02 / Math.sqrt(2 * ctx.nLayers) : 0.02 });
