@@ -7,7 +7,7 @@
 // (its y is 0; the optimum zeroes its contribution), and so is the 1/n, so that one learning rate
 // serves every n.
 import * as tf from '@tensorflow/tfjs';
-import { Params } from '../layers/params.js';
+import { Params, type Init } from '../layers/params.js';
 import type { Batch } from '../tasks/types.js';
 import { MetalaError } from '../util/errors.js';
 import type { IclConfig } from './icl_config.js';
@@ -28,10 +28,15 @@ export class InContextRegressor implements TrainableModel {
     this.params = new Params(seed);
     const F = config.d_model;
     const std = config.init_scale / Math.sqrt(F);
+    const r = config.rank;
+    // Sparse: rows of W_q, W_k [F, r] random except the label's (the last), w_v = e_y.
+    const xOnly: Init = { kind: 'custom', values: (n, rng) => Float32Array.from({ length: n }, (_, i) => (i < (F - 1) * r ? rng.normal() * std : 0)) };
+    const qk: Init = config.init === 'sparse' ? xOnly : { kind: 'normal', std };
+    const v: Init = config.init === 'sparse' ? { kind: 'custom', values: (n) => Float32Array.from({ length: n }, (_, i) => (i === F - 1 ? 1 : 0)) } : { kind: 'normal', std };
     // No weight decay anywhere: the study's optimum is not regularised.
-    this.wq = this.params.add('q_proj.weight', [F, config.rank], { kind: 'normal', std }, { layout: 'linear', decay: false });
-    this.wk = this.params.add('k_proj.weight', [F, config.rank], { kind: 'normal', std }, { layout: 'linear', decay: false });
-    this.wv = this.params.add('v_proj.weight', [F, 1], { kind: 'normal', std }, { layout: 'linear', decay: false });
+    this.wq = this.params.add('q_proj.weight', [F, r], qk, { layout: 'linear', decay: false });
+    this.wk = this.params.add('k_proj.weight', [F, r], qk, { layout: 'linear', decay: false });
+    this.wv = this.params.add('v_proj.weight', [F, 1], v, { layout: 'linear', decay: false });
     this.filter = config.form === 'h3' ? this.params.add('filter', [config.seq_len], { kind: 'ones' }, { decay: false }) : undefined;
   }
 

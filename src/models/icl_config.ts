@@ -15,6 +15,16 @@ export const iclSchema = z
     rank: z.number().int().positive().optional(),
     /** Std of the normal initialisation of W_q, W_k, w_v (scaled by 1/√F). */
     init_scale: z.number().positive().default(1),
+    /**
+     * `dense`: every weight random. `sparse` (ours, the parameterisation of the ICL theory papers):
+     * q and k read only the x part of a token (their y rows start at 0) and v reads only the label
+     * (w_v = e_y). Porting note: from a dense init, linear attention can settle in the label-in-key
+     * solution ŷ = (1/n)(xᵀb)Σ_i y_i (w_xᵀx_i), a rank-one PGD, when Σβ has a dominant direction: E3
+     * at n = 5 stalls at risk 6.35 against the PGD optimum 5.62. From the sparse init the expected
+     * gradient on those weights is 0 (odd in β), so training stays on the full-rank path.
+     * Optional without a default (= dense) so that runs made before it keep their run ids.
+     */
+    init: z.enum(['dense', 'sparse']).optional(),
     /** Filled from the task: F = d + 1, the token width, and n + 1, the tokens of a prompt (the h3 filter's lags). */
     d_model: z.number().int().positive().optional(),
     seq_len: z.number().int().positive().optional(),

@@ -84,6 +84,18 @@ describe('icl_linreg data', () => {
 describe('icl models', () => {
   const cfg = (form: 'linear_attention' | 'h3', rank = 4): IclConfig => ({ backbone: 'icl', form, rank, init_scale: 1, d_model: 4, seq_len: 6 });
 
+  it('sparse init: q and k start without the label row, v reads only the label', () => {
+    const m = new InContextRegressor({ ...cfg('linear_attention', 3), init: 'sparse' }, 1);
+    // [F, r] = [4, 3]: rows 0..2 (x) random, row 3 (y) zero; w_v = e_y.
+    for (const n of ['q_proj.weight', 'k_proj.weight']) {
+      const w = Array.from(m.params.vars.get(n)!.dataSync());
+      expect(w.slice(9), n).toEqual([0, 0, 0]);
+      expect(w.slice(0, 9).every((x) => x !== 0), n).toBe(true);
+    }
+    expect(Array.from(m.params.vars.get('v_proj.weight')!.dataSync())).toEqual([0, 0, 0, 1]);
+    m.dispose();
+  });
+
   it.each(['linear_attention', 'h3'] as const)('%s: ŷ = (1/n) Σ_i f_{n+1−i} (q_{n+1}·k_i) v_i in float64; parameter count', (form) => {
     const c = cfg(form, 2);
     const m = new InContextRegressor(c, 5);
