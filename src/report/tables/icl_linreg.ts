@@ -4,7 +4,7 @@
 // is that theory, computed from each run's own task options (tasks/icl/task.ts), not printed numbers.
 // Cell = the mean over the runs' seeds.
 import type { RunRecord } from '../../results/store.js';
-import { iclTheoryRisk, noiseSchedule, type IclOptions } from '../../tasks/icl/task.js';
+import { iclPgdTestRisk, iclTheoryRisk, noiseSchedule, type IclOptions } from '../../tasks/icl/task.js';
 import { taskName, taskNumber } from '../fields.js';
 import { defineTable, type Key } from '../types.js';
 
@@ -48,6 +48,32 @@ function compareRows(a: string, b: string): number {
 
 const FORMS = ['linear_attention', 'h3'];
 
+const formOf = (run: RunRecord): 'linear_attention' | 'h3' | undefined => {
+  const f = form(run);
+  return f === 'linear_attention' || f === 'h3' ? f : undefined;
+};
+
+/** The closed-form PGD risk of a run's design (the spec's reference values). */
+function closedForm(run: RunRecord): number | undefined {
+  const f = formOf(run);
+  return f === undefined ? undefined : iclTheoryRisk(opts(run), f, rankOf(run));
+}
+
+const pgdCache = new Map<string, { mean: number; se: number } | undefined>();
+
+/**
+ * The optimal PGD predictor's risk on the run's own 10 000 test prompts (regenerated from its
+ * options and seed; cached per process): what the trained model is compared with, free of the test
+ * set's sampling error.
+ */
+function pgdOnTest(run: RunRecord): { mean: number; se: number } | undefined {
+  const f = formOf(run);
+  if (f === undefined) return undefined;
+  const key = JSON.stringify([run.config.task, run.config.seed ?? 0, f, rankOf(run) ?? null]);
+  if (!pgdCache.has(key)) pgdCache.set(key, iclPgdTestRisk(opts(run), Number(run.config.seed ?? 0), f, rankOf(run)));
+  return pgdCache.get(key);
+}
+
 /** How many seeds each setting's cells average, e.g. 'e1-iid 1, e5-step-noise 3'. */
 function seedNote(runs: readonly RunRecord[]): string[] {
   const seeds = new Map<string, Set<number>>();
@@ -61,22 +87,29 @@ function seedNote(runs: readonly RunRecord[]): string[] {
   return [`Seeds averaged per cell: ${parts.join(', ')}.`];
 }
 
-/** The spec's pass criterion over the runs: measured risk within 5% of its theory. */
+/**
+ * How close the runs come: to the PGD optimum on their own test prompts (the training gap), and the
+ * closed form to that optimum (the test set's sampling error, in its standard errors).
+ */
 function passNote(runs: readonly RunRecord[]): string[] {
-  const rel: { row: string; d: number }[] = [];
+  const rel: { row: string; d: number; z: number; closed: number }[] = [];
   for (const run of runs) {
     const v = (run.summary.best as { excess_risk?: number } | null | undefined)?.excess_risk;
-    const f = form(run);
     const row = rowOf(run);
-    if (typeof v !== 'number' || row === undefined || (f !== 'linear_attention' && f !== 'h3')) continue;
-    const t = iclTheoryRisk(opts(run), f, rankOf(run));
-    if (t !== undefined) rel.push({ row: `${row} ${f === 'h3' ? 'H3' : 'LA'}`, d: v / t - 1 });
+    const ref = pgdOnTest(run);
+    const closed = closedForm(run);
+    if (typeof v !== 'number' || row === undefined || ref === undefined || closed === undefined) continue;
+    rel.push({ row: `${row} ${form(run) === 'h3' ? 'H3' : 'LA'}`, d: v / ref.mean - 1, z: (closed - ref.mean) / ref.se, closed: v / closed - 1 });
   }
   if (rel.length === 0) return [];
-  const worst = rel.reduce((a, b) => (Math.abs(b.d) > Math.abs(a.d) ? b : a));
-  const within = rel.filter((r) => Math.abs(r.d) <= 0.05).length;
+  const worst = (key: 'd' | 'z' | 'closed') => rel.reduce((a, b) => (Math.abs(b[key]) > Math.abs(a[key]) ? b : a));
   const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
-  return [`${within} of ${rel.length} runs are within 5% of their theory; the largest deviation is ${pct(worst.d)} (${worst.row}).`];
+  const n1 = rel.filter((r) => Math.abs(r.d) <= 0.01).length;
+  const n5 = rel.filter((r) => Math.abs(r.closed) <= 0.05).length;
+  return [
+    `${n1} of ${rel.length} runs are within 1% of the PGD optimum on their own test prompts (largest deviation ${pct(worst('d').d)}, ${worst('d').row}); ${n5} of ${rel.length} are within the spec's 5% of the closed form (largest ${pct(worst('closed').closed)}, ${worst('closed').row}).`,
+    `The closed form lies within ${Math.abs(worst('z').z).toFixed(1)} standard errors of the PGD optimum on each test set (largest at ${worst('z').row}): the two differ by the test set's sampling error.`,
+  ];
 }
 
 /** The h3 runs' learned filter on the noisy and the clean half of the pairs (E5), against ω_i ∝ 1/(d + 1 + σ_i²). */
@@ -107,9 +140,11 @@ function filterNotes(runs: readonly RunRecord[]): string[] {
   return out;
 }
 
+const round3 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(3)));
+
 export const icl_linreg = defineTable({
   id: 'icl_linreg',
-  title: 'In-context linear estimation: excess risk of one-layer linear attention and H3 against the PGD optimum',
+  title: 'In-context linear estimation: excess risk of one-layer linear attention and H3 against the PGD optimum on the same prompts',
   paperRef: 'Li, Rawat, Oymak, NeurIPS 2024 (arXiv 2407.10005), Fig. 2–3; docs/seed-systems.md §5 (settings E1–E6)',
   files: ['icl_linreg.csv', 'icl_linreg.md'],
   select: (r) => taskName(r) === 'icl_linreg',
@@ -126,18 +161,16 @@ export const icl_linreg = defineTable({
   aggregate: 'mean',
   format: (v) => v.toFixed(3),
   deltaDigits: 3,
-  reference: {
-    label: 'theory',
-    of: (r) => {
-      const f = form(r);
-      return f === 'linear_attention' || f === 'h3' ? iclTheoryRisk(opts(r), f, rankOf(r)) : undefined;
-    },
-  },
-  bestRunDetails: [{ name: 'run_id', of: (r) => r.config.run_id ?? undefined }, { name: 'steps', of: (r) => r.summary.steps ?? undefined }],
+  reference: { label: 'PGD', of: (r) => pgdOnTest(r)?.mean },
+  bestRunDetails: [
+    { name: 'closed_form', of: (r) => round3(closedForm(r)) },
+    { name: 'pgd_test_se', of: (r) => round3(pgdOnTest(r)?.se) },
+    { name: 'run_id', of: (r) => r.config.run_id ?? undefined },
+    { name: 'steps', of: (r) => r.summary.steps ?? undefined },
+  ],
   notesFrom: filterNotes,
   notes: [
-    'Excess risk = mean over the 10 000 test prompts of (ŷ − xᵀβ)², at the best evaluation (every 500 steps); d = 10. The theory column is the closed-form risk of the best one-step preconditioned gradient descent (PGD) for the run\'s own design, which the paper proves both models reach; Δ = ours − theory. The spec\'s pass criterion: within 5% of the theory (E5: H3 below LA).',
-    'The Monte-Carlo standard error of a measured risk R over 10 000 test prompts is about R·√2/100 (1.4% of R).',
+    'Excess risk = mean over the 10 000 test prompts of (ŷ − xᵀβ)², at the best evaluation (every 500 steps); d = 10. PGD = the risk of the best one-step preconditioned gradient descent predictor (which the paper proves both models reach) on the same 10 000 prompts, so Δ = ours − PGD is the training gap alone; the closed-form risk (the spec\'s E1–E6 reference values) and the PGD value\'s standard error over the prompts are in the CSV (closed_form, pgd_test_se). The spec\'s pass criterion: within 5% of the closed form (E5: H3 below LA).',
     'Training (ours; the paper\'s is not published): Adam without weight decay, batch 1024, lr 3e-3 with cosine decay, fresh prompts every step, 4000 steps (the spec asks for 20k steps × 3 seeds: a reduced budget on 2 CPU cores; the seeds each cell averages are listed below).',
     'E4 (rag contexts) and E5 (per-position noise) are data models of ours where the paper\'s equations could not be read; E6 rank r is of W_q, W_k.',
   ],

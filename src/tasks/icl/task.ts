@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { Rng } from '../../util/rng.js';
 import { defineTask } from '../types.js';
 import type { Batch, OptionProblem, TaskData } from '../types.js';
-import { samplePrompts, type IclDesign, type TaskCovariance } from './data.js';
-import { decayingEigenvalues, equicorrelatedEigenvalues, pgdRisk, positionNoiseRisks, ragRisk } from './theory.js';
+import { samplePrompts, type IclDesign, type IclPrompts, type TaskCovariance } from './data.js';
+import { decayingEigenvalues, equicorrelatedEigenvalues, pgdPredictor, pgdRisk, positionNoiseRisks, ragRisk, riskOn } from './theory.js';
 
 const options = z
   .object({
@@ -80,6 +80,27 @@ export function iclTheoryRisk(o: IclOptions, form: 'linear_attention' | 'h3', ra
   return pgdRisk(lambda, n, o.noise_var, Math.min(rank, d));
 }
 
+/** The seeds of a run's splits: the training stream's (per epoch, from the loop) and the fixed test set's. */
+function splitSeeds(seed: number): { train: number; test: number } {
+  return { train: new Rng(seed).fork(), test: new Rng(seed + 0x51ed).fork() };
+}
+
+/** The fixed test prompts of a run with options `o` and seed `seed`. */
+export function iclTestPrompts(o: IclOptions, seed: number): IclPrompts {
+  return samplePrompts(new Rng(splitSeeds(seed).test), o.test_prompts, iclDesign(o));
+}
+
+/**
+ * The optimal PGD predictor's excess risk on a run's own test prompts (mean and standard error):
+ * the theory without the test set's sampling error, the reference a trained model is compared with.
+ * undefined where iclTheoryRisk has no predictor in closed form.
+ */
+export function iclPgdTestRisk(o: IclOptions, seed: number, form: 'linear_attention' | 'h3', rank = o.dim + 1): { mean: number; se: number } | undefined {
+  const design = iclDesign(o);
+  const p = pgdPredictor(design, form, rank);
+  return p === undefined ? undefined : riskOn(iclTestPrompts(o, seed), design, p);
+}
+
 function toBatch(o: IclOptions, tokens: Float32Array, targets: Float32Array, count: number): Batch {
   return { ids: new Int32Array(0), labels: new Int32Array(0), batch: count, seqLen: o.context_len + 1, features: tokens, featureDim: o.dim + 1, targets };
 }
@@ -100,8 +121,8 @@ export const iclLinreg = defineTask({
   featureDim: (o) => o.dim + 1,
   makeData(o, seed): TaskData {
     const design = iclDesign(o);
-    const seeds = { train: new Rng(seed).fork(), test: new Rng(seed + 0x51ed).fork() };
-    const test = samplePrompts(new Rng(seeds.test), o.test_prompts, design);
+    const seeds = splitSeeds(seed);
+    const test = iclTestPrompts(o, seed);
     const T = o.context_len + 1;
     const F = o.dim + 1;
     return {

@@ -2,6 +2,7 @@
 // linear regression (Li, Rawat, Oymak, NeurIPS 2024; docs/seed-systems.md §5), which the paper proves
 // one-layer linear attention and H3 reach: the curves the measured risks are plotted against.
 // Notation: d features, n context pairs, task covariance Σβ, label noise σ², Σx = I.
+import type { IclDesign, IclPrompts } from './data.js';
 
 /**
  * PGD risk for Σβ with eigenvalues λ (Σx = I, common noise σ²), keeping the top r directions
@@ -51,6 +52,12 @@ export function positionNoiseRisks(d: number, sigma2: readonly number[]): { la: 
  * (Σβ = I, noise σ²): R* = d − c₁²/c₂ with the moments c₁ = E[ŷ-direction · target], c₂ = E[ŷ-direction²].
  */
 export function ragRisk(d: number, n: number, alpha: number, sigma2 = 0): number {
+  const { c1, c2 } = ragMoments(d, n, alpha, sigma2);
+  return d - (c1 * c1) / c2;
+}
+
+/** The moments of the rag design; the optimal scalar W = c₁/c₂ (W* ∝ I by symmetry). */
+export function ragMoments(d: number, n: number, alpha: number, sigma2 = 0): { c1: number; c2: number } {
   const a2 = alpha * alpha;
   const b2 = 1 - a2;
   const m2 = a2 * d * (d + 2) + b2 * d; // E over one pair of the second moment
@@ -60,5 +67,86 @@ export function ragRisk(d: number, n: number, alpha: number, sigma2 = 0): number
     n * (n - 1) * (m4 + 2 * a2 * b2 * d * (d + 2) + b2 * b2 * d) +
     n * (m4 + (d + 5) * a2 * b2 * d * (d + 2) + (d + 2) * b2 * b2 * d) +
     sigma2 * n * m2;
-  return d - (c1 * c1) / c2;
+  return { c1, c2 };
+}
+
+/**
+ * The optimal one-step PGD predictor ŷ = xᵀ W Σ_i ω_i x_i y_i of a design (W applied to the
+ * d-vector Σ_i ω_i x_i y_i), for the model it is the optimum of: linear attention weighs every pair
+ * alike (ω = 1), H3 may weigh them (per-position noise). undefined where no closed form is derived
+ * here: a rank below d with tied eigenvalues, rag or per-position noise with a non-identity Σβ.
+ */
+export function pgdPredictor(design: IclDesign, form: 'linear_attention' | 'h3', rank: number): PgdPredictor | undefined {
+  const { d, n, noise } = design;
+  const uniform = new Array<number>(n).fill(1);
+  const scalar = (c: number) => (v: Float64Array) => v.map((x) => c * x);
+  const constant = noise.every((s) => s === noise[0]);
+  const sigma2 = noise[0] ?? 0;
+  if (!constant) {
+    if (design.beta.kind !== 'identity' || design.context.kind !== 'iid' || rank < d) return undefined;
+    const mean = noise.reduce((a, b) => a + b, 0) / n;
+    if (form === 'linear_attention') return { W: scalar(1 / (n + 1 + d + mean)), omega: uniform };
+    const w = positionNoiseRisks(d, noise).weights;
+    const sw = w.reduce((a, b) => a + b, 0);
+    return { W: scalar(1), omega: w.map((x) => x / (1 + sw)) };
+  }
+  if (design.context.kind === 'rag') {
+    if (design.beta.kind !== 'identity' || rank < d) return undefined;
+    const { c1, c2 } = ragMoments(d, n, design.context.alpha, sigma2);
+    return { W: scalar(c1 / c2), omega: uniform };
+  }
+  const b = design.beta;
+  if (b.kind === 'identity') return rank < d ? undefined : { W: scalar(1 / (n + 1 + d + sigma2)), omega: uniform };
+  if (b.kind === 'equicorrelated') {
+    // Eigenvalues λ1 = γd + 1 − γ along 1/√d, 1 − γ on its complement (tied: rank 1 or ≥ d only).
+    if (rank > 1 && rank < d) return undefined;
+    const [l1, l0] = [b.gamma * d + 1 - b.gamma, 1 - b.gamma];
+    const w1 = l1 / ((n + 1) * l1 + d + sigma2);
+    const w0 = rank === 1 ? 0 : l0 / ((n + 1) * l0 + d + sigma2);
+    return {
+      W: (v) => {
+        const m = v.reduce((a, x) => a + x, 0) / d;
+        return v.map((x) => w0 * (x - m) + w1 * m);
+      },
+      omega: uniform,
+    };
+  }
+  // diag(λ): the top r coordinates by λ (ties broken by index).
+  const tr = b.lambda.reduce((a, x) => a + x, 0);
+  const order = b.lambda.map((l, j) => [l, j] as const).sort((p, q) => q[0] - p[0] || p[1] - q[1]);
+  const w = new Float64Array(d);
+  for (const [l, j] of order.slice(0, Math.min(rank, d))) w[j] = l / ((n + 1) * l + tr + sigma2);
+  return { W: (v) => v.map((x, j) => w[j]! * x), omega: uniform };
+}
+
+export interface PgdPredictor {
+  /** v ↦ W v on the d-vector Σ_i ω_i x_i y_i. */
+  W(v: Float64Array): Float64Array;
+  /** ω_i per context pair. */
+  omega: number[];
+}
+
+/** Mean excess risk of a PGD predictor on prompts, and its standard error over the prompts. */
+export function riskOn(prompts: IclPrompts, design: IclDesign, p: PgdPredictor): { mean: number; se: number } {
+  const { d, n } = design;
+  const F = d + 1;
+  let s = 0;
+  let s2 = 0;
+  const acc = new Float64Array(d);
+  for (let q = 0; q < prompts.count; q++) {
+    const base = q * (n + 1) * F;
+    acc.fill(0);
+    for (let i = 0; i < n; i++) {
+      const wy = p.omega[i]! * prompts.tokens[base + i * F + d]!;
+      for (let j = 0; j < d; j++) acc[j]! += wy * prompts.tokens[base + i * F + j]!;
+    }
+    const wa = p.W(acc);
+    let yhat = 0;
+    for (let j = 0; j < d; j++) yhat += prompts.tokens[base + n * F + j]! * wa[j]!;
+    const e = (yhat - prompts.targets[q]!) ** 2;
+    s += e;
+    s2 += e * e;
+  }
+  const mean = s / prompts.count;
+  return { mean, se: Math.sqrt(Math.max(0, s2 / prompts.count - mean * mean) / prompts.count) };
 }
