@@ -12,7 +12,7 @@ export interface IclPoint {
   panel: string;
   x: number;
   series: string;
-  kind: 'measured' | 'theory';
+  kind: 'measured' | 'PGD optimum';
   excess_risk: number;
 }
 
@@ -26,7 +26,7 @@ export function iclPoints(model: TableModel): IclPoint[] {
     for (const col of model.columns) {
       const c = model.cell(row, col.label);
       if (c.value !== undefined) out.push({ panel, x, series: `${col.label} measured`, kind: 'measured', excess_risk: c.value });
-      if (c.paper !== undefined && c.nPlaced > 0) out.push({ panel, x, series: `${col.label} PGD optimum`, kind: 'theory', excess_risk: c.paper.value });
+      if (c.paper !== undefined && c.nPlaced > 0) out.push({ panel, x, series: `${col.label} PGD optimum`, kind: 'PGD optimum', excess_risk: c.paper.value });
     }
   }
   return out;
@@ -49,20 +49,21 @@ export function iclSpec(points: IclPoint[]): TopLevelSpec {
           mark: { type: 'line', strokeWidth: 2 },
           encoding: {
             color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 160 } },
-            strokeDash: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['measured', 'theory'], range: [[1, 0], [5, 3]] } },
+            strokeDash: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['measured', 'PGD optimum'], range: [[1, 0], [5, 3]] } },
           },
         },
         {
-          mark: { type: 'point', filled: true, size: 50 },
-          transform: [{ filter: "datum.kind === 'measured'" }],
+          // Measured: filled dots; the PGD optimum: rings (visible where a panel has one x).
+          mark: { type: 'point', size: 50 },
           encoding: {
             color: { field: 'series', type: 'nominal', title: null },
+            fill: { condition: { test: "datum.kind === 'measured'", field: 'series', type: 'nominal', legend: null }, value: 'transparent' },
             tooltip: [{ field: 'panel' }, { field: 'x' }, { field: 'series' }, { field: 'excess_risk' }],
           },
         },
       ],
       encoding: {
-        x: { field: 'x', type: 'quantitative', title: null, scale: { zero: false } },
+        x: { field: 'x', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '~r', tickMinStep: 0.1 } },
         y: { field: 'excess_risk', type: 'quantitative', title: 'excess risk', scale: { zero: true } },
       },
     },
