@@ -71,6 +71,7 @@ export function buildTable(spec: TableSpec, allRuns: readonly RunRecord[]): Tabl
     return c;
   };
 
+  const refs = new Map<Cell, { sum: number; n: number }>();
   let nUnplaced = 0;
   for (const run of selected) {
     const row = spec.row.of(run);
@@ -97,7 +98,16 @@ export function buildTable(spec: TableSpec, allRuns: readonly RunRecord[]): Tabl
       c.best = run;
     }
     const ref = spec.reference?.of(run);
-    if (ref !== undefined && c.paper === undefined) c.paper = { text: spec.format(ref), value: ref };
+    if (ref !== undefined) {
+      // The reference is aggregated like the value: over the same runs (each seed has its own).
+      const r = refs.get(c) ?? { sum: 0, n: 0 };
+      r.sum += ref;
+      r.n += 1;
+      refs.set(c, r);
+      // 'mean': the mean over the cell's runs; 'max': the best run's own.
+      const v = spec.aggregate === 'mean' ? r.sum / r.n : (spec.reference!.of(c.best!) ?? ref);
+      c.paper = { text: spec.format(v), value: v };
+    }
   }
 
   // Derived columns (e.g. an average over tasks) read the run cells of their row.
