@@ -141,13 +141,17 @@ function gridOf(o: Opts, T: number): { cls: boolean; side: number } {
   return { cls, side: Math.round(Math.sqrt(n)) };
 }
 
-/** The authors' forward (non-causal, every token sees all N). */
-function nonCausalLayer(o: Opts, ctx: MixerContext): TokenMixer {
+/** What both forms share: widths, weights and the scale s = 1/√d of the attention weights. */
+function layerSetup(o: Opts, ctx: MixerContext) {
   const D = ctx.dModel;
   const H = o.num_heads;
   const d = perHead('inline', D, H, 'model width', D);
-  const w = makeWeights(o, D, ctx.params);
-  const s = 1 / Math.sqrt(d);
+  return { D, H, d, w: makeWeights(o, D, ctx.params), s: 1 / Math.sqrt(d) };
+}
+
+/** The authors' forward (non-causal, every token sees all N). */
+function nonCausalLayer(o: Opts, ctx: MixerContext): TokenMixer {
+  const { D, H, d, w, s } = layerSetup(o, ctx);
   return {
     forward(x, opts = {}) {
       if (opts.state !== undefined || opts.wantState === true) throw new Error('inline: the non-causal form has no decoding state');
@@ -197,11 +201,7 @@ function nonCausalLayer(o: Opts, ctx: MixerContext): TokenMixer {
  * and the last 8 values [B,8,D].
  */
 function causalLayer(o: Opts, ctx: MixerContext): TokenMixer {
-  const D = ctx.dModel;
-  const H = o.num_heads;
-  const d = perHead('inline', D, H, 'model width', D);
-  const w = makeWeights(o, D, ctx.params);
-  const s = 1 / Math.sqrt(d);
+  const { D, H, d, w, s } = layerSetup(o, ctx);
   return {
     forward(x, opts = {}) {
       const [B, T] = x.shape;

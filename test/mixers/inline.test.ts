@@ -11,6 +11,7 @@ import type { MixerState, TokenMixer } from '../../src/mixers/types.js';
 import { VisionTransformer } from '../../src/models/vit.js';
 import { vitParamCount, vitSchema, type VitConfig } from '../../src/models/vit_config.js';
 import type { Batch } from '../../src/tasks/types.js';
+import { maxRel } from '../helpers/close.js';
 
 const D = 16;
 const H = 2;
@@ -83,16 +84,7 @@ function naive(params: Params, x: tf.Tensor3D, causal: boolean): Float64Array {
   return out;
 }
 
-function relErr(ours: tf.Tensor, ref: Float64Array): number {
-  const a = ours.dataSync();
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(a[i]! - ref[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return err / scale;
-}
+const relErr = (ours: tf.Tensor, ref: Float64Array): number => maxRel(ours.dataSync(), ref);
 
 describe('inline, non-causal (the authors\' form)', () => {
   it('without the residual: the injective weights, at any T (no grid needed)', () => {
