@@ -86,6 +86,20 @@ function stateParts(S: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
   return [0, 1, 2].map((i) => tf.slice(S, [0, 0, i * d1, 0], [B, H, d1, d])) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
 }
 
+/** What both forms of the core read: scores s [B, T, H], heads [B, T, H, d], gate rows (σ¹, σʰ, σ⁰) transposed, steps, state. */
+interface CoreInput {
+  s: tf.Tensor3D;
+  qh: tf.Tensor4D;
+  kh: tf.Tensor4D;
+  vh: tf.Tensor4D;
+  s1T: tf.Tensor;
+  shT: tf.Tensor;
+  g0T: tf.Tensor | undefined;
+  steps: tf.Tensor1D;
+  st: MixerState | undefined;
+  wantState: boolean;
+}
+
 /**
  * The causal training form: masked T×T weights w_{t,i} = (q̂_t·k̂_i)(α_t e^{s_i−m_t} + β_t s_i + γ_t)
  * with a running-max shift m_t = max_{i≤t} s_i. Porting note: the reference shifts by the max over
@@ -94,18 +108,8 @@ function stateParts(S: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
  * running max keeps every output a function of its prefix. O(T²) per head (`form: linear` is the
  * O(T) scan with the sequence max).
  */
-function quadraticCausal(
-  s: tf.Tensor3D,
-  qh: tf.Tensor4D,
-  kh: tf.Tensor4D,
-  vh: tf.Tensor4D,
-  s1T: tf.Tensor,
-  shT: tf.Tensor,
-  g0T: tf.Tensor | undefined,
-  steps: tf.Tensor1D,
-  st: MixerState | undefined,
-  wantState: boolean,
-): CoreResult {
+function quadraticCausal(inp: CoreInput): CoreResult {
+  const { s, qh, kh, vh, s1T, shT, g0T, steps, st, wantState } = inp;
   const [B, T, H] = qh.shape;
   const sT = tf.transpose(s, [0, 2, 1]); // [B, H, T]
   const logMask = causalLogMask(T);
@@ -154,20 +158,8 @@ function quadraticCausal(
  * with keys [e^{s_i−m} k̂_i, s_i k̂_i, k̂_i], shift m = the sequence max (continuing from a state: the
  * larger of it and the state's, whose F rows and E are rescaled).
  */
-function linearForm(
-  s: tf.Tensor3D,
-  qh: tf.Tensor4D,
-  kh: tf.Tensor4D,
-  vh: tf.Tensor4D,
-  s1T: tf.Tensor,
-  shT: tf.Tensor,
-  g0T: tf.Tensor | undefined,
-  steps: tf.Tensor1D,
-  st: MixerState | undefined,
-  wantState: boolean,
-  causal: boolean,
-  chunkSize: number | undefined,
-): CoreResult {
+function linearForm(inp: CoreInput, causal: boolean, chunkSize: number | undefined): CoreResult {
+  const { s, qh, kh, vh, s1T, shT, g0T, steps, st, wantState } = inp;
   const [B, T, H] = qh.shape;
   let m = stopGradient(tf.max(s, 1)) as tf.Tensor2D; // [B, H]
   if (st !== undefined) m = tf.maximum(m, st['m']!) as tf.Tensor2D;
@@ -256,7 +248,8 @@ function zerosLayer(o: Opts, ctx: MixerContext, causal: boolean): TokenMixer {
       const s1T = tf.transpose(s1, [0, 2, 1]);
       const shT = tf.transpose(sh, [0, 2, 1]);
       const g0T = o.first_layer_zero_order ? tf.transpose(tf.tanh(gatePart(g, 2)), [0, 2, 1]) : undefined;
-      const r = causal && o.form === 'quadratic' ? quadraticCausal(s, qh, kh, vh, s1T, shT, g0T, steps, st, opts.wantState === true) : linearForm(s, qh, kh, vh, s1T, shT, g0T, steps, st, opts.wantState === true, causal, o.chunk_size);
+      const inp: CoreInput = { s, qh, kh, vh, s1T, shT, g0T, steps, st, wantState: opts.wantState === true };
+      const r = causal && o.form === 'quadratic' ? quadraticCausal(inp) : linearForm(inp, causal, o.chunk_size);
       const oh = r.o;
       const normed = o.use_norm ? layerNorm(oh, 1e-5) : oh;
       const y = dense(tf.reshape(normed, [B, T, D]), out.w, out.b) as tf.Tensor3D;
