@@ -3,9 +3,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { NORM_BWD, NORM_FWD } from './norm_webgpu.js';
 
-/** x [..., in] · w [in, out] (+ b [out]) → [..., out]. */
+/**
+ * x [..., in] · w [in, out] (+ b [out]) → [..., out]. Stacked replicas (train.stack,
+ * layers/replicas.ts): w [R, in, out] and b [R, out] with x's leading axis replica-major [R·B, ...]
+ * make one batched matmul [R, B·…, in] × [R, in, out].
+ */
 export function dense(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1]!;
+  if (w.rank === 3) {
+    const [R, , outDim] = w.shape as [number, number, number];
+    const y = tf.matMul(tf.reshape(x, [R, -1, inDim]), w);
+    const yb = b === undefined ? y : tf.add(y, tf.reshape(b, [R, 1, outDim]));
+    return tf.reshape(yb, [...x.shape.slice(0, -1), outDim]);
+  }
   const outDim = w.shape[1]!;
   const flat = tf.reshape(x, [-1, inDim]);
   const y = b === undefined ? tf.matMul(flat, w) : tf.add(tf.matMul(flat, w), b);

@@ -36,11 +36,22 @@ export class Params {
   readonly vars = new Map<string, tf.Variable>();
   /** tf variable name → parameter name. */
   readonly byVarName = new Map<string, string>();
-  private readonly rng: Rng;
+  /**
+   * Stacked replicas (train.stack): built from a list of seeds, every variable gains a leading
+   * replica axis [R, ...shape] and replica r is initialised exactly as `new Params(seeds[r])` would
+   * (its own generator, drawn in the same order). `specs` keep the per-replica shape.
+   */
+  readonly replicas: number;
+  readonly stacked: boolean;
+  private readonly rngs: Rng[];
   private readonly id = nextId++;
 
-  constructor(seed: number) {
-    this.rng = new Rng(seed);
+  constructor(seed: number | readonly number[]) {
+    const seeds = typeof seed === 'number' ? [seed] : seed;
+    if (seeds.length === 0) throw new Error('internal: Params needs at least one seed');
+    this.stacked = typeof seed !== 'number';
+    this.replicas = seeds.length;
+    this.rngs = seeds.map((s) => new Rng(s));
   }
 
   /** Create (or return, if it exists) a parameter. `fileShape` defaults to the PyTorch layout. */
@@ -56,9 +67,15 @@ export class Params {
     const fileShape = opts.fileShape ?? (layout === 'linear' ? [shape[1]!, shape[0]!] : shape);
     const decay = opts.decay ?? shape.length >= 2;
     const n = shape.reduce((a, b) => a * b, 1);
-    const values = initValues(init, n, this.rng);
+    let values: Float32Array;
+    if (this.stacked) {
+      values = new Float32Array(n * this.replicas);
+      this.rngs.forEach((rng, r) => values.set(initValues(init, n, rng), r * n));
+    } else {
+      values = initValues(init, n, this.rngs[0]!);
+    }
     // TF.js variable names are global to the engine: suffix them so models can coexist.
-    const init0 = tf.tensor(values, shape, 'float32');
+    const init0 = tf.tensor(values, this.stacked ? [this.replicas, ...shape] : shape, 'float32');
     const v = tf.variable(init0, true, `${name}#${this.id}`);
     init0.dispose();
     this.byVarName.set(v.name, name);
@@ -77,6 +94,7 @@ export class Params {
     return [...this.vars.entries()].filter(([n]) => n.startsWith(prefix)).map(([, v]) => v);
   }
 
+  /** Parameters of one model (one replica of a stack). */
   count(): number {
     let n = 0;
     for (const s of this.specs.values()) n += s.shape.reduce((a, b) => a * b, 1);

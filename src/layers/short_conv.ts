@@ -5,6 +5,7 @@
 // kernel forward and two backward (src/layers/short_conv_webgpu.ts) instead of one per tap and op.
 import * as tf from '@tensorflow/tfjs';
 import { CONV_DW, CONV_DXP, CONV_FWD, convBlocks } from './short_conv_webgpu.js';
+import { channelsToReplicas, replicasToChannels, stackedChannels } from './replicas.js';
 
 function fusedAvailable(): boolean {
   const b = tf.getBackend();
@@ -37,12 +38,19 @@ function fusedTaps(xp: tf.Tensor3D, w: tf.Tensor2D, T: number): tf.Tensor3D {
 /**
  * y_t[i] = Σ_{j=0..c−1} w[j, i] · x_{t−(c−1)+j}[i]  (the last tap multiplies the current token).
  * @param x     input [B, T, D]
- * @param w     taps [c, D] (file layout `[D, 1, c]`)
+ * @param w     taps [c, D] (file layout `[D, 1, c]`), or [R, c, D] for stacked replicas (x then [R·B, T, D])
  * @param cache the previous c−1 inputs [B, c−1, D] (decode / continued prefill); zeros if absent
  * @param fused use the webgpu kernels (default: where they are registered); false = the tfjs ops
  * @returns y [B, T, D] and the new cache (last c−1 inputs, for the next call)
  */
-export function causalConv1d(x: tf.Tensor3D, w: tf.Tensor2D, cache?: tf.Tensor3D, fused = fusedAvailable()): { y: tf.Tensor3D; cache: tf.Tensor3D } {
+export function causalConv1d(x: tf.Tensor3D, taps: tf.Tensor, cache?: tf.Tensor3D, fused = fusedAvailable()): { y: tf.Tensor3D; cache: tf.Tensor3D } {
+  if (taps.rank === 3) {
+    // Stacked replicas (train.stack): taps [R, c, D]; every replica runs as R·D channels of one conv.
+    const R = taps.shape[0];
+    const r = causalConv1d(replicasToChannels(x, R), stackedChannels(taps as tf.Tensor3D), cache && replicasToChannels(cache, R), fused);
+    return { y: channelsToReplicas(r.y, R), cache: channelsToReplicas(r.cache, R) };
+  }
+  const w = taps as tf.Tensor2D;
   const [B, T, D] = x.shape;
   const c = w.shape[0];
   if (c === 1) return { y: tf.mul(x, w) as tf.Tensor3D, cache: tf.zeros([B, 0, D]) };

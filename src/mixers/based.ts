@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { simpleGla } from '../ops/simple_gla/index.js';
 import { dense } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
+import { perRow } from '../layers/replicas.js';
 import { defineMixer, type MixerState } from './types.js';
 import { convTaps, perHead } from './common.js';
 
@@ -57,6 +58,7 @@ export const based = defineMixer({
   cite: 'Arora et al. 2024, Based (ICML); HazyResearch/zoology zoology/mixers/based.py, base_conv.py',
   form: { f_q: 'φ_taylor(xW_Q)', f_k: 'φ_taylor(xW_K)', f_v: 'xW_V', f_alpha: '1 (no decay; normaliser z_t = Σ φ(k_s))', f_g: '1' },
   properties: { C0: true, C1: false, C2: true, C3: false },
+  stacks: true,
   options,
   // Per head: [F, d/H + 1] (S and the normaliser), the conv cache, the window's KV cache.
   stateSize: (o, d) =>
@@ -91,9 +93,9 @@ export const based = defineMixer({
         // formula. conv_size 0 gives Zoology's pure Based layer.
         let u: tf.Tensor3D = x;
         if (taps !== undefined && proj !== undefined) {
-          const c = causalConv1d(x, taps as tf.Tensor2D, prev?.['conv'] as tf.Tensor3D | undefined);
+          const c = causalConv1d(x, taps, prev?.['conv'] as tf.Tensor3D | undefined);
           if (next !== undefined) next['conv'] = c.cache;
-          u = tf.add(tf.mul(tf.add(c.y, tapsBias!), dense(x, proj.w, proj.b)), x) as tf.Tensor3D;
+          u = tf.add(tf.mul(tf.add(c.y, perRow(tapsBias!, B, [1, d])), dense(x, proj.w, proj.b)), x) as tf.Tensor3D;
         }
         // 2. Taylor linear attention; the ones column of v carries the normaliser z in the state.
         const q = taylorFeatures(tf.reshape(dense(u, wq), [B, T, H, f]) as tf.Tensor4D);

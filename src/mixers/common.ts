@@ -51,7 +51,7 @@ export function convTaps(p: ParamScope, name: string, c: number, D: number): tf.
 export function shortConv(x: tf.Tensor3D, w: tf.Variable | undefined, act: boolean, key: string, prev?: MixerState, next?: MixerState): tf.Tensor3D {
   let y: tf.Tensor3D = x;
   if (w !== undefined) {
-    const c = causalConv1d(x, w as tf.Tensor2D, prev?.[key] as tf.Tensor3D | undefined);
+    const c = causalConv1d(x, w, prev?.[key] as tf.Tensor3D | undefined);
     if (next !== undefined) next[key] = c.cache;
     y = c.y;
   }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { gla as glaOp } from '../ops/gated_recurrence/index.js';
 import { dense, layerNorm, logSigmoid, rmsNorm, silu } from '../layers/basic.js';
+import { perRow } from '../layers/replicas.js';
 import { defineMixer, type MixerState } from './types.js';
 import { convTaps, qkvProjections, shortConv } from './common.js';
 
@@ -48,6 +49,7 @@ export const gla = defineMixer({
   cite: 'Yang et al. 2024, Gated Linear Attention Transformers (ICML); fla-org/flash-linear-attention fla/layers/gla.py',
   form: { f_q: 'xW_Q', f_k: 'xW_K', f_v: 'xW_V', f_alpha: 'σ(x W_α¹ W_α² + b_α)^{1/τ}', f_g: 'SiLU(xW_r) (after per-head RMSNorm)' },
   properties: { C0: true, C1: true, C2: true, C3: false },
+  stacks: true,
   options,
   stateSize: (o, d) => {
     const { dk, dv } = dims(o, d);
@@ -101,7 +103,7 @@ export const gla = defineMixer({
           { initialState: prev?.['S'] as tf.Tensor4D | undefined, wantState: next !== undefined, chunkSize: o.chunk_size },
         );
         if (next !== undefined) next['S'] = r.finalState!;
-        let out: tf.Tensor = normW !== undefined ? tf.mul(rmsNorm(r.o, o.norm_eps), normW) : layerNorm(r.o, o.norm_eps);
+        let out: tf.Tensor = normW !== undefined ? tf.mul(rmsNorm(r.o, o.norm_eps), perRow(normW, B, [1, 1, hv])) : layerNorm(r.o, o.norm_eps);
         if (g !== undefined) out = tf.mul(out, silu(tf.reshape(dense(x, g.w, g.b), [B, T, H, hv])));
         const y = dense(tf.reshape(out, [B, T, dv]), wo) as tf.Tensor3D;
         return next !== undefined ? { y, state: next } : { y };

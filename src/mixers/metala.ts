@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { gla } from '../ops/gated_recurrence/index.js';
 import { dense, layerNorm, logSigmoid, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
+import { perRow } from '../layers/replicas.js';
 import { defineMixer, type MixerState } from './types.js';
 
 const options = z
@@ -44,6 +45,7 @@ export const metala = defineMixer({
   cite: 'Chou et al. 2024, MetaLA (NeurIPS), Tab. 3 / Eq. 21–22; BICLab/MetaLA modeling_metala.py',
   form: { f_q: 'xW_Q', f_k: '1 − α_t', f_v: 'xW_V', f_alpha: 'σ(xW_α)^{1/τ}', f_g: 'SiLU(xW_G + b_G)' },
   properties: { C0: true, C1: true, C2: true, C3: true },
+  stacks: true,
   options,
   stateSize: (o, d) => {
     const { H, hk, hv } = dims(o, d);
@@ -92,7 +94,7 @@ export const metala = defineMixer({
         // 1. short causal conv + SiLU on all d channels; projections read u, the residual reads x.
         let u: tf.Tensor3D = x;
         if (conv !== undefined) {
-          const c = causalConv1d(x, conv as tf.Tensor2D, opts.state?.['conv'] as tf.Tensor3D | undefined);
+          const c = causalConv1d(x, conv, opts.state?.['conv'] as tf.Tensor3D | undefined);
           u = silu(c.y) as tf.Tensor3D;
           if (opts.wantState === true) state['conv'] = c.cache;
         }
@@ -101,7 +103,7 @@ export const metala = defineMixer({
         const gk =
           wa !== undefined
             ? tf.div(logSigmoid(dense(u, wa)), o.tau)
-            : tf.broadcastTo(tf.div(logSigmoid(aFixed!), o.tau), [B, T, dk]);
+            : tf.broadcastTo(perRow(tf.div(logSigmoid(aFixed!), o.tau), B, [1, dk]), [B, T, dk]);
         // k = 1 − α = −expm1(gk), exact for α near 1 (the common case: τ = 16).
         const k = wk !== undefined ? dense(u, wk) : tf.neg(tf.expm1(gk));
         const v = dense(u, wv);
@@ -120,7 +122,7 @@ export const metala = defineMixer({
         if (opts.wantState === true && r.finalState !== undefined) state['S'] = r.finalState;
         // 4. self-augmentation: o_h += σ((Σ_i q_i k_i w_i) · v_h), q unscaled (official code).
         if (wAug !== undefined) {
-          const s = tf.sum(tf.mul(tf.mul(q4, k4), tf.reshape(wAug, [1, 1, H, hk])), -1, true); // [B,T,H,1]
+          const s = tf.sum(tf.mul(tf.mul(q4, k4), perRow(wAug, B, [1, H, hk])), -1, true); // [B,T,H,1]
           out = tf.add(out, tf.sigmoid(tf.mul(s, v4)));
         }
         // 5. per-head LayerNorm without affine (eps 1e-5), merge heads, SiLU output gate, W_O.

@@ -22,6 +22,7 @@ export const softmax = defineMixer({
   cite: 'Vaswani et al. 2017 (attention); Su et al. 2021 (rotary positions)',
   form: { f_q: 'xW_Q', f_k: 'xW_K', f_v: 'xW_V', f_alpha: '— (softmax over all s ≤ t)', f_g: '1' },
   properties: { C0: false, C1: true, C2: true, C3: false },
+  stacks: true,
   options,
   // KV cache grows with T: 2·d floats per token (reported per token).
   stateSize: (_o, d) => 2 * d,

@@ -56,6 +56,11 @@ export interface MixerDef<S extends z.ZodObject = z.ZodObject> {
   form: { f_q: string; f_k: string; f_v: string; f_alpha: string; f_g: string };
   /** Paper Tab. 2: C0 linear complexity, C1 dynamic memory, C2 static approximation, C3 least parameters. */
   properties: { C0: boolean; C1: boolean; C2: boolean; C3: boolean };
+  /**
+   * `create` accepts stacked parameters (train.stack, src/layers/replicas.ts): every use of a
+   * parameter goes through `dense`, `causalConv1d` or `perRow`, so R replicas run as one layer.
+   */
+  stacks?: true;
   /** Options schema (strict, with defaults); `name` is added by the config schema. */
   options: S;
   /** Recurrent state size per layer in floats, for `metala list` and the tables. */

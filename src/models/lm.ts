@@ -11,7 +11,7 @@ import { createChannelMixer } from './channel_mixer.js';
 import type { LmConfig } from './lm_config.js';
 import { Params } from '../layers/params.js';
 import type { Batch } from '../tasks/types.js';
-import { labelIndex } from '../data/labels.js';
+import { labelIndex, type LabelIndex } from '../data/labels.js';
 import { embedLookup } from '../layers/embedding.js';
 import type { Classified, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';
@@ -30,9 +30,14 @@ export class CausalLM implements TrainableModel {
   /** Each block's variables (what train.recompute differentiates through). */
   private readonly blockVars: tf.Variable[][];
 
+  /**
+   * @param seed one seed, or one per stacked replica (train.stack): the model then holds that many
+   *             replicas, each initialised as a model built from its seed alone, and reads batches of
+   *             R·B sequences, replica-major (src/layers/replicas.ts)
+   */
   constructor(
     readonly config: LmConfig,
-    seed = 0,
+    seed: number | readonly number[] = 0,
   ) {
     const c = config;
     this.params = new Params(seed);
@@ -40,6 +45,7 @@ export class CausalLM implements TrainableModel {
     const init = { kind: 'normal', std: c.init_std } as const;
     this.embed = root.add('model.embed_tokens.weight', [c.vocab_size, c.d_model], init);
     const { def, opts } = resolveMixer(c.mixer);
+    if (this.params.stacked && def.stacks !== true) throw new Error(`internal: mixer ${def.name} cannot stack (the loader checks cannotStack first)`);
     for (let i = 0; i < c.n_layers; i++) {
       const layer = root.scope(`model.layers.${i}`);
       this.mixers.push(
@@ -76,7 +82,7 @@ export class CausalLM implements TrainableModel {
     const [B, T] = ids.shape;
     const d = this.config.d_model;
     // With the ids on the CPU (training batches) the lookup's gradient avoids atomic adds on webgpu.
-    const rows = idsCpu !== undefined ? embedLookup(this.embed as tf.Tensor2D, idsCpu) : tf.gather(this.embed, tf.reshape(ids, [-1]));
+    const rows = this.params.stacked ? this.stackedLookup(ids, idsCpu) : idsCpu !== undefined ? embedLookup(this.embed as tf.Tensor2D, idsCpu) : tf.gather(this.embed, tf.reshape(ids, [-1]));
     let h = tf.reshape(rows, [B, T, d]) as tf.Tensor3D;
     const states: MixerState[] = [];
     for (let i = 0; i < this.mixers.length; i++) {
@@ -91,6 +97,23 @@ export class CausalLM implements TrainableModel {
     return { hidden: tf.reshape(this.norm(h), [B * T, d]) as tf.Tensor2D, states };
   }
 
+  /**
+   * Stacked replicas: embeddings [R, V, d] read as one table [R·V, d], replica r's ids shifted by r·V
+   * (rows r·B … (r+1)·B − 1 of ids [R·B, T] are replica r's).
+   */
+  private stackedLookup(ids: tf.Tensor2D, idsCpu?: Int32Array): tf.Tensor2D {
+    const R = this.params.replicas;
+    const V = this.config.vocab_size;
+    const table = tf.reshape(this.embed, [R * V, this.config.d_model]) as tf.Tensor2D;
+    const perReplica = ids.size / R;
+    if (idsCpu !== undefined) {
+      const shifted = idsCpu.map((id, i) => id + Math.floor(i / perReplica) * V);
+      return embedLookup(table, shifted);
+    }
+    const shift = tf.mul(tf.floorDiv(tf.range(0, ids.size, 1, 'int32'), perReplica), V);
+    return tf.gather(table, tf.add(tf.reshape(ids, [-1]), shift));
+  }
+
   /** Pre-norm block i: h + Mix(Norm(h)), then + ChannelMix(Norm(·)); [B, T, d] → [B, T, d]. */
   private block(i: number, h: tf.Tensor3D, mix: { state?: MixerState; wantState?: boolean } = {}): { h: tf.Tensor3D; state?: MixerState } {
     const r = this.mixers[i]!.forward(this.norm(h), mix);
@@ -100,8 +123,17 @@ export class CausalLM implements TrainableModel {
     return { h: out, state: r.state };
   }
 
-  /** The LM head: [N, d] → logits [N, V] (untied head, or the embedding transposed). */
+  /**
+   * The LM head: [N, d] → logits [N, V] (untied head, or the embedding transposed). Stacked
+   * replicas: N = R·n rows, replica-major, through one batched product [R, n, d] × [R, d, V].
+   */
   private project(h: tf.Tensor2D): tf.Tensor2D {
+    if (this.params.stacked) {
+      const R = this.params.replicas;
+      const h3 = tf.reshape(h, [R, -1, this.config.d_model]);
+      const z = this.head !== undefined ? tf.matMul(h3, this.head) : tf.matMul(h3, this.embed, false, true);
+      return tf.reshape(z, [-1, this.config.vocab_size]) as tf.Tensor2D;
+    }
     return this.head !== undefined ? tf.matMul(h, this.head) : tf.matMul(h, this.embed, false, true);
   }
 
@@ -113,8 +145,37 @@ export class CausalLM implements TrainableModel {
   supervised(batch: Batch, opts: SupervisedOptions = {}): Classified {
     const idx = labelIndex(batch.labels);
     const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), { recompute: opts.recompute }, batch.ids);
+    if (this.params.stacked) return this.stackedSupervised(hidden, idx, batch.labels.length);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
     return { logits: this.project(rows), targets: idx.targets };
+  }
+
+  /**
+   * Stacked replicas: the head's batched product needs as many rows from each replica; where the
+   * replicas' labelled counts differ, each is padded with copies of its first row, whose logits are
+   * dropped again.
+   */
+  private stackedSupervised(hidden: tf.Tensor2D, idx: LabelIndex, positions: number): Classified {
+    const R = this.params.replicas;
+    const per = positions / R;
+    const units = new Array<number>(R).fill(0);
+    for (const row of idx.rows) units[Math.floor(row / per)]! += 1;
+    const n = Math.max(...units);
+    if (units.every((u) => u === n)) {
+      const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
+      return { logits: this.project(rows), targets: idx.targets, replicaUnits: units };
+    }
+    const padded = new Int32Array(R * n);
+    const keep = new Int32Array(idx.rows.length);
+    let i = 0;
+    for (let r = 0; r < R; r++) {
+      const u = units[r]!;
+      for (let j = 0; j < n; j++) padded[r * n + j] = j < u ? idx.rows[i + j]! : u > 0 ? idx.rows[i]! : r * per;
+      for (let j = 0; j < u; j++) keep[i + j] = r * n + j;
+      i += u;
+    }
+    const z = this.project(tf.gather(hidden, tf.tensor1d(padded, 'int32')) as tf.Tensor2D);
+    return { logits: tf.gather(z, tf.tensor1d(keep, 'int32')) as tf.Tensor2D, targets: idx.targets, replicaUnits: units };
   }
 
   /** Parallel-form logits for plain arrays: ids [B][T] → [B][T][V]. */

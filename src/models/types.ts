@@ -13,6 +13,11 @@ export interface Classified {
   logits: tf.Tensor2D;
   /** N class ids. */
   targets: Int32Array;
+  /**
+   * Stacked replicas (train.stack): how many of the N units are each replica's, in replica order
+   * (units are replica-major, like the batch).
+   */
+  replicaUnits?: number[];
 }
 
 /** What a regression model predicts: one real number per example. */
@@ -66,6 +71,15 @@ export interface BackboneDef<S extends z.ZodType = z.ZodType> {
   /** Fill task-derived fields (vocab, classes, max length) into a validated config. */
   resolve(cfg: z.output<S>, task: TaskShape): z.output<S>;
   create(cfg: z.output<S>, seed: number): TrainableModel;
+  /**
+   * Stacked replicas (train.stack; src/layers/replicas.ts); absent when the backbone cannot stack.
+   * `create` builds one replica per seed as one model reading batches of R·B examples,
+   * replica-major; `cannot` says what stops this config (one phrase), or undefined when it can.
+   */
+  stack?: {
+    cannot(cfg: z.output<S>): string | undefined;
+    create(cfg: z.output<S>, seeds: readonly number[]): TrainableModel;
+  };
 }
 
 /** Checks a backbone with its own config type, then erases it for the one registry (as defineMixer). */
