@@ -87,6 +87,17 @@ export function toFileLayout(spec: ParamSpec, data: Float32Array): Float32Array 
 
 /** Assign every parameter from a tensor map; any missing, misshapen or unexpected tensor is an error. */
 export function assignParams(params: Params, tensors: Map<string, { shape: number[]; data: Float32Array }>, where: string): void {
+  checkParams(params, tensors, where);
+  for (const [name, spec] of params.specs) {
+    const v = params.vars.get(name)!;
+    const vals = tf.tensor(toOurLayout(spec, tensors.get(name)!.data), spec.shape, 'float32');
+    v.assign(vals);
+    vals.dispose();
+  }
+}
+
+/** Every parameter present with its file shape, and nothing else. */
+function checkParams(params: Params, tensors: Map<string, { shape: number[]; data: Float32Array }>, where: string): void {
   for (const [name, spec] of params.specs) {
     const t = tensors.get(name);
     if (t === undefined) throw new InputError(`${where}: tensor '${name}' is missing (expected shape [${spec.fileShape}]). The checkpoint does not match its config.json`);
@@ -97,22 +108,40 @@ export function assignParams(params: Params, tensors: Map<string, { shape: numbe
   for (const name of tensors.keys()) {
     if (!params.specs.has(name)) throw new InputError(`${where}: unexpected tensor '${name}' (not part of the model described by config.json)`);
   }
-  for (const [name, spec] of params.specs) {
-    const v = params.vars.get(name)!;
-    const vals = tf.tensor(toOurLayout(spec, tensors.get(name)!.data), spec.shape, 'float32');
-    v.assign(vals);
-    vals.dispose();
-  }
 }
 
 /** Read all parameters as file-layout float32 arrays. */
 export async function exportParams(params: Params): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  if (params.stacked) throw new Error('internal: stacked parameters export per replica (exportReplicaParams)');
+  return (await exportReplicaParams(params))[0]!;
+}
+
+/** Each stacked replica's parameters (train.stack), as `exportParams` gives one model's. */
+export async function exportReplicaParams(params: Params): Promise<Map<string, { shape: number[]; data: Float32Array }>[]> {
+  const R = params.stacked ? params.replicas : 1;
+  const out = Array.from({ length: R }, () => new Map<string, { shape: number[]; data: Float32Array }>());
   for (const [name, spec] of params.specs) {
     const data = (await params.vars.get(name)!.data()) as Float32Array;
-    out.set(name, { shape: spec.fileShape, data: toFileLayout(spec, data) });
+    const n = data.length / R;
+    for (let r = 0; r < R; r++) out[r]!.set(name, { shape: spec.fileShape, data: toFileLayout(spec, R === 1 ? data : data.slice(r * n, (r + 1) * n)) });
   }
   return out;
+}
+
+/** Stacked replicas: replica r's parameters from `tensors[r]` (a checkpoint each, checked as `assignParams`). */
+export function assignReplicaParams(params: Params, tensors: readonly Map<string, { shape: number[]; data: Float32Array }>[], where: readonly string[]): void {
+  const R = params.replicas;
+  if (!params.stacked || tensors.length !== R) throw new Error(`internal: ${tensors.length} checkpoints for a stack of ${R}`);
+  tensors.forEach((t, r) => checkParams(params, t, where[r]!));
+  for (const [name, spec] of params.specs) {
+    const v = params.vars.get(name)!;
+    const n = v.size / R;
+    const all = new Float32Array(v.size);
+    tensors.forEach((t, r) => all.set(toOurLayout(spec, t.get(name)!.data), r * n));
+    const vals = tf.tensor(all, v.shape, 'float32');
+    v.assign(vals);
+    vals.dispose();
+  }
 }
 
 type TensorMap = Map<string, { shape: number[]; data: Float32Array }>;
@@ -243,13 +272,24 @@ export async function saveCheckpoint(
   extra: Record<string, unknown> = {},
   extraFiles: Record<string, string | Buffer> = {},
 ): Promise<void> {
+  await saveCheckpointTensors(dir, model.config, await exportParams(model.params), extra, extraFiles);
+}
+
+/** `saveCheckpoint` from parameters already read (one replica of a stack: exportReplicaParams). */
+export async function saveCheckpointTensors(
+  dir: string,
+  config: TrainableModel['config'],
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  extra: Record<string, unknown> = {},
+  extraFiles: Record<string, string | Buffer> = {},
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const lm = (model.config.backbone ?? 'lm') === 'lm' ? hfKeys(model.config as LmConfig) : {};
-  const cfg = { ...lm, metala_model: model.config, ...extra };
+  const lm = (config.backbone ?? 'lm') === 'lm' ? hfKeys(config as LmConfig) : {};
+  const cfg = { ...lm, metala_model: config, ...extra };
   await writeFile(join(tmp, 'config.json'), JSON.stringify(cfg, null, 1));
-  await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(await exportParams(model.params), { format: 'pt' }));
+  await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
   for (const [name, data] of Object.entries(extraFiles)) await writeFile(join(tmp, name), data);
   await swapDir(tmp, dir);
 }

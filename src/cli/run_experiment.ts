@@ -3,7 +3,8 @@ import { loadExperiment, type LoadedExperiment } from '../config/load.js';
 import type { BackendName } from '../backend/index.js';
 import { MetalaError, RunError } from '../util/errors.js';
 import { isInteractive } from '../train/progress.js';
-import { executorSchema, type ExecutorConfig } from '../config/schema.js';
+import { executorSchema, type ExecutorConfig, type RunSpec } from '../config/schema.js';
+import type { RunOutcome, TrainOptions } from '../train/loop.js';
 
 export interface RunOpts {
   backend?: BackendName;
@@ -64,6 +65,8 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   const { initBackend } = await import('../backend/index.js');
   const backend = await initBackend(o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto');
   const { trainRun } = await import('../train/loop.js');
+  const { trainStack } = await import('../train/stack_loop.js');
+  const { planStacks, runProgress } = await import('../train/stack_plan.js');
   const { installStopSignals, stopRequested } = await import('../train/stop_signal.js');
   const say = (line: string): void => {
     process.stderr.write(`${line}\n`);
@@ -73,37 +76,56 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   process.stderr.write(`metala: ${runs.length} run(s) of ${exp.experiment} on ${backend.backend} (${backend.device})\n`);
   let failed = 0;
   const deadline = o.maxMinutes !== undefined ? Date.now() + o.maxMinutes * 60_000 : undefined;
-  for (const [i, r] of runs.entries()) {
+  const trainOpts: TrainOptions = {
+    resultsDir: o.results,
+    backend,
+    progress: interactive,
+    force: o.force,
+    log: interactive ? undefined : say,
+    notice: say,
+    deadline,
+    shouldStop: stopRequested,
+  };
+  const report = (r: RunSpec, out: RunOutcome): void => {
+    const i = runs.indexOf(r);
+    if (out.status === 'locked') {
+      say(`skipped ${r.experiment}/${r.run_id}: another process is training it (${String(out.summary['locked_by'])}); if that process is gone, delete ${out.dir}/run.lock`);
+      return;
+    }
+    if (out.status === 'failed') {
+      // A replica of a stack that failed while the others went on (alone, a failure is thrown).
+      failed++;
+      process.stderr.write(`error: ${String(out.summary['error'])}\n`);
+      return;
+    }
+    // The task's own metric: accuracy (MQAR, LRA, images), perplexity (language modelling) or excess_risk (regression).
+    const metric = out.summary['metric'] === 'perplexity' || out.summary['metric'] === 'excess_risk' ? out.summary['metric'] : 'accuracy';
+    const best = (out.summary['best'] as Record<string, number> | null)?.[metric];
+    const stacked = out.summary['stack'] as { replicas: number } | undefined;
+    process.stdout.write(
+      `[${i + 1}/${runs.length}] ${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${out.status}` +
+        `${best !== undefined ? ` best ${metric} ${best.toFixed(4)}` : ''} ${JSON.stringify(r.point)}${stacked !== undefined && out.status !== 'skipped' ? ` (stack of ${stacked.replicas})` : ''} → ${out.dir}\n`,
+    );
+  };
+  // train.stack: runs that differ only in per-run settings train together (src/train/stack_plan.ts).
+  const groups = planStacks(exp.file, runs, backend.backend, (r) => runProgress(o.results, r, o.force));
+  for (const [gi, group] of groups.entries()) {
+    const left = groups.slice(gi).reduce((n, g) => n + g.length, 0);
     if (deadline !== undefined && Date.now() >= deadline) {
-      process.stdout.write(`time budget reached: ${runs.length - i} run(s) not started; re-run the same command to continue\n`);
+      process.stdout.write(`time budget reached: ${left} run(s) not started; re-run the same command to continue\n`);
       break;
     }
     if (stopRequested()) {
-      process.stdout.write(`stopped: ${runs.length - i} run(s) not started; re-run the same command to continue\n`);
+      process.stdout.write(`stopped: ${left} run(s) not started; re-run the same command to continue\n`);
       break;
     }
     try {
-      const out = await trainRun(r, {
-        resultsDir: o.results,
-        backend,
-        progress: interactive,
-        force: o.force,
-        log: interactive ? undefined : say,
-        notice: say,
-        deadline,
-        shouldStop: stopRequested,
-      });
-      if (out.status === 'locked') {
-        say(`skipped ${r.experiment}/${r.run_id}: another process is training it (${String(out.summary['locked_by'])}); if that process is gone, delete ${out.dir}/run.lock`);
-        continue;
+      if (group.length === 1) {
+        report(group[0]!, await trainRun(group[0]!, trainOpts));
+      } else {
+        const outs = await trainStack(group, trainOpts);
+        group.forEach((r, k) => report(r, outs[k]!));
       }
-      // The task's own metric: accuracy (MQAR, LRA, images), perplexity (language modelling) or excess_risk (regression).
-      const metric = out.summary['metric'] === 'perplexity' || out.summary['metric'] === 'excess_risk' ? out.summary['metric'] : 'accuracy';
-      const best = (out.summary['best'] as Record<string, number> | null)?.[metric];
-      process.stdout.write(
-        `[${i + 1}/${runs.length}] ${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${out.status}` +
-          `${best !== undefined ? ` best ${metric} ${best.toFixed(4)}` : ''} ${JSON.stringify(r.point)} → ${out.dir}\n`,
-      );
     } catch (e) {
       if (!(e instanceof RunError)) throw e;
       failed++;

@@ -265,7 +265,9 @@ function checkTensorSizes(file: string, s: { seqLen: number; batch: number; dMod
 export function runIdOf(spec: Omit<RunSpec, 'run_id'>): string {
   const canon = (v: unknown): unknown =>
     isObj(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : Array.isArray(v) ? v.map(canon) : v;
-  const { experiment, seed, task, model, train, variant } = spec;
+  const { experiment, seed, task, model, variant } = spec;
+  // train.stack says how runs execute (stacked or alone), not what they are: same run either way.
+  const { stack: _stack, ...train } = spec.train;
   return createHash('sha256').update(JSON.stringify(canon({ experiment, seed, task, model, train, variant: variant ?? null }))).digest('hex').slice(0, 10);
 }
 

@@ -47,6 +47,14 @@ export const trainSchema = z
     checkpoint_every: z.number().int().positive().optional(),
     /** Write a metrics.jsonl line every N steps. */
     log_every: z.number().int().positive().default(10),
+    /**
+     * Stacked sweeps (src/train/stack_loop.ts): runs of one experiment that differ only in per-run
+     * settings (seed, lr, weight decay, warmup, schedule, clip, steps, eval cadence, early stop) train
+     * as ONE model with a replica axis, at most N at a time; each still writes its own run folder.
+     * `auto`: up to 8 on webgpu, off on the CPU backends. Like --jobs it is how runs execute, not
+     * what they are: not part of the run id. Absent = off.
+     */
+    stack: z.union([z.literal('auto'), z.literal('off'), z.number().int().min(1).max(64)]).optional(),
   })
   .strict()
   .refine((t) => t.max_steps !== undefined || t.epochs !== undefined, {

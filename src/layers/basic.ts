@@ -2,6 +2,7 @@
 // before matMul: TF.js 4.22's broadcast matMul gradient is broken (tfjs-in-node.md §2.5).
 import * as tf from '@tensorflow/tfjs';
 import { NORM_BWD, NORM_FWD } from './norm_webgpu.js';
+import { replicaMatMul } from './replicas.js';
 
 /**
  * x [..., in] · w [in, out] (+ b [out]) → [..., out]. Stacked replicas (train.stack,
@@ -12,7 +13,7 @@ export function dense(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1]!;
   if (w.rank === 3) {
     const [R, , outDim] = w.shape as [number, number, number];
-    const y = tf.matMul(tf.reshape(x, [R, -1, inDim]), w);
+    const y = replicaMatMul(tf.reshape(x, [R, -1, inDim]) as tf.Tensor3D, w as tf.Tensor3D);
     const yb = b === undefined ? y : tf.add(y, tf.reshape(b, [R, 1, outDim]));
     return tf.reshape(yb, [...x.shape.slice(0, -1), outDim]);
   }

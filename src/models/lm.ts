@@ -13,6 +13,7 @@ import { Params } from '../layers/params.js';
 import type { Batch } from '../tasks/types.js';
 import { labelIndex, type LabelIndex } from '../data/labels.js';
 import { embedLookup } from '../layers/embedding.js';
+import { replicaMatMul } from '../layers/replicas.js';
 import type { Classified, SupervisedOptions, TrainableModel } from './types.js';
 import { recompute } from '../layers/recompute.js';
 
@@ -130,8 +131,8 @@ export class CausalLM implements TrainableModel {
   private project(h: tf.Tensor2D): tf.Tensor2D {
     if (this.params.stacked) {
       const R = this.params.replicas;
-      const h3 = tf.reshape(h, [R, -1, this.config.d_model]);
-      const z = this.head !== undefined ? tf.matMul(h3, this.head) : tf.matMul(h3, this.embed, false, true);
+      const h3 = tf.reshape(h, [R, -1, this.config.d_model]) as tf.Tensor3D;
+      const z = this.head !== undefined ? replicaMatMul(h3, this.head as tf.Tensor3D) : replicaMatMul(h3, this.embed as tf.Tensor3D, true);
       return tf.reshape(z, [-1, this.config.vocab_size]) as tf.Tensor2D;
     }
     return this.head !== undefined ? tf.matMul(h, this.head) : tf.matMul(h, this.embed, false, true);

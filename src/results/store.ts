@@ -80,6 +80,11 @@ export const runSummarySchema = z.looseObject({
   stopped: z.string().nullish(),
   /** Why a run failed (status failed). */
   error: z.string().nullish(),
+  /**
+   * Trained as one replica of a stack (train.stack): how many replicas the stack had and their run
+   * ids. How the run executed, not what it is: its numbers are those of the run trained alone.
+   */
+  stack: z.object({ replicas: z.number(), runs: z.array(z.string()) }).nullish(),
 });
 export type RunSummary = z.output<typeof runSummarySchema>;
 

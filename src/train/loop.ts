@@ -14,7 +14,7 @@ import { getTask } from '../tasks/registry.js';
 import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
 import type { RunStatus, RunSummary } from '../results/store.js';
-import { assignParams, saveCheckpoint } from '../checkpoint/io.js';
+import { assignParams, exportParams, saveCheckpointTensors } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { GpuBufferLimitError, MetalaError, RunError } from '../util/errors.js';
 import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
@@ -24,7 +24,7 @@ import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
 import { crossEntropy, meanSquaredError } from './loss.js';
 import { lossAndGrads } from './micro_batch.js';
-import { createProgress } from './progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { asStorageError, assertWritable, readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
 
 // A type alias, not an interface, so it fits summary.json's loose schema (RunSummary['best']).
@@ -46,9 +46,9 @@ export interface RunOutcome {
 }
 
 /** An evaluation: test metrics at `step`, and the validation split's when the task has one. */
-type StepEval = EvalResult & { step: number; val?: EvalResult };
+export type StepEval = EvalResult & { step: number; val?: EvalResult };
 
-interface TrainerState {
+export interface TrainerState {
   step: number;
   /** The best evaluation: by validation metric when the task has a validation split, else by test. */
   best: StepEval | null;
@@ -98,7 +98,7 @@ export async function evaluateSplit(model: TrainableModel, split: TaskData['test
  * "memory access out of bounds" / "Aborted()" from the wasm heap, a JS RangeError). Name the run
  * and the remedy instead of printing a stack trace.
  */
-function asOutOfMemory(e: unknown, label: string, batch: number, backend: string): RunError | undefined {
+export function asOutOfMemory(e: unknown, label: string, batch: number, backend: string): RunError | undefined {
   const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const oom = /out of memory|OOM|Failed to allocate|allocation failed|createBuffer|memory access out of bounds|Aborted\(\)|Array buffer allocation|Invalid typed array length/i;
   if (e instanceof RunError || !oom.test(msg)) return undefined;
@@ -121,7 +121,7 @@ function epochSeed(seed: number, epoch: number): number {
 }
 
 /** Batches from step `from` on, across epochs. */
-function* batchStream(data: TaskData, batchSize: number, seed: number, stepsPerEpoch: number, from: number): Generator<Batch> {
+export function* batchStream(data: TaskData, batchSize: number, seed: number, stepsPerEpoch: number, from: number): Generator<Batch> {
   let epoch = Math.floor(from / stepsPerEpoch);
   let skip = from - epoch * stepsPerEpoch;
   for (;;) {
@@ -157,8 +157,11 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
 }
 
-/** Everything one run needs while it trains (built by openRun, used by the step/eval/finish parts). */
-interface RunSession {
+/**
+ * A run's folder, task data, schedule and trainer state: everything but the model, which a stack of
+ * runs shares (stack_loop.ts). Built by prepareRun.
+ */
+export interface RunPlan {
   spec: RunSpec;
   opts: TrainOptions;
   dir: string;
@@ -166,24 +169,32 @@ interface RunSession {
   task: TaskDef;
   data: TaskData;
   unit: string;
-  model: TrainableModel;
-  optim: AdamW;
-  varList: tf.Variable[];
   state: TrainerState;
   resumed: boolean;
   totalSteps: number;
   stepsPerEpoch: number;
   evalEvery: number;
   ckptEvery: number;
+  /** The checkpoint a resume continues from, read but not yet applied (applyResume). */
+  resumeFrom?: { state: TrainerState & { optim_t: number }; model: TensorMap; optim: TensorMap };
   /** The summary's fields fixed for the run. */
   base: Pick<RunSummary, 'run_id' | 'experiment' | 'variant' | 'metric' | 'params' | 'total_steps' | 'backend' | 'device' | 'seed' | 'git_commit'>;
 }
 
-const ckptDirOf = (s: RunSession): string => join(s.dir, CHECKPOINT_DIR);
-const keptMessage = (s: RunSession): string =>
+type TensorMap = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** Everything one run needs while it trains (built by openRun, used by the step/eval/finish parts). */
+interface RunSession extends RunPlan {
+  model: TrainableModel;
+  optim: AdamW;
+  varList: tf.Variable[];
+}
+
+const ckptDirOf = (s: RunPlan): string => join(s.dir, CHECKPOINT_DIR);
+export const keptMessage = (s: RunPlan): string =>
   existsSync(join(ckptDirOf(s), 'trainer_state.json')) ? `the last good checkpoint is kept in ${ckptDirOf(s)}` : 'no checkpoint was written yet';
 
-function summaryOf(s: RunSession, status: RunStatus, extra: Pick<RunSummary, 'stopped' | 'error'> = {}): RunSummary {
+export function summaryOf(s: RunPlan & { model: Pick<TrainableModel, 'learned'> }, status: RunStatus, extra: Pick<RunSummary, 'stopped' | 'error' | 'stack'> = {}): RunSummary {
   return {
     ...s.base,
     status,
@@ -202,16 +213,28 @@ function summaryOf(s: RunSession, status: RunStatus, extra: Pick<RunSummary, 'st
 }
 
 async function checkpoint(s: RunSession): Promise<void> {
-  const optState = await s.optim.exportState();
+  await writeRunCheckpoint(s, s.model.config, await exportParams(s.model.params), await s.optim.exportState(), s.optim.t);
+}
+
+/** A run's resumable checkpoint from its parameters and optimizer moments (file layout, read already). */
+export async function writeRunCheckpoint(s: RunPlan, config: TrainableModel['config'], params: TensorMap, optState: TensorMap, optimT: number): Promise<void> {
   // metala_task: the task options (e.g. the LM tokenizer) so `metala eval` can use the checkpoint alone.
-  await saveCheckpoint(ckptDirOf(s), s.model, { run_id: s.spec.run_id, metala_task: s.spec.task }, {
+  await saveCheckpointTensors(ckptDirOf(s), config, params, { run_id: s.spec.run_id, metala_task: s.spec.task }, {
     'optimizer.safetensors': encodeSafetensors(optState),
-    'trainer_state.json': JSON.stringify({ ...s.state, optim_t: s.optim.t }),
+    'trainer_state.json': JSON.stringify({ ...s.state, optim_t: optimT }),
   });
 }
 
-/** Builds data, model and optimizer, and continues from the checkpoint when there is one (resume). */
-async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<RunSession> {
+/** A checkpoint that cannot be resumed from: one line with the ways out. */
+export function resumeError(ckptDir: string, e: unknown): MetalaError {
+  return new MetalaError(`${ckptDir}: cannot resume from this checkpoint (${(e as Error).message.split('\n')[0]}). Re-run with --force to retrain the run from scratch, or delete its folder`, 2);
+}
+
+/**
+ * Writes config.json, clears what a killed process left, builds the task data and schedule, and
+ * reads the checkpoint a resume continues from (applied by the caller, then applyResume).
+ */
+export async function prepareRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<RunPlan> {
   await writeJson(join(dir, CONFIG_FILE), spec);
   const orphans = await removeOrphanTmps(dir);
   if (orphans.length > 0) opts.notice?.(`${spec.experiment}/${spec.run_id}: removed ${orphans.join(', ')} left by a process killed while checkpointing`);
@@ -222,32 +245,21 @@ async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<
   const stepsPerEpoch = Math.ceil(data.train.size / t.batch_size);
   const totalSteps = t.max_steps ?? Math.max(1, Math.round((t.epochs ?? 1) * stepsPerEpoch));
   const evalEvery = Math.min(t.eval_every ?? Math.min(stepsPerEpoch, 1000), totalSteps);
-  const model = BACKBONES[spec.model.backbone]!.create(spec.model, spec.seed);
-  const optim = new AdamW(model.params, { betas: t.betas, eps: t.eps, weightDecay: t.weight_decay });
-  const state: TrainerState = { step: 0, best: null, last: null, wall_s: 0, tokens: 0 };
   const ckptDir = join(dir, CHECKPOINT_DIR);
-  let resumed = false;
-  try {
-    if (!opts.force && existsSync(join(ckptDir, 'trainer_state.json'))) {
-      const st = await readCheckpointJson<TrainerState & { optim_t: number }>(join(ckptDir, 'trainer_state.json'));
-      try {
-        assignParams(model.params, (await readSafetensors(join(ckptDir, 'model.safetensors'))).tensors, ckptDir);
-        optim.importState((await readSafetensors(join(ckptDir, 'optimizer.safetensors'))).tensors, st.optim_t);
-      } catch (e) {
-        throw new MetalaError(`${ckptDir}: cannot resume from this checkpoint (${(e as Error).message.split('\n')[0]}). Re-run with --force to retrain the run from scratch, or delete its folder`, 2);
-      }
-      Object.assign(state, st);
-      resumed = true;
-      // Lines written after this checkpoint are replayed by the resumed run: drop them.
-      await truncateMetrics(join(dir, METRICS_FILE), state.step);
-      opts.notice?.(`resuming ${spec.experiment}/${spec.run_id} from step ${state.step}`);
-    } else if (opts.force) {
-      await atomicWriteFile(join(dir, METRICS_FILE), '');
+  let resumeFrom: RunPlan['resumeFrom'];
+  if (!opts.force && existsSync(join(ckptDir, 'trainer_state.json'))) {
+    const st = await readCheckpointJson<TrainerState & { optim_t: number }>(join(ckptDir, 'trainer_state.json'));
+    try {
+      resumeFrom = {
+        state: st,
+        model: (await readSafetensors(join(ckptDir, 'model.safetensors'))).tensors,
+        optim: (await readSafetensors(join(ckptDir, 'optimizer.safetensors'))).tensors,
+      };
+    } catch (e) {
+      throw resumeError(ckptDir, e);
     }
-  } catch (e) {
-    model.dispose();
-    optim.dispose();
-    throw e;
+  } else if (opts.force) {
+    await atomicWriteFile(join(dir, METRICS_FILE), '');
   }
   return {
     spec,
@@ -257,21 +269,19 @@ async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<
     task,
     data,
     unit: task.throughputUnit ?? 'tok', // what tokens/s counts: tokens, or images
-    model,
-    optim,
-    varList: [...model.params.vars.values()],
-    state,
-    resumed,
+    state: { step: 0, best: null, last: null, wall_s: 0, tokens: 0 },
+    resumed: false,
     totalSteps,
     stepsPerEpoch,
     evalEvery,
     ckptEvery: t.checkpoint_every ?? evalEvery,
+    ...(resumeFrom !== undefined ? { resumeFrom } : {}),
     base: {
       run_id: spec.run_id,
       experiment: spec.experiment,
       variant: spec.variant,
       metric: task.metric,
-      params: model.params.count(),
+      params: 0, // set once the model exists
       total_steps: totalSteps,
       backend: opts.backend.backend,
       device: opts.backend.device,
@@ -279,6 +289,42 @@ async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<
       git_commit: gitCommit(),
     },
   };
+}
+
+/** After the checkpoint's tensors went into the model and optimizer: continue its trainer state. */
+export async function applyResume(p: RunPlan): Promise<void> {
+  if (p.resumeFrom === undefined) return;
+  const { optim_t: _t, ...st } = p.resumeFrom.state;
+  Object.assign(p.state, st);
+  p.resumed = true;
+  delete p.resumeFrom;
+  // Lines written after this checkpoint are replayed by the resumed run: drop them.
+  await truncateMetrics(join(p.dir, METRICS_FILE), p.state.step);
+  p.opts.notice?.(`resuming ${p.label} from step ${p.state.step}`);
+}
+
+/** Builds data, model and optimizer, and continues from the checkpoint when there is one (resume). */
+async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<RunSession> {
+  const plan = await prepareRun(spec, opts, dir);
+  const t = spec.train;
+  const model = BACKBONES[spec.model.backbone]!.create(spec.model, spec.seed);
+  const optim = new AdamW(model.params, { betas: t.betas, eps: t.eps, weightDecay: t.weight_decay });
+  try {
+    if (plan.resumeFrom !== undefined) {
+      try {
+        assignParams(model.params, plan.resumeFrom.model, ckptDirOf(plan));
+        optim.importState(plan.resumeFrom.optim, plan.resumeFrom.state.optim_t);
+      } catch (e) {
+        throw resumeError(ckptDirOf(plan), e);
+      }
+      await applyResume(plan);
+    }
+  } catch (e) {
+    model.dispose();
+    optim.dispose();
+    throw e;
+  }
+  return { ...plan, base: { ...plan.base, params: model.params.count() }, model, optim, varList: [...model.params.vars.values()] };
 }
 
 /** One optimizer step on batch b; returns its loss and pre-clip gradient norm (read back). */
@@ -310,10 +356,15 @@ async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: n
 }
 
 /** Evaluates on the test split, records best/last, and says whether early stopping triggers. */
-async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, bar: ReturnType<typeof createProgress>): Promise<boolean> {
+async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, bar: Progress): Promise<boolean> {
   const ev = await evaluateSplit(s.model, s.data.test, s.spec.train.batch_size, s.task.score);
   const val = s.data.val !== undefined ? await evaluateSplit(s.model, s.data.val, s.spec.train.batch_size, s.task.score) : undefined;
   await releaseGpuPool();
+  return recordEval(s, ev, val, loss, meanTps, bar);
+}
+
+/** Records an evaluation (best/last, metrics.jsonl, bar, log line) and says whether early stopping triggers. */
+export async function recordEval(s: RunPlan, ev: EvalResult, val: EvalResult | undefined, loss: number, meanTps: number, bar: Progress): Promise<boolean> {
   s.state.last = { ...ev, step: s.state.step, ...(val !== undefined ? { val } : {}) };
   // Model selection on the validation split when there is one (LRA/S4): best = test metrics at the best val step.
   const chosen = val ?? ev;
@@ -331,8 +382,21 @@ async function evaluateAndCheck(s: RunSession, loss: number, meanTps: number, ba
   return (es.above !== undefined && v > es.above) || (es.below !== undefined && v < es.below);
 }
 
+/** The step's metrics.jsonl line, every train.log_every steps and at step 1. */
+export async function logStep(s: RunPlan, loss: number, lr: number, gn: number, tps: number): Promise<void> {
+  const { step } = s.state;
+  if (step % s.spec.train.log_every !== 0 && step !== 1) return;
+  // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
+  // is how a run ends in GPU out-of-memory after hundreds of steps.
+  const pool = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
+  await appendJsonl(join(s.dir, METRICS_FILE), {
+    step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((step - 1) / s.stepsPerEpoch),
+    ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20) } : {}),
+  });
+}
+
 /** The step loop: returns why it ended ('max_steps', 'early_stop', or 'interrupted' for a budget or a stop request). */
-async function trainSteps(s: RunSession, bar: ReturnType<typeof createProgress>): Promise<'max_steps' | 'early_stop' | 'interrupted'> {
+async function trainSteps(s: RunSession, bar: Progress): Promise<'max_steps' | 'early_stop' | 'interrupted'> {
   const t = s.spec.train;
   const { state } = s;
   const stream = batchStream(s.data, t.batch_size, s.spec.seed, s.stepsPerEpoch, state.step);
@@ -355,15 +419,7 @@ async function trainSteps(s: RunSession, bar: ReturnType<typeof createProgress>)
     win.s += dt;
     const meanTps = win.tokens / win.s;
     bar.update(state.step, { loss, tps: meanTps });
-    if (state.step % t.log_every === 0 || state.step === 1) {
-      // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
-      // is how a run ends in GPU out-of-memory after hundreds of steps.
-      const pool = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
-      await appendJsonl(join(s.dir, METRICS_FILE), {
-        step: state.step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((state.step - 1) / s.stepsPerEpoch),
-        ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20) } : {}),
-      });
-    }
+    await logStep(s, loss, lr, gn, tps);
     const isEval = state.step % s.evalEvery === 0 || state.step === s.totalSteps;
     let early = false;
     if (isEval) {

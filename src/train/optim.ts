@@ -4,21 +4,32 @@
 // The update runs on ONE flat vector of all parameters (concat → ~15 element-wise kernels →
 // split), not per parameter: on webgpu every kernel launch costs ~1 ms of host time in Node, and a
 // per-parameter AdamW was ~20 launches × every tensor (measured 0.9 s of a 2.2 s H100 step).
+// Stacked replicas (train.stack): the flat vector becomes [R, P], one row per replica, with its own
+// lr, weight decay, clip norm and gradient norm; replica r's row is updated exactly as a run alone.
 import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../layers/params.js';
 
 export interface AdamWConfig {
   betas: [number, number];
   eps: number;
-  weightDecay: number;
+  /** One value, or one per stacked replica. */
+  weightDecay: number | readonly number[];
 }
 
-function zerosVariable(n: number): tf.Variable {
-  const z = tf.zeros([n]);
+/** Per-replica values of a hyperparameter (one number stands for every replica). */
+function perReplica(x: number | readonly number[], R: number, what: string): number[] {
+  const xs = typeof x === 'number' ? new Array<number>(R).fill(x) : [...x];
+  if (xs.length !== R) throw new Error(`internal: ${xs.length} values of ${what} for ${R} replicas`);
+  return xs;
+}
+
+function zerosVariable(shape: number[]): tf.Variable {
+  const z = tf.zeros(shape);
   const v = tf.variable(z, false);
   z.dispose();
   return v;
 }
+
 
 export class AdamW {
   private readonly names: string[];
@@ -30,16 +41,20 @@ export class AdamW {
   private readonly decayMask: tf.Tensor1D;
   /** Number of updates applied (bias correction uses it). */
   t = 0;
+  /** Stacked replicas (rows of m and v); 1 for a plain model. */
+  private readonly R: number;
 
   constructor(
     private readonly params: Params,
     private readonly cfg: AdamWConfig,
   ) {
     this.names = [...params.vars.keys()];
-    this.sizes = this.names.map((n) => params.vars.get(n)!.size);
+    this.R = params.stacked ? params.replicas : 1;
+    // Per replica: a stacked variable [R, ...shape] holds R rows of its spec's size.
+    this.sizes = this.names.map((n) => params.vars.get(n)!.size / this.R);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    this.m = zerosVariable(total);
-    this.v = zerosVariable(total);
+    this.m = zerosVariable(params.stacked ? [this.R, total] : [total]);
+    this.v = zerosVariable(params.stacked ? [this.R, total] : [total]);
     const mask = new Float32Array(total);
     let off = 0;
     this.names.forEach((n, i) => {
@@ -58,6 +73,9 @@ export class AdamW {
    * Returns the pre-clip global gradient norm (a scalar the caller reads and disposes).
    */
   step(grads: Record<string, tf.Tensor>, lr: number, clip: number): tf.Scalar {
+    if (this.params.stacked) throw new Error('internal: a stacked model steps with stepReplicas');
+    const wd = this.cfg.weightDecay;
+    if (typeof wd !== 'number') throw new Error('internal: per-replica weight decay on a plain model');
     this.t += 1;
     const [b1, b2] = this.cfg.betas;
     const bc1 = 1 - Math.pow(b1, this.t);
@@ -80,7 +98,7 @@ export class AdamW {
       const upd = tf.div(tf.mul(m2, 1 / bc1), tf.add(tf.sqrt(tf.mul(v2, 1 / bc2)), this.cfg.eps));
       const p0 = this.flat(this.names.map((n) => this.params.vars.get(n)!));
       // p ← p·(1 − lr·wd·mask) − lr·upd  (decoupled decay)
-      const p1 = tf.sub(tf.mul(p0, tf.sub(1, tf.mul(this.decayMask, lr * this.cfg.weightDecay))), tf.mul(upd, lr));
+      const p1 = tf.sub(tf.mul(p0, tf.sub(1, tf.mul(this.decayMask, lr * wd))), tf.mul(upd, lr));
       const pieces = tf.split(p1, this.sizes, 0);
       this.names.forEach((n, i) => {
         const p = this.params.vars.get(n)!;
@@ -90,37 +108,112 @@ export class AdamW {
     });
   }
 
+  /**
+   * Stacked replicas: one update of every replica, each with its own lr, clip norm (0 = none) and
+   * the weight decay of the config. lr 0 leaves a replica's parameters as they are (a finished or
+   * diverged replica, masked out). Returns each replica's pre-clip gradient norm [R].
+   */
+  stepReplicas(grads: Record<string, tf.Tensor>, lr: readonly number[], clip: readonly number[]): tf.Tensor1D {
+    const R = this.R;
+    const wd = perReplica(this.cfg.weightDecay, R, 'weight decay');
+    if (lr.length !== R || clip.length !== R) throw new Error(`internal: lr/clip for ${lr.length}/${clip.length} of ${R} replicas`);
+    this.t += 1;
+    const [b1, b2] = this.cfg.betas;
+    const bc1 = 1 - Math.pow(b1, this.t);
+    const bc2 = 1 - Math.pow(b2, this.t);
+    const rows = (ts: tf.Tensor[]): tf.Tensor2D => tf.concat(ts.map((t) => tf.reshape(t, [R, -1])), 1) as tf.Tensor2D;
+    const col = (xs: readonly number[]): tf.Tensor2D => tf.tensor2d(Float32Array.from(xs), [R, 1]);
+    return tf.tidy(() => {
+      const g0 = rows(
+        this.names.map((n) => {
+          const g = grads[n];
+          if (g === undefined) throw new Error(`internal: no gradient for parameter ${n}`);
+          return g;
+        }),
+      );
+      const norm = tf.sqrt(tf.sum(tf.square(g0), 1, true)); // [R, 1]
+      // As `step`: scale = min(1, clip / (norm + 1e-6)); no clip = an infinite one.
+      const g = tf.mul(g0, tf.minimum(1, tf.div(col(clip.map((c) => (c > 0 ? c : Infinity))), tf.add(norm, 1e-6))));
+      const m2 = tf.add(tf.mul(this.m, b1), tf.mul(g, 1 - b1));
+      const v2 = tf.add(tf.mul(this.v, b2), tf.mul(tf.square(g), 1 - b2));
+      this.m.assign(m2);
+      this.v.assign(v2);
+      const upd = tf.div(tf.mul(m2, 1 / bc1), tf.add(tf.sqrt(tf.mul(v2, 1 / bc2)), this.cfg.eps));
+      const p0 = rows(this.names.map((n) => this.params.vars.get(n)!));
+      const p1 = tf.sub(tf.mul(p0, tf.sub(1, tf.mul(this.decayMask, col(lr.map((l, r) => l * wd[r]!))))), tf.mul(upd, col(lr)));
+      const pieces = tf.split(p1, this.sizes, 1);
+      this.names.forEach((n, i) => {
+        const p = this.params.vars.get(n)!;
+        p.assign(tf.reshape(pieces[i]!, p.shape));
+      });
+      return tf.reshape(norm, [R]) as tf.Tensor1D;
+    });
+  }
+
+  /**
+   * A stacked replica that diverged: its parameters and moments set to 0, so its NaNs stay out of
+   * every later step (its loss is masked and its lr is 0 from then on).
+   */
+  async zeroReplica(r: number): Promise<void> {
+    const zeroRow = async (v: tf.Variable): Promise<void> => {
+      const data = (await v.data()) as Float32Array;
+      const n = data.length / this.R;
+      data.fill(0, r * n, (r + 1) * n);
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+    };
+    for (const n of this.names) await zeroRow(this.params.vars.get(n)!);
+    await zeroRow(this.m);
+    await zeroRow(this.v);
+  }
+
   /** Optimizer moments keyed `<param>.adam_m` / `.adam_v`, for resumable checkpoints. */
   async exportState(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    if (this.params.stacked) throw new Error('internal: a stacked optimizer exports per replica (exportReplicaStates)');
+    return (await this.exportReplicaStates())[0]!;
+  }
+
+  /** Each replica's moments, keyed as `exportState` (one map for a plain model). */
+  async exportReplicaStates(): Promise<Map<string, { shape: number[]; data: Float32Array }>[]> {
     const m = (await this.m.data()) as Float32Array;
     const v = (await this.v.data()) as Float32Array;
-    let off = 0;
-    this.names.forEach((n, i) => {
-      const shape = this.params.vars.get(n)!.shape;
-      out.set(`${n}.adam_m`, { shape, data: m.slice(off, off + this.sizes[i]!) });
-      out.set(`${n}.adam_v`, { shape, data: v.slice(off, off + this.sizes[i]!) });
-      off += this.sizes[i]!;
+    const total = m.length / this.R;
+    return Array.from({ length: this.R }, (_, r) => {
+      const out = new Map<string, { shape: number[]; data: Float32Array }>();
+      let off = r * total;
+      this.names.forEach((n, i) => {
+        const shape = this.params.specs.get(n)!.shape;
+        out.set(`${n}.adam_m`, { shape, data: m.slice(off, off + this.sizes[i]!) });
+        out.set(`${n}.adam_v`, { shape, data: v.slice(off, off + this.sizes[i]!) });
+        off += this.sizes[i]!;
+      });
+      return out;
     });
-    return out;
   }
 
   importState(state: Map<string, { shape: number[]; data: Float32Array }>, t: number): void {
+    this.importReplicaStates([state], t);
+  }
+
+  /** Each replica's moments (as `exportReplicaStates` gives them) and the shared update count. */
+  importReplicaStates(states: readonly Map<string, { shape: number[]; data: Float32Array }>[], t: number): void {
+    if (states.length !== this.R) throw new Error(`internal: ${states.length} optimizer states for ${this.R} replicas`);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    const m = new Float32Array(total);
-    const v = new Float32Array(total);
-    let off = 0;
-    this.names.forEach((n, i) => {
-      const sm = state.get(`${n}.adam_m`);
-      const sv = state.get(`${n}.adam_v`);
-      if (sm === undefined || sv === undefined || sm.data.length !== this.sizes[i]) throw new Error(`optimizer state for ${n} missing or misshapen`);
-      m.set(sm.data, off);
-      v.set(sv.data, off);
-      off += this.sizes[i]!;
+    const m = new Float32Array(total * this.R);
+    const v = new Float32Array(total * this.R);
+    states.forEach((state, r) => {
+      let off = r * total;
+      this.names.forEach((n, i) => {
+        const sm = state.get(`${n}.adam_m`);
+        const sv = state.get(`${n}.adam_v`);
+        if (sm === undefined || sv === undefined || sm.data.length !== this.sizes[i]) throw new Error(`optimizer state for ${n} missing or misshapen`);
+        m.set(sm.data, off);
+        v.set(sv.data, off);
+        off += this.sizes[i]!;
+      });
     });
     tf.tidy(() => {
-      this.m.assign(tf.tensor1d(m));
-      this.v.assign(tf.tensor1d(v));
+      this.m.assign(tf.tensor(m, this.m.shape));
+      this.v.assign(tf.tensor(v, this.v.shape));
     });
     this.t = t;
   }
