@@ -4,6 +4,7 @@
 // replica axis [R, ...shape] (src/layers/params.ts). Projections become one batched matmul over
 // replicas (basic.ts `dense`); these helpers let the other uses of a parameter take either kind.
 import * as tf from '@tensorflow/tfjs';
+import { broadcastToFast } from '../backend/broadcast.js';
 
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -41,7 +42,9 @@ export function perRow(p: tf.Tensor, rows: number, view: readonly number[]): tf.
   const R = p.rank > view.length || p.size !== prod(view) ? replicasOf(p, view) : 1;
   if (R === 1 && p.rank <= view.length) return tf.reshape(p, [1, ...view]);
   if (rows % R !== 0) throw new Error(`internal: ${rows} rows do not split into ${R} replicas`);
-  const b = tf.broadcastTo(tf.reshape(p, [R, 1, ...view]), [R, rows / R, ...view]);
+  // Repeated as [R, rows/R, n] (rank 3: webgpu's Tile runs rank ≥ 5 on the CPU), then viewed.
+  const n = prod(view);
+  const b = broadcastToFast(tf.reshape(p, [R, 1, n]), [R, rows / R, n]);
   return tf.reshape(b, [rows, ...view]);
 }
 
