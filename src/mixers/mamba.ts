@@ -9,7 +9,8 @@ import { dense, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
 import { selectiveScan } from '../ops/selective_scan/index.js';
 import { MetalaError } from '../util/errors.js';
-import { defineMixer, type MixerState } from './types.js';
+import { defineMixer, type MixerState } from './types.js';import { perRow, replicasOf } from '../layers/replicas.js';
+
 
 const options = z
   .object({
@@ -52,6 +53,7 @@ export const mamba = defineMixer({
   cite: 'Gu & Dao 2023, Mamba (arXiv 2312.00752), selective SSM; state-spaces/mamba mamba_ssm/modules/mamba_simple.py',
   form: { f_q: 'xW_C', f_k: 'Δ_t (xW_B)', f_v: 'x', f_alpha: 'exp(Δ_t A), Δ_t = softplus(xW_lora + b_Δ)', f_g: '1 (outside: SiLU(xW_z))' },
   properties: { C0: true, C1: true, C2: true, C3: false },
+  stacks: true,
   options,
   stateSize: (o, d) => {
     const { E, N } = dims(o, d);
@@ -89,8 +91,8 @@ export const mamba = defineMixer({
         const xi = tf.slice(xz, [0, 0, 0], [B, T, E]) as tf.Tensor3D;
         const zg = tf.slice(xz, [0, 0, E], [B, T, E]);
         // Causal depthwise conv; the cache holds the last d_conv − 1 pre-conv inputs (upstream keeps d_conv).
-        const conv = causalConv1d(xi, convW as tf.Tensor2D, opts.state?.['conv'] as tf.Tensor3D | undefined);
-        const uc = silu(convB === undefined ? conv.y : tf.add(conv.y, convB)) as tf.Tensor3D; // [B,T,E]
+        const conv = causalConv1d(xi, convW, opts.state?.['conv'] as tf.Tensor3D | undefined);
+        const uc = silu(convB === undefined ? conv.y : tf.add(conv.y, perRow(convB, B, [1, E]))) as tf.Tensor3D; // [B,T,E]
         const xdbl = dense(uc, xW); // [B,T,R+2N]
         const dtIn = tf.slice(xdbl, [0, 0, 0], [B, T, R]);
         const bm = tf.slice(xdbl, [0, 0, R], [B, T, N]) as tf.Tensor3D; // B_t [B,T,N]
@@ -99,10 +101,28 @@ export const mamba = defineMixer({
         const A = tf.neg(tf.exp(aLog)) as tf.Tensor2D; // [E,N]
         // Ā_t = exp(Δ_t A), B̄_t = Δ_t B_t (the simplified Euler B̄ of selective_scan), C_t; on
         // webgpu one fused kernel per pass (src/ops/selective_scan/index.ts).
-        const r = selectiveScan(
-          { x: uc, delta, A, b: bm, c: cm, skip: skip as tf.Tensor1D },
-          { initialState: opts.state?.['h'] === undefined ? undefined : { re: opts.state['h'] as tf.Tensor3D }, wantState: opts.wantState === true },
-        );
+        const scan = (rows: (t: tf.Tensor3D) => tf.Tensor3D, a: tf.Tensor2D, dSkip: tf.Tensor1D) =>
+          selectiveScan(
+            { x: rows(uc), delta: rows(delta), A: a, b: rows(bm), c: rows(cm), skip: dSkip },
+            { initialState: opts.state?.['h'] === undefined ? undefined : { re: opts.state['h'] as tf.Tensor3D }, wantState: opts.wantState === true },
+          );
+        // Stacked replicas (train.stack): B̄ and C are per example, A and D per replica, so the
+        // scan runs once per replica on its rows (the projections around it are batched).
+        const Rep = replicasOf(skip, [E]);
+        if (Rep > 1 && (opts.state !== undefined || opts.wantState === true)) throw new Error('internal: stacked replicas have no decoding state');
+        const r =
+          Rep === 1
+            ? scan((t) => t, tf.reshape(A, [E, N]) as tf.Tensor2D, tf.reshape(skip, [E]) as tf.Tensor1D)
+            : {
+                y: tf.concat(
+                  Array.from({ length: Rep }, (_, i) => {
+                    const b0 = B / Rep;
+                    return scan((t) => tf.slice(t, [i * b0, 0, 0], [b0, -1, -1]), tf.reshape(tf.slice(A, [i, 0, 0], [1, E, N]), [E, N]) as tf.Tensor2D, tf.reshape(tf.slice(skip, [i, 0], [1, E]), [E]) as tf.Tensor1D).y;
+                  }),
+                  0,
+                ),
+                finalState: undefined,
+              };
         const y = dense(tf.mul(r.y, silu(zg)), outW, outB) as tf.Tensor3D;
         if (opts.wantState !== true) return { y };
         const state: MixerState = { conv: conv.cache, h: r.finalState!.re };

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { dense } from '../layers/basic.js';
 import { rwkv4 as wkv } from '../ops/rwkv4/index.js';
-import { defineMixer, type MixerState } from './types.js';
+import { defineMixer, type MixerState } from './types.js';import { channelsToReplicas, perRow, replicasOf, replicasToChannels } from '../layers/replicas.js';
+
 
 const options = z
   .object({
@@ -47,6 +48,7 @@ export const rwkv4 = defineMixer({
     f_g: 'σ(x̃W_r)  (x̃ = μ ⊙ x_t + (1 − μ) ⊙ x_{t−1}: token shift)',
   },
   properties: { C0: true, C1: false, C2: false, C3: false },
+  stacks: true,
   options,
   // WKV state (a, b, p) per channel, plus the previous token for the token shift.
   stateSize: (_o, d) => 3 * d + d,
@@ -77,17 +79,30 @@ export const rwkv4 = defineMixer({
         // Porting note: Tab. A3 omits it; the official model has it, so its last input is part of our state.
         const prev = (opts.state?.['shift'] as tf.Tensor3D | undefined) ?? tf.zeros([B, 1, d]);
         const xx = T > 1 ? tf.concat([prev, tf.slice(x, [0, 0, 0], [B, T - 1, d])], 1) : prev; // [B, T, d]
-        const mix = (mu: tf.Tensor): tf.Tensor => tf.add(tf.mul(x, mu), tf.mul(xx, tf.sub(1, mu)));
+        const mix = (mu0: tf.Tensor): tf.Tensor => {
+          const mu = perRow(mu0, B, [1, d]);
+          return tf.add(tf.mul(x, mu), tf.mul(xx, tf.sub(1, mu)));
+        };
         const k = dense(mix(muK), wk) as tf.Tensor3D;
         const v = dense(mix(muV), wv) as tf.Tensor3D;
         const r = dense(mix(muR), wr);
-        // WKV with decay rate w = e^{time_decay} > 0 and bonus u = time_first.
-        const res = wkv(k, v, tf.exp(timeDecay) as tf.Tensor1D, timeFirst as tf.Tensor1D, {
-          initialState: opts.state?.['wkv'] as tf.Tensor3D | undefined,
-          wantState: opts.wantState === true,
-          chunkSize: o.chunk_size,
-        });
-        const y = dense(tf.mul(tf.sigmoid(r), res.o), wo) as tf.Tensor3D;
+        // WKV with decay rate w = e^{time_decay} > 0 and bonus u = time_first. Stacked replicas
+        // (train.stack) run as R·d channels of one WKV, their decays and bonuses side by side.
+        const R = replicasOf(timeDecay, [d]);
+        if (R > 1 && (opts.state !== undefined || opts.wantState === true)) throw new Error('internal: stacked replicas have no decoding state');
+        const res = wkv(
+          R > 1 ? replicasToChannels(k, R) : k,
+          R > 1 ? replicasToChannels(v, R) : v,
+          tf.reshape(tf.exp(timeDecay), [-1]) as tf.Tensor1D,
+          tf.reshape(timeFirst, [-1]) as tf.Tensor1D,
+          {
+            initialState: opts.state?.['wkv'] as tf.Tensor3D | undefined,
+            wantState: opts.wantState === true,
+            chunkSize: o.chunk_size,
+          },
+        );
+        const wkvOut = R > 1 ? channelsToReplicas(res.o as tf.Tensor3D, R) : res.o;
+        const y = dense(tf.mul(tf.sigmoid(r), wkvOut), wo) as tf.Tensor3D;
         if (opts.wantState !== true) return { y };
         const state: MixerState = { shift: tf.slice(x, [0, T - 1, 0], [B, 1, d]), wkv: res.finalState! };
         return { y, state };
