@@ -29,6 +29,8 @@ export interface BenchOpts {
   profile: boolean;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
   decode: number;
+  /** Replica counts: every case runs once per entry, as a stack of that many models (1 = one model). */
+  stack: number[];
   /** Matrix-product specs (src/bench/matmul.ts) to time instead of model cases. */
   matmul?: string[];
   /**
@@ -58,9 +60,13 @@ async function runChild(o: BenchOpts): Promise<void> {
   for (const T of o.seqLens) {
     for (const m of o.mixers) {
       // --heads applies to the mixers that have heads (SSMs and LinRNNs have none).
-      const hasHeads = 'num_heads' in lookup(MIXERS, 'mixer', m).options.shape;
-      const r = await benchCase({ mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab }, backend, o.steps, o.warmup, o.profile, o.decode);
-      process.stdout.write(`${JSON.stringify(fusedOff.length > 0 ? { ...r, fused_off: fusedOff } : r)}\n`);
+      const def = lookup(MIXERS, 'mixer', m);
+      const hasHeads = 'num_heads' in def.options.shape;
+      for (const R of o.stack) {
+        const c = { mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab, ...(R > 1 ? { stack: R } : {}) };
+        const r = await benchCase(c, backend, o.steps, o.warmup, o.profile, o.decode);
+        process.stdout.write(`${JSON.stringify(fusedOff.length > 0 ? { ...r, fused_off: fusedOff } : r)}\n`);
+      }
     }
   }
 }
@@ -68,7 +74,7 @@ async function runChild(o: BenchOpts): Promise<void> {
 function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
-    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode),
+    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode), '--stack', o.stack.join(','),
     ...(o.matmul !== undefined ? ['--matmul', o.matmul.join(',')] : [])];
   return new Promise((resolve, reject) => {
     const env = noFused === undefined ? process.env : { ...process.env, METALA_NO_FUSED: noFused };
@@ -127,6 +133,15 @@ export async function runBench(o: BenchOpts): Promise<void> {
     if (!o.backends.includes('webgpu')) throw new MetalaError('bench --fused-off: the fused kernels are webgpu kernels; add webgpu to --backends', 2);
     const { disabledFamilies } = await import('../backend/kernels/index.js');
     disabledFamilies(o.fusedOff); // an unknown family is a one-line error before anything runs
+  }
+  if (o.stack.some((R) => R > 1)) {
+    // Checked here, before any child starts: a mixer that cannot stack is the user's input.
+    const { MIXERS } = await import('../mixers/registry.js');
+    const { lookup } = await import('../util/registry.js');
+    const R = Math.max(...o.stack);
+    for (const m of o.mixers) {
+      if (lookup(MIXERS, 'mixer', m).stacks !== true) throw new MetalaError(`bench --stack ${R}: mixer ${m} does not support stacked replicas yet. Leave it out of --mixers or use --stack 1`, 2);
+    }
   }
   for (const b of o.backends) {
     for (const T of o.seqLens) {

@@ -1,7 +1,8 @@
 // Reference rows from another framework measured in the same GPU call (../shared/bench/torch_reference.py:
 // PyTorch + fla, one JSON line per case), attached to the `metala bench` results of the same shape so
 // the efficiency table can show the ratio. Only the fp32, non-compiled rows are the reference (metala
-// trains in fp32).
+// trains in fp32). A stacked result (bench --stack) gets the row of its one-model shape: PyTorch
+// sweeps train one run at a time (as Zoology does), so its ratio is a sweep's throughput against that.
 import { MetalaError } from '../util/errors.js';
 import type { BenchResult } from './run.js';
 

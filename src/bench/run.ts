@@ -7,8 +7,9 @@ import type { LmConfig } from '../models/lm_config.js';
 import { lmSchema } from '../models/lm_config.js';
 import { resolveMixer } from '../mixers/registry.js';
 import { AdamW } from '../train/optim.js';
-import { labelIndex } from '../data/labels.js';
-import { maskedCrossEntropy } from '../train/loss.js';
+import { crossEntropy } from '../train/loss.js';
+import { replicaLosses, stackBatches } from '../train/stacked_batch.js';
+import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
 
@@ -19,6 +20,11 @@ export interface BenchCase {
   batch: number;
   seq_len: number;
   vocab_size: number;
+  /**
+   * Stacked replicas (train.stack): this many copies of the model train as one (own seeds and
+   * batches); train_tokens_per_s then counts the tokens of all of them. Absent: one model.
+   */
+  stack?: number;
 }
 
 export interface BenchResult extends BenchCase {
@@ -133,25 +139,36 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     mixer: { name: c.mixer.name, ...resolveMixer(c.mixer).opts },
     max_seq_len: c.seq_len,
   }) as LmConfig;
-  const model = new CausalLM(cfg, 0);
+  const R = c.stack ?? 1;
+  const model = R > 1 ? new CausalLM(cfg, Array.from({ length: R }, (_, r) => r)) : new CausalLM(cfg, 0);
   const optim = new AdamW(model.params, { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
   const B = c.batch;
   const T = c.seq_len;
-  const ids = new Int32Array(B * T);
-  for (let i = 0; i < ids.length; i++) ids[i] = (i * 7919) % c.vocab_size;
-  // Next-token labels at every position: the language-modelling cost (MQAR's is lower).
-  const labels = new Int32Array(B * T);
-  for (let i = 0; i < labels.length; i++) labels[i] = ids[(i + 1) % ids.length]!;
-  const idx = labelIndex(labels);
+  /** Replica r's batch: its own ids, next-token labels at every position (the language-modelling cost; MQAR's is lower). */
+  const batchOf = (r: number): Batch => {
+    const ids = new Int32Array(B * T);
+    for (let i = 0; i < ids.length; i++) ids[i] = (i * 7919 + r * 104729) % c.vocab_size;
+    const labels = new Int32Array(B * T);
+    for (let i = 0; i < labels.length; i++) labels[i] = ids[(i + 1) % ids.length]!;
+    return { ids, labels, batch: B, seqLen: T };
+  };
+  // The training loop's path: supervised() with the ids on the host (the embedding gradient as
+  // training computes it), cross-entropy over the labelled rows.
+  const batch = R > 1 ? stackBatches(Array.from({ length: R }, (_, r) => batchOf(r))) : batchOf(0);
+  const loss = (): tf.Scalar => {
+    const s = model.supervised(batch, { training: true });
+    if (s.kind === 'regression') throw new Error('internal: the LM is a classifier');
+    return R > 1 ? (tf.sum(replicaLosses(s, R)) as tf.Scalar) : crossEntropy(s.logits, s.targets);
+  };
   const vars = [...model.params.vars.values()];
-  const idsT = tf.tensor2d(ids, [B, T], 'int32');
+  const idsT = tf.tensor2d(batch.ids, [R * B, T], 'int32');
   /** Records one training step (nothing waits for the GPU); the loss first. */
   const issueStep = (): tf.Tensor[] => {
     markGpuStep();
-    const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
+    const { value, grads } = tf.variableGrads(loss, vars);
     const named: Record<string, tf.Tensor> = {};
     for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
-    const norm = optim.step(named, 1e-4, 1);
+    const norm = R > 1 ? optim.stepReplicas(named, new Array<number>(R).fill(1e-4), new Array<number>(R).fill(1)) : optim.step(named, 1e-4, 1);
     return [value, norm, ...Object.values(grads)];
   };
   const trainStep = async (): Promise<void> => {
@@ -160,6 +177,13 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     tf.dispose(ts);
   };
   const infer = async (): Promise<void> => {
+    if (R > 1) {
+      // A stack has no plain forward (its head reads each replica's rows): the supervised logits.
+      const l = tf.tidy(() => (model.supervised(batch) as { logits: tf.Tensor2D }).logits);
+      await l.data();
+      l.dispose();
+      return;
+    }
     const l = tf.tidy(() => model.forward(idsT).logits);
     await l.data();
     l.dispose();
@@ -175,7 +199,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     if (profile && backend.backend === 'webgpu') extra.step_timing = await timeSteps(issueStep, 3);
     if (profile) {
       const fwdBwd = async (): Promise<void> => {
-        const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(model.forward(idsT).logits, idx), vars);
+        const { value, grads } = tf.variableGrads(loss, vars);
         await value.data();
         tf.dispose([value, ...Object.values(grads)]);
       };
@@ -206,15 +230,15 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     const gpuError = await takeGpuError();
     if (gpuError !== undefined) throw new Error(`GPU error: ${gpuError}`);
     const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
-    const dec = decode > 0 ? { decode: await benchDecode(model, B, decode) } : {};
+    const dec = decode > 0 && R === 1 ? { decode: await benchDecode(model, B, decode) } : {};
     return {
       ...extra,
       ...dec,
       ...(mem.numBytesAllocatedInGPU !== undefined ? { gpu_bytes_allocated: mem.numBytesAllocatedInGPU } : {}),
       ...base,
       train_step_ms: Math.round(stepMs * 10) / 10,
-      train_tokens_per_s: Math.round((B * T * 1000) / stepMs),
-      infer_tokens_per_s: Math.round((B * T * 1000) / inferMs),
+      train_tokens_per_s: Math.round((R * B * T * 1000) / stepMs),
+      infer_tokens_per_s: Math.round((R * B * T * 1000) / inferMs),
       peak_bytes: prof.peakBytes,
     };
   } catch (e) {
