@@ -182,7 +182,7 @@ describe('which runs stack (stack_plan.ts)', () => {
       'FILE: train.stack: 2: no two runs can stack: they differ in model.d_model (16 vs 32), which changes the model\'s tensors or its step. Only seed, train.lr, train.weight_decay, train.warmup_steps, train.schedule, train.min_lr_ratio, train.grad_clip, train.max_steps, train.epochs, train.eval_every, train.checkpoint_every, train.log_every, train.early_stop, train.stack may differ between replicas. Set train.stack: off, or sweep only those keys',
     );
     expect(fails(`${t}sweep:\n  - { train.batch_size: [8, 16] }\n`)).toMatch(/differ in train\.batch_size \(8 vs 16\)/);
-    expect(fails(`${t.replace('mixer: { name: metala, num_heads: 2, key_dim_ratio: 1, conv_size: 2 }', 'mixer: { name: mamba }')}sweep:\n  - { train.lr: [1.0e-3, 2.0e-3] }\n`)).toBe('FILE: train.stack: 2: mixer mamba does not support stacked replicas yet. Set train.stack: off');
+    expect(fails(`${t.replace('mixer: { name: metala, num_heads: 2, key_dim_ratio: 1, conv_size: 2 }', 'mixer: { name: hgrn }')}sweep:\n  - { train.lr: [1.0e-3, 2.0e-3] }\n`)).toBe('FILE: train.stack: 2: mixer hgrn does not support stacked replicas yet. Set train.stack: off');
     expect(fails(`${t}sweep:\n  - { train.lr: [1.0e-3, 2.0e-3] }\n`)).toBe('no error');
   });
 
