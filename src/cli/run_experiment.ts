@@ -52,6 +52,9 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
     const { runInParallel } = await import('./parallel_runs.js');
     // Measured on an H100 (MQAR T=256): one run alone 600K-890K tokens/s, eight at once 659K together.
     if (o.backend === 'webgpu') process.stderr.write(`metala: note: --jobs ${o.jobs} on one GPU time-slices it (runs do not get faster together); --jobs 1 finishes each run sooner\n`);
+    if (runs.some((r) => r.train.stack !== undefined && r.train.stack !== 'off' && r.train.stack !== 1)) {
+      process.stderr.write(`metala: note: --jobs ${o.jobs} trains each run in its own process, so train.stack does not apply; --jobs 1 stacks them\n`);
+    }
     const args = [o.variants === true ? 'ablate' : 'train', config, '--results', o.results, ...o.set.flatMap((kv) => ['--set', kv])];
     if (o.backend !== undefined) args.push('--backend', o.backend);
     if (o.force) args.push('--force');

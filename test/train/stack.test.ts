@@ -135,6 +135,19 @@ describe('stacked sweep = its runs alone (cpu)', () => {
   }, 120_000);
 });
 
+describe('stacked sweep with micro-batches and recomputation (cpu)', () => {
+  it('train.micro_batch_size and train.recompute give each replica the run alone', async () => {
+    const text = BASE.replace('max_steps: 50', 'max_steps: 10, micro_batch_size: 6, recompute: true') + `sweep:\n  - { seed: [3, 4], train.lr: [3.0e-3, 1.0e-2] }\n`;
+    const { dir, file } = configFile(text);
+    const runs = loadExperiment(file).runs;
+    expect(runs).toHaveLength(4);
+    for (const r of runs) await trainAlone(r, join(dir, 'alone'));
+    const outs = await trainStack(runs, { resultsDir: join(dir, 'stack'), backend, progress: false });
+    expect(outs.map((o) => o.status)).toEqual(['finished', 'finished', 'finished', 'finished']);
+    for (const r of runs) expectSameRun(join(dir, 'stack', 'tiny', r.run_id), join(dir, 'alone', 'tiny', r.run_id), r.run_id);
+  }, 120_000);
+});
+
 describe('which runs stack (stack_plan.ts)', () => {
   /** BASE with more train keys, e.g. `stack: 2`. */
   const base = (train: string): string => BASE.replace('log_every: 1 }', `log_every: 1, ${train} }`);
