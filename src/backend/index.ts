@@ -8,6 +8,7 @@
 //   tensorflow @tensorflow/tfjs-node-gpu or -node, only if the user installed one
 import * as tf from '@tensorflow/tfjs';
 import { registerGradientFixes } from './gradients.js';
+import { installLeanBackward } from './lean_backward.js';
 import { MetalaError } from '../util/errors.js';
 
 import { BACKENDS, setBackendShutdown, type BackendInfo, type BackendName } from './types.js';
@@ -109,6 +110,9 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   // Same values on every backend, no CPU-side ones per reduction gradient, and Tile's gradient as one
   // reduction instead of a slice per repetition (gradients.ts).
   registerGradientFixes();
+  // A backward pass that frees each activation's gradient and each op's saved tensors once used
+  // (tfjs keeps them all to the end of the pass; lean_backward.ts).
+  if (process.env['METALA_LEAN_BACKWARD'] !== 'off') installLeanBackward();
   applyFlagOverrides();
   current = info;
   setBackendShutdown(shutdownBackend);

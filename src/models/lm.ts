@@ -91,6 +91,13 @@ export class CausalLM implements TrainableModel {
         h = recompute((x) => this.block(i, x as tf.Tensor3D).h, [h], this.blockVars[i]!);
         continue;
       }
+      if (opts.wantState !== true && opts.states === undefined) {
+        // Training and scoring: the block in its own tidy frees every intermediate that the tape did
+        // not save for the backward pass (the tape keeps its own clones), as PyTorch frees what no
+        // saved tensor references; without it they all live until the gradient call ends.
+        h = tf.tidy(() => this.block(i, h).h);
+        continue;
+      }
       const r = this.block(i, h, { state: opts.states?.[i], wantState: opts.wantState });
       if (opts.wantState === true) states.push(r.state ?? {});
       h = r.h;

@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, markGpuStep } from './dist/src/backend/index.js';
+import { CausalLM } from './dist/src/models/lm.js';
+import { lmSchema } from './dist/src/models/lm_config.js';
+import { AdamW } from './dist/src/train/optim.js';
+import { crossEntropy } from './dist/src/train/loss.js';
+await initBackend('webgpu');
+const [d, L, B, T, V] = process.argv.slice(2).map(Number);
+const cfg = { ...lmSchema.parse({ d_model: d, n_layers: L, vocab_size: V, max_seq_len: T, mixer: { name: 'metala' } }), vocab_size: V };
+const model = new CausalLM(cfg, 0);
+const optim = new AdamW(model.params, { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
+const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % V);
+const labels = Int32Array.from({ length: B * T }, (_, i) => ids[(i + 1) % ids.length]);
+const batch = { ids, labels, batch: B, seqLen: T };
+const vars = [...model.params.vars.values()];
+const m = tf.backend().bufferManager;
+let peak = 0;
+const orig = m.acquireBuffer.bind(m);
+let livePeak = 0; let fwdLive = 0; let fwdUsed = 0; let fwdPeak = 0;
+m.acquireBuffer = (...a) => { const b = orig(...a); peak = Math.max(peak, m.numBytesUsed); livePeak = Math.max(livePeak, tf.engine().state.numBytes); return b; };
+const MB = (x) => (x / 2 ** 20).toFixed(1);
+const params = model.params.count() * 4;
+for (let s = 0; s < Number(process.env.STEPS ?? 4); s++) {
+  peak = 0; livePeak = 0;
+  markGpuStep();
+  const { value, grads } = tf.variableGrads(() => { const o = model.supervised(batch, { training: true }); const l = crossEntropy(o.logits, o.targets); fwdLive = tf.engine().state.numBytes; fwdUsed = m.numBytesUsed; fwdPeak = peak; return l; }, vars);
+  const named = {}; for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)] = g;
+  const n = optim.step(named, 1e-4, 1);
+  await value.data(); tf.dispose([value, n, ...Object.values(grads)]);
+  console.log(`step ${s}: fwd peak used ${MB(fwdPeak)} used at fwd end ${MB(fwdUsed)}; live peak ${MB(livePeak)} MB, live after fwd ${MB(fwdLive)} MB, peak used ${MB(peak)} MB, allocated ${MB(m.numBytesAllocated)} MB, used after ${MB(m.numBytesUsed)} MB, free buffers ${m.numFreeBuffers}, params ${MB(params)} MB`);
+}
