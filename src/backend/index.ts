@@ -165,7 +165,7 @@ function applyFlagOverrides(): void {
  * Marks the start of a training step: on webgpu the buffer pool then repeats the last step's
  * buffer choices, so the dispatch cache finds its bind groups (webgpu_pool.ts). No-op elsewhere.
  */
-export { markGpuStep } from './webgpu_pool.js';
+export { markGpuStep, takePeakBytesUsed } from './webgpu_pool.js';
 
 /** Release backend resources so the process can exit (Dawn keeps Node alive otherwise). */
 export async function shutdownBackend(): Promise<void> {

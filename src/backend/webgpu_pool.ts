@@ -33,6 +33,20 @@ let previous = new Map<string, GpuBufferLike[]>();
 let current = new Map<string, GpuBufferLike[]>();
 let patchedManager: BufferManagerInternals | undefined;
 const stats = { preferred: 0, other: 0 };
+/** The most bytes in use at once since the last takePeakBytesUsed (tensors' buffers; not the free ones the pool keeps). */
+let peakUsed = 0;
+
+/**
+ * The peak of GPU bytes in use (live tensors, and the ones freed but still owned by unsubmitted
+ * work) since the last call, then restarts from what is in use now: the number comparable with
+ * PyTorch's torch.cuda.max_memory_allocated. tf.memory().numBytesAllocatedInGPU adds the pool's
+ * free buffers to it. 0 when the webgpu pool is not patched.
+ */
+export function takePeakBytesUsed(): number {
+  const p = peakUsed;
+  peakUsed = patchedManager?.numBytesUsed ?? 0;
+  return p;
+}
 
 /** Marks the start of a training step (no-op unless the webgpu pool is patched). */
 export function markGpuStep(): void {
@@ -92,6 +106,7 @@ export function patchStepPool(): void {
       current.set(key, got);
     }
     got[k] = buffer;
+    if (m.numBytesUsed > peakUsed) peakUsed = m.numBytesUsed;
     return buffer;
   };
   patchedManager = m;

@@ -11,7 +11,7 @@ import { crossEntropy } from '../train/loss.js';
 import { replicaLosses, stackBatches } from '../train/stacked_batch.js';
 import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
-import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
+import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 
 export interface BenchCase {
   mixer: Record<string, unknown> & { name: string };
@@ -43,6 +43,8 @@ export interface BenchResult extends BenchCase {
   peak_bytes: number;
   /** webgpu: bytes of GPU buffers allocated by the backend's pool after the steps (tf.memory()). */
   gpu_bytes_allocated?: number;
+  /** webgpu: the most GPU bytes in use at once during one training step (as torch.cuda.max_memory_allocated; the pool's free buffers not counted). */
+  gpu_peak_bytes_used?: number;
   /** webgpu: fused kernel families left out for this case (METALA_NO_FUSED, or `bench --fused-off`). */
   fused_off?: string[];
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
@@ -191,6 +193,9 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   const base = { ...c, backend: backend.backend, device: backend.device, params: model.params.count() };
   try {
     for (let i = 0; i < warmup; i++) await trainStep();
+    takePeakBytesUsed();
+    await trainStep();
+    const peakUsed = takePeakBytesUsed();
     const stepMs = await timeIt(steps, trainStep);
     await infer();
     const inferMs = await timeIt(steps, infer);
@@ -234,7 +239,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     return {
       ...extra,
       ...dec,
-      ...(mem.numBytesAllocatedInGPU !== undefined ? { gpu_bytes_allocated: mem.numBytesAllocatedInGPU } : {}),
+      ...(mem.numBytesAllocatedInGPU !== undefined ? { gpu_bytes_allocated: mem.numBytesAllocatedInGPU, gpu_peak_bytes_used: peakUsed } : {}),
       ...base,
       train_step_ms: Math.round(stepMs * 10) / 10,
       train_tokens_per_s: Math.round((R * B * T * 1000) / stepMs),

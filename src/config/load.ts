@@ -7,7 +7,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, MetalaError } from '../util/errors.js';
 import { entryOf, suggest, unknownNameMessage } from '../util/registry.js';
-import { MIXERS } from '../mixers/registry.js';
+import { MIXERS, parseMixer } from '../mixers/registry.js';
 import { TASKS } from '../tasks/registry.js';
 import { BACKBONES } from '../models/registry.js';
 import { executorSchema, experimentSchema, type ExecutorConfig, type RunSpec } from './schema.js';
@@ -222,10 +222,9 @@ function validateRun(file: string, doc: Obj): Omit<RunSpec, 'run_id' | 'experime
   if ('mixer' in model) {
     const mixerDef = entryOf(MIXERS, model.mixer.name);
     if (mixerDef === undefined) throw new ConfigError(file, 'model.mixer.name', `${unknownNameMessage('mixer', model.mixer.name, Object.keys(MIXERS))}. Fix the name`);
-    const { name: mixerName, ...mixerRest } = model.mixer;
-    const mixerOpts = mixerDef.options.safeParse(mixerRest);
-    if (!mixerOpts.success) throw zodToConfigError(file, 'model.mixer', mixerOpts.error, mixerRest, () => Object.keys(mixerDef.options.shape));
-    withMixer = { ...model, mixer: { name: mixerName, ...(mixerOpts.data as Obj) } };
+    const parsed = parseMixer(model.mixer);
+    if (!parsed.ok) throw zodToConfigError(file, 'model.mixer', parsed.error, parsed.rest, () => Object.keys(mixerDef.options.shape));
+    withMixer = { ...model, mixer: parsed.mixer };
   }
   let resolved: RunSpec['model'];
   try {

@@ -17,7 +17,7 @@ import type { RunStatus, RunSummary } from '../results/store.js';
 import { assignParams, exportParams, saveCheckpointTensors } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { GpuBufferLimitError, MetalaError, RunError } from '../util/errors.js';
-import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
+import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
@@ -382,16 +382,21 @@ export async function recordEval(s: RunPlan, ev: EvalResult, val: EvalResult | u
   return (es.above !== undefined && v > es.above) || (es.below !== undefined && v < es.below);
 }
 
-/** The step's metrics.jsonl line, every train.log_every steps and at step 1. */
-export async function logStep(s: RunPlan, loss: number, lr: number, gn: number, tps: number): Promise<void> {
+/**
+ * The step's metrics.jsonl line, every train.log_every steps and at step 1. `peakBytes`: the GPU
+ * bytes in use at the step's peak when the caller took it (a stack takes it once for its replicas);
+ * by default the peak since the last line.
+ */
+export async function logStep(s: RunPlan, loss: number, lr: number, gn: number, tps: number, peakBytes?: number): Promise<void> {
   const { step } = s.state;
   if (step % s.spec.train.log_every !== 0 && step !== 1) return;
   // On webgpu, the bytes held by tfjs's buffer pool (live + free-listed): a pool that keeps growing
-  // is how a run ends in GPU out-of-memory after hundreds of steps.
+  // is how a run ends in GPU out-of-memory after hundreds of steps; and the most bytes in use at once.
   const pool = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
+  const peak = pool !== undefined ? (peakBytes ?? takePeakBytesUsed()) : undefined;
   await appendJsonl(join(s.dir, METRICS_FILE), {
     step, loss, lr, grad_norm: gn, tokens_per_s: Math.round(tps), epoch: Math.floor((step - 1) / s.stepsPerEpoch),
-    ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20) } : {}),
+    ...(pool !== undefined ? { gpu_pool_mb: Math.round(pool / 2 ** 20), gpu_peak_mb: Math.round(peak! / 2 ** 20) } : {}),
   });
 }
 

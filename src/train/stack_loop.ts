@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../config/schema.js';
-import { markGpuStep, releaseGpuPool, takeGpuError } from '../backend/index.js';
+import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { assignReplicaParams, exportReplicaParams } from '../checkpoint/io.js';
 import { BACKBONES } from '../models/registry.js';
 import type { TrainableModel } from '../models/types.js';
@@ -231,6 +231,7 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>): P
       const gpuError = await takeGpuError();
       if (gpuError !== undefined) throw new RunError(`${st.label}: GPU error at step ${step + 1}: ${gpuError}`);
       const dt = (performance.now() - t0) / 1000;
+      const peakBytes = takePeakBytesUsed(); // this step's, logged by every replica
       const evals: Replica[] = [];
       for (const [i, r] of replicas.entries()) {
         if (!r.active) continue;
@@ -246,7 +247,7 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>): P
         r.state.tokens += b.batch * b.seqLen;
         r.win.tokens += b.batch * b.seqLen;
         r.win.s += dt;
-        await logStep(r, loss[i]!, lrs[i]!, gn[i]!, (b.batch * b.seqLen) / dt);
+        await logStep(r, loss[i]!, lrs[i]!, gn[i]!, (b.batch * b.seqLen) / dt, peakBytes);
         if (r.state.step % r.evalEvery === 0 || r.state.step === r.totalSteps) evals.push(r);
       }
       const active = replicas.filter((r) => r.active);

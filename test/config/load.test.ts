@@ -175,3 +175,25 @@ describe('errors: one line, file and key path', () => {
     expect(errorOf(() => loadExperiment(f))).not.toContain('\n');
   });
 });
+
+describe('mixer options are parsed once (#18 B2)', () => {
+  it('the loader resolves a mixer block and the model build takes it as parsed', async () => {
+    const { vi } = await import('vitest');
+    const { MIXERS } = await import('../../src/mixers/registry.js');
+    const { BACKBONES } = await import('../../src/models/registry.js');
+    const { initBackend } = await import('../../src/backend/index.js');
+    await initBackend('cpu');
+    const { tinyConfig } = await import('../helpers/tiny.js');
+    const spies = [vi.spyOn(MIXERS.metala.options, 'safeParse'), vi.spyOn(MIXERS.metala.options, 'parse')];
+    const parses = (): number => spies.reduce((n, s) => n + s.mock.calls.length, 0);
+    try {
+      const spec = loadExperiment(tinyConfig().file).runs[0]!;
+      expect(parses()).toBe(1);
+      const model = BACKBONES[spec.model.backbone]!.create(spec.model, spec.seed);
+      expect(parses()).toBe(1);
+      model.dispose();
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+  });
+});
