@@ -10,11 +10,8 @@ import { initBackend, shutdownBackend } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { trainRun } from '../../src/train/loop.js';
 import { trainStack } from '../../src/train/stack_loop.js';
-import { CausalLM } from '../../src/models/lm.js';
-import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
-import { stackBatches } from '../../src/train/stacked_batch.js';
 import { expectClose } from '../helpers/close.js';
-import { batchOf, lossesAndGrads, perturb } from '../helpers/stacked.js';
+import { expectStackEqualsAlone } from '../helpers/stacked.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 const why = await webgpuOrWhy('webgpu stack test');
@@ -66,27 +63,10 @@ describe.skipIf(why !== undefined)('stacked causal LM on webgpu = its replicas a
     ['gla', { num_heads: 2, use_short_conv: true, conv_size: 3 }],
     ['based', { num_heads: 2, feature_dim: 4 }],
   ];
-  const [B, T, V, D] = [2, 64, 24, 16];
-  const SEEDS = [2, 5];
   for (const [mixer, opts] of cases) {
     it(`${mixer}: each replica's losses and gradients within 1e-4`, async () => {
       await initBackend('webgpu');
-      const cfg = { ...lmSchema.parse({ d_model: D, n_layers: 2, vocab_size: V, max_seq_len: T, mixer: { name: mixer, ...opts } }), vocab_size: V } as LmConfig;
-      const batches = SEEDS.map((s, r) => batchOf(100 + s, 9 + 4 * r, B, T, V));
-      const stacked = new CausalLM(cfg, SEEDS);
-      perturb(stacked, SEEDS);
-      const got = await lossesAndGrads(stacked, stackBatches(batches));
-      for (const [r, seed] of SEEDS.entries()) {
-        const alone = new CausalLM(cfg, seed);
-        perturb(alone, [seed]);
-        const want = await lossesAndGrads(alone, batches[r]!);
-        expect(Math.abs(got.losses[r]! - want.losses[0]!)).toBeLessThan(1e-4 * Math.abs(want.losses[0]!));
-        for (const [name, g] of want.grads) {
-          expectClose(got.grads.get(name)!.subarray(r * g.length, (r + 1) * g.length), g, { name: `${mixer} replica ${r} ∂${name}`, rtol: 1e-4 });
-        }
-        alone.dispose();
-      }
-      stacked.dispose();
+      await expectStackEqualsAlone(mixer, opts, { B: 2, T: 64, V: 24, D: 16, seeds: [2, 5], labelled: (r) => 9 + 4 * r, rtol: 1e-4 });
     }, 120_000);
   }
 });

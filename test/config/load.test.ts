@@ -184,7 +184,8 @@ describe('mixer options are parsed once (#18 B2)', () => {
     const { initBackend } = await import('../../src/backend/index.js');
     await initBackend('cpu');
     const { tinyConfig } = await import('../helpers/tiny.js');
-    const spies = [vi.spyOn(MIXERS.metala.options, 'safeParse'), vi.spyOn(MIXERS.metala.options, 'parse')];
+    const schema = MIXERS['metala']!.options;
+    const spies = [vi.spyOn(schema, 'safeParse'), vi.spyOn(schema, 'parse')];
     const parses = (): number => spies.reduce((n, s) => n + s.mock.calls.length, 0);
     try {
       const spec = loadExperiment(tinyConfig().file).runs[0]!;

@@ -1,7 +1,11 @@
 // Stacked-replica test helpers: per-replica batches, a deterministic perturbation of the parameters
 // that a replica and its model alone share, and each replica's loss and gradients.
 import * as tf from '@tensorflow/tfjs';
-import type { CausalLM } from '../../src/models/lm.js';
+import { expect } from 'vitest';
+import { CausalLM } from '../../src/models/lm.js';
+import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
+import { stackBatches } from '../../src/train/stacked_batch.js';
+import { expectClose } from './close.js';
 import { IGNORE_INDEX, type Batch } from '../../src/tasks/types.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { Rng } from '../../src/util/rng.js';
@@ -53,4 +57,32 @@ export async function lossesAndGrads(model: CausalLM, b: Batch): Promise<{ losse
   for (const [vn, g] of Object.entries(grads)) out.set(model.params.byVarName.get(vn)!, (await g.data()) as Float32Array);
   tf.dispose([value, kept!, ...Object.values(grads)]);
   return { losses, grads: out };
+}
+
+/**
+ * A causal LM with `mixer` built from `seeds` as one stack, against each seed's model alone, on
+ * each replica's own batch (`labelled(r)` labelled positions): every replica's loss and parameter
+ * gradients within `rtol`, all parameters moved off their inits first (perturb).
+ */
+export async function expectStackEqualsAlone(
+  mixer: string,
+  opts: Record<string, unknown>,
+  s: { B: number; T: number; V: number; D: number; seeds: number[]; labelled: (r: number) => number; rtol: number },
+): Promise<void> {
+  const cfg = { ...lmSchema.parse({ d_model: s.D, n_layers: 2, vocab_size: s.V, max_seq_len: s.T, mixer: { name: mixer, ...opts } }), vocab_size: s.V } as LmConfig;
+  const batches = s.seeds.map((seed, r) => batchOf(100 + seed, s.labelled(r), s.B, s.T, s.V));
+  const stacked = new CausalLM(cfg, s.seeds);
+  perturb(stacked, s.seeds);
+  const got = await lossesAndGrads(stacked, stackBatches(batches));
+  for (const [r, seed] of s.seeds.entries()) {
+    const alone = new CausalLM(cfg, seed);
+    perturb(alone, [seed]);
+    const want = await lossesAndGrads(alone, batches[r]!);
+    expect(Math.abs(got.losses[r]! - want.losses[0]!), `${mixer} replica ${r} loss`).toBeLessThanOrEqual(s.rtol * Math.abs(want.losses[0]!));
+    for (const [name, g] of want.grads) {
+      expectClose(got.grads.get(name)!.subarray(r * g.length, (r + 1) * g.length), g, { name: `${mixer} replica ${r} ∂${name}`, rtol: s.rtol });
+    }
+    alone.dispose();
+  }
+  stacked.dispose();
 }

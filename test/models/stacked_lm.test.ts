@@ -5,11 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { MIXERS } from '../../src/mixers/registry.js';
-import { CausalLM } from '../../src/models/lm.js';
-import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
-import { expectClose } from '../helpers/close.js';
-import { stackBatches } from '../../src/train/stacked_batch.js';
-import { batchOf, lossesAndGrads, perturb } from '../helpers/stacked.js';
+import { expectStackEqualsAlone } from '../helpers/stacked.js';
 
 const [B, T, V, D] = [2, 12, 24, 16];
 const SEEDS = [2, 5, 9];
@@ -36,23 +32,7 @@ describe('stacked causal LM = its replicas alone', () => {
   for (const [mixer, optsList] of Object.entries(CASES)) {
     for (const opts of optsList) {
       it(`${mixer} ${JSON.stringify(opts)}`, async () => {
-        const cfg = { ...lmSchema.parse({ d_model: D, n_layers: 2, vocab_size: V, max_seq_len: T, mixer: { name: mixer, ...opts } }), vocab_size: V } as LmConfig;
-        const batches = SEEDS.map((s, r) => batchOf(100 + s, 5 + 2 * r, B, T, V));
-        const stacked = new CausalLM(cfg, SEEDS);
-        perturb(stacked, SEEDS);
-        const got = await lossesAndGrads(stacked, stackBatches(batches));
-        for (const [r, seed] of SEEDS.entries()) {
-          const alone = new CausalLM(cfg, seed);
-          perturb(alone, [seed]);
-          const want = await lossesAndGrads(alone, batches[r]!);
-          expect(got.losses[r]).toBeCloseTo(want.losses[0]!, 5);
-          for (const [name, g] of want.grads) {
-            const all = got.grads.get(name)!;
-            expectClose(all.subarray(r * g.length, (r + 1) * g.length), g, { name: `${mixer} replica ${r} ∂${name}`, rtol: 1e-5 });
-          }
-          alone.dispose();
-        }
-        stacked.dispose();
+        await expectStackEqualsAlone(mixer, opts, { B, T, V, D, seeds: SEEDS, labelled: (r) => 5 + 2 * r, rtol: 1e-5 });
       });
     }
   }
