@@ -45,7 +45,17 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
     return exp;
   }
   if (o.dryRun) {
-    for (const r of runs) process.stdout.write(`${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${JSON.stringify(r.point)}\n`);
+    // With train.stack, which runs would train together (resume state read from --results).
+    const stackOf = new Map<RunSpec, string>();
+    if (runs.some((r) => r.train.stack !== undefined && r.train.stack !== 'off')) {
+      const { planStacks, runProgress } = await import('../train/stack_plan.js');
+      const on = o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto';
+      const groups = planStacks(exp.file, runs, on === 'auto' ? 'webgpu' : on, (r) => runProgress(o.results, r, o.force));
+      groups.forEach((g, i) => {
+        if (g.length > 1) for (const r of g) stackOf.set(r, ` (stack ${i + 1}: ${g.length} runs${on === 'auto' && r.train.stack === 'auto' ? ', if on webgpu' : ''})`);
+      });
+    }
+    for (const r of runs) process.stdout.write(`${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''} ${JSON.stringify(r.point)}${stackOf.get(r) ?? ''}\n`);
     return exp;
   }
   if ((o.jobs ?? 1) > 1 && runs.length > 1) {

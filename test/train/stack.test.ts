@@ -207,6 +207,15 @@ describe('which runs stack (stack_plan.ts)', () => {
 });
 
 describe('smoke sweep through the CLI (wasm)', () => {
+  it('--dry-run says which runs would train together', () => {
+    const r = spawnSync(process.execPath, [join(REPO, 'bin/metala.js'), 'train', 'configs/mqar-fig3-t256.yaml', '--dry-run', '--results', mkdtempSync(join(tmpdir(), 'metala-dry-'))], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(48);
+    expect(lines.filter((l) => l.endsWith('(stack 1: 4 runs)'))).toHaveLength(4);
+    expect(lines.filter((l) => l.endsWith('(stack 12: 4 runs)'))).toHaveLength(4);
+  });
+
   it('configs/smoke/mqar-sweep.yaml with train.stack=2 writes the run folders of train.stack=off', () => {
     const dir = mkdtempSync(join(tmpdir(), 'metala-stack-cli-'));
     const train = (results: string, stack: string): { status: number | null; stdout: string; stderr: string } =>
