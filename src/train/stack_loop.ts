@@ -310,8 +310,11 @@ export async function trainStack(specs: RunSpec[], opts: TrainOptions): Promise<
           e0 instanceof GpuBufferLimitError
             ? `${e0.message}. Stack fewer runs (train.stack) or set train.micro_batch_size (e.g. --set train.micro_batch_size=${Math.max(1, Math.floor(B / 2))})`
             : (asOutOfMemory(e0, st.label, specs[0]!.train.batch_size, opts.backend.backend)?.message ?? (e0 instanceof RunError ? e0.message : undefined));
+        // As trainRun alone: every replica still training records the failure in its summary; an
+        // error that is not a run's (a bug) is thrown on after that.
+        const message = why ?? (e0 as Error).message;
+        for (const r of st.replicas) if (r.active) await retire(st, r, outcomes, 'failed', { error: why !== undefined ? `${why}; ${keptMessage(r)}` : message });
         if (why === undefined) throw e0;
-        for (const r of st.replicas) if (r.active) await retire(st, r, outcomes, 'failed', { error: `${why}; ${keptMessage(r)}` });
       }
     }
   } catch (e) {
