@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../config/schema.js';
 import type { BackendInfo } from '../backend/index.js';
 import { BACKBONES } from '../models/registry.js';
-import type { TrainableModel } from '../models/types.js';
+import type { SupervisedOptions, TrainableModel } from '../models/types.js';
 import { getTask } from '../tasks/registry.js';
 import type { Batch, TaskData, TaskDef } from '../tasks/types.js';
 import { appendJsonl, atomicWriteFile, writeJson, CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE } from '../results/store.js';
@@ -327,18 +327,24 @@ async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<
   return { ...plan, base: { ...plan.base, params: model.params.count() }, model, optim, varList: [...model.params.vars.values()] };
 }
 
+/** How a training step computes its loss and gradients, from the run's train config. */
+export function stepOptions(t: RunSpec['train']): SupervisedOptions & { labelSmoothing?: number; micro?: number } {
+  return { training: true, recompute: t.recompute === true, labelSmoothing: t.label_smoothing, micro: t.micro_batch_size };
+}
+
+/** Gradients keyed by tf variable name → keyed by parameter name (what AdamW takes). */
+export function byParamName(model: TrainableModel, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+  const named: Record<string, tf.Tensor> = {};
+  for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
+  return named;
+}
+
 /** One optimizer step on batch b; returns its loss and pre-clip gradient norm (read back). */
 async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: number; gn: number }> {
   const t = s.spec.train;
   markGpuStep();
-  const { value, grads } = lossAndGrads(s.model, b, s.varList, {
-    training: true,
-    recompute: t.recompute === true,
-    labelSmoothing: t.label_smoothing,
-    micro: t.micro_batch_size,
-  });
-  const named: Record<string, tf.Tensor> = {};
-  for (const [vn, g] of Object.entries(grads)) named[s.model.params.byVarName.get(vn)!] = g;
+  const { value, grads } = lossAndGrads(s.model, b, s.varList, stepOptions(t));
+  const named = byParamName(s.model, grads);
   const gnorm = s.optim.step(named, lr, t.grad_clip);
   for (const g of Object.values(grads)) g.dispose();
   const loss = (await value.data())[0]!;

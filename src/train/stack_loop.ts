@@ -20,11 +20,13 @@ import {
   applyResume,
   asOutOfMemory,
   batchStream,
+  byParamName,
   keptMessage,
   logStep,
   prepareRun,
   recordEval,
   resumeError,
+  stepOptions,
   summaryOf,
   writeRunCheckpoint,
   type EvalResult,
@@ -214,16 +216,9 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>): P
       const lrs = replicas.map((r) => (r.active ? lrAt(r.state.step, r.totalSteps, r.spec.train) : 0));
       const t0 = performance.now();
       markGpuStep();
-      const t = replicas[0]!.spec.train;
-      const { losses, grads } = stackedLossAndGrads(st.model, batches, replicas.map((r) => (r.active ? 1 : 0)), st.varList, {
-        training: true,
-        recompute: t.recompute === true,
-        labelSmoothing: t.label_smoothing,
-        micro: t.micro_batch_size,
-      });
-      const named: Record<string, tf.Tensor> = {};
-      for (const [vn, g] of Object.entries(grads)) named[st.model.params.byVarName.get(vn)!] = g;
-      const norms = st.optim.stepReplicas(named, lrs, replicas.map((r) => r.spec.train.grad_clip));
+      const weights = replicas.map((r) => (r.active ? 1 : 0));
+      const { losses, grads } = stackedLossAndGrads(st.model, batches, weights, st.varList, stepOptions(replicas[0]!.spec.train));
+      const norms = st.optim.stepReplicas(byParamName(st.model, grads), lrs, replicas.map((r) => r.spec.train.grad_clip));
       tf.dispose(Object.values(grads));
       const loss = await losses.data();
       const gn = await norms.data();
