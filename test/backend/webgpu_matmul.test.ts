@@ -50,14 +50,16 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
   afterEach(() => {
     delete process.env['METALA_MATMUL_TILE'];
     delete process.env['METALA_MATMUL_TARGET_WORKGROUPS'];
+    delete process.env['METALA_MATMUL_KERNEL'];
   });
   afterAll(async () => {
     await shutdownBackend();
   });
 
-  for (const tile of Object.keys(TILES)) {
-    it(`tile ${tile}: = the float64 product for both transposes, ragged sizes and batch broadcasting`, async () => {
+  for (const [tile, kernel] of Object.keys(TILES).flatMap((t) => [[t, 'pipelined'], [t, 'staged']] as const)) {
+    it(`tile ${tile}, ${kernel} kernel: = the float64 product for both transposes, ragged and vec4 sizes, batch broadcasting`, async () => {
       process.env['METALA_MATMUL_TILE'] = tile;
+      process.env['METALA_MATMUL_KERNEL'] = kernel;
       const before = tiledMatmulLaunches();
       const cases = [
         dims(1, 1, 37, 29, 45, false, false),
@@ -65,6 +67,13 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
         dims(2, 2, 65, 129, 33, true, false),
         dims(3, 1, 64, 64, 17, true, true),
         dims(1, 2, 19, 131, 9, false, false),
+        // contiguous axes that are multiples of 4 (the pipelined kernel's vec4 loads), with and
+        // without a ragged last tile, in all four transposes
+        dims(1, 1, 132, 68, 44, false, false),
+        dims(2, 2, 128, 128, 36, true, false),
+        dims(1, 2, 20, 136, 24, false, true),
+        dims(3, 1, 128, 64, 64, true, true),
+        dims(1, 1, 64, 128, 40, false, true),
       ];
       for (const [i, d] of cases.entries()) {
         const r = await check(d, 10 * i + 1);
@@ -73,7 +82,7 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
       }
       expect(tiledMatmulLaunches() - before).toBe(cases.length);
       expect(await takeGpuError()).toBeUndefined();
-    });
+    }, 30_000);
   }
 
   it('splits a long K over workgroups and adds the partial products (weight-gradient shape)', async () => {
@@ -86,6 +95,13 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
     const d2 = dims(2, 2, 20, 20, 1999, false, true);
     expect(pickSplits(d2, TILES.small)).toEqual({ splits: 4, kChunk: 504 }); // 1999 = 3·504 + 487
     expect((await check(d2, 9)).rel).toBeLessThan(1e-5);
+    // vec4 operands with a split count that does not divide K, on both kernels
+    for (const kernel of ['pipelined', 'staged']) {
+      process.env['METALA_MATMUL_KERNEL'] = kernel;
+      expect((await check(dims(1, 1, 64, 72, 2008, true, false), 15)).rel, kernel).toBeLessThan(1e-5);
+    }
+    process.env['METALA_MATMUL_KERNEL'] = 'fast';
+    expect(() => tf.matMul(tf.ones([20, 20]), tf.ones([20, 20]))).toThrow(/METALA_MATMUL_KERNEL: 'fast' is not staged or pipelined/);
   });
 
   it('rank-4 operands keep their outer shape; vector-shaped products fall back to tfjs and agree', async () => {

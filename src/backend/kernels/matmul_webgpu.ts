@@ -217,6 +217,162 @@ fn main(index : i32) {
   return lines.join('\n');
 }
 
+/**
+ * The two forms of the tiled kernel (METALA_MATMUL_KERNEL): `staged` loads each BK slice of A and B
+ * element by element, stores it, waits and computes; `pipelined` loads whole vec4s where an operand's
+ * contiguous axis is a multiple of 4, holds the next slice's loads in registers while it computes on
+ * the current one (the global-load latency hides behind the FMAs, as CUTLASS's register prefetch),
+ * and drops the bounds checks that the compile-time sizes prove unnecessary.
+ */
+export type MatmulKernel = 'staged' | 'pipelined';
+
+export function matmulKernel(): MatmulKernel {
+  const v = process.env['METALA_MATMUL_KERNEL'] ?? '';
+  if (v === '') return 'pipelined';
+  if (v !== 'staged' && v !== 'pipelined') throw new MetalaError(`METALA_MATMUL_KERNEL: '${v}' is not staged or pipelined. Unset it, or set one of them`);
+  return v;
+}
+
+/** Whether an operand is read as vec4s: its contiguous axis (K unless transposed) is a multiple of 4. */
+export function vec4Operands(d: MatmulDims): [boolean, boolean] {
+  return [(d.transA ? d.M : d.K) % 4 === 0, (d.transB ? d.K : d.N) % 4 === 0];
+}
+
+/**
+ * WGSL of the pipelined product (same output layout as matmulSource). A's slice is staged as
+ * As[k][m/4] (vec4 over m), B's as Bs[k][n/4]; an operand contiguous along k is transposed on its
+ * way into workgroup memory (4 component stores per vec4), one contiguous along m or n is copied
+ * as whole vec4s.
+ */
+export function pipelinedSource(d: MatmulDims, t: MatmulTile, kChunk: number, splits: number): string {
+  const { BM, BN, BK, TM, TN } = t;
+  const NT = (BM / TM) * (BN / TN);
+  const NTX = BN / TN;
+  const NTY = BM / TM;
+  const [vecA, vecB] = vec4Operands(d);
+  // Bounds checks the sizes cannot prove away: rows of the last tile, columns, and a K that the
+  // splits do not cut into whole BK slices (every kChunk is a multiple of BK).
+  const checkM = d.M % BM !== 0;
+  const checkN = d.N % BN !== 0;
+  const checkK = d.K % kChunk !== 0;
+  const comp = ['x', 'y', 'z', 'w'];
+  const lines: string[] = [];
+  lines.push(`
+const M = ${d.M}; const N = ${d.N}; const K = ${d.K};
+const BATCH = ${d.batch}; const SPLITS = ${splits}; const KCHUNK = ${kChunk};
+const A_BATCH_STRIDE = ${d.batchA === 1 ? 0 : d.M * d.K};
+const B_BATCH_STRIDE = ${d.batchB === 1 ? 0 : d.K * d.N};
+var<workgroup> As : array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> Bs : array<vec4<f32>, ${(BK * BN) / 4}>;
+
+fn main(index : i32) {
+  guard(index);
+  let tid = i32(localIndex);
+  let tileM = i32(workgroupId.y) * ${BM};
+  let tileN = i32(workgroupId.x) * ${BN};
+  let zs = i32(workgroupId.z);
+  let b = zs / SPLITS;
+  let split = zs % SPLITS;
+  let aBase = b * A_BATCH_STRIDE;
+  let bBase = b * B_BATCH_STRIDE;
+  let tx = tid % ${NTX};
+  let ty = tid / ${NTX};
+  let kBegin = split * KCHUNK;
+  let kEnd = min(K, kBegin + KCHUNK);`);
+  // One operand's loads into registers (`load`) and their stores into workgroup memory (`store`).
+  // rows = the tile's extent along M (A) or N (B); contiguous along k unless `alongRows`.
+  interface Plan { decl: string[]; load: string[]; store: string[] }
+  const plan = (name: 'A' | 'B', rows: number, vec: boolean, alongRows: boolean, checkRows: boolean): Plan => {
+    const reg = name === 'A' ? 'ra' : 'rb';
+    const shared = name === 'A' ? 'As' : 'Bs';
+    const base = name === 'A' ? 'aBase' : 'bBase';
+    const tile0 = name === 'A' ? 'tileM' : 'tileN';
+    const R = name === 'A' ? 'M' : 'N';
+    const width = vec ? 4 : 1;
+    const units = (rows * BK) / width;
+    const per = Math.ceil(units / NT);
+    const partial = units % NT !== 0;
+    const decl: string[] = [];
+    const load: string[] = [];
+    const store: string[] = [];
+    for (let r = 0; r < per; r++) {
+      decl.push(`  var ${reg}${r} = ${vec ? 'vec4<f32>(0.0)' : '0.0'};`);
+      const e = `tid + ${r * NT}`;
+      // (row, k) of the unit's first element and its flat index in the operand
+      let row: string;
+      let kk: string;
+      let idx: string;
+      if (alongRows) {
+        // stored [K, rows]: consecutive units run along the rows
+        const perK = rows / width;
+        kk = `e / ${perK}`;
+        row = `(e % ${perK}) * ${width}`;
+        idx = `${base} + (k0 + kk) * ${R} + ${tile0} + rr`;
+      } else {
+        // stored [rows, K]: consecutive units run along k
+        const perRow = BK / width;
+        row = `e / ${perRow}`;
+        kk = `(e % ${perRow}) * ${width}`;
+        idx = `${base} + (${tile0} + rr) * K + k0 + kk`;
+      }
+      const conds: string[] = [];
+      if (partial) conds.push(`e < ${units}`);
+      if (checkRows) conds.push(`${tile0} + rr < ${R}`);
+      if (checkK) conds.push('k0 + kk < kEnd');
+      const read = vec ? `${name}[(${idx}) / 4]` : `${name}[${idx}]`;
+      const guarded = conds.length === 0 ? `${reg}${r} = ${read};` : `if (${conds.join(' && ')}) { ${reg}${r} = ${read}; }`;
+      load.push(`    { let e = ${e}; let rr = ${row}; let kk = ${kk}; ${reg}${r} = ${vec ? 'vec4<f32>(0.0)' : '0.0'}; ${guarded} }`);
+      // workgroup stores: the slice is [BK][rows/4] vec4s
+      const st: string[] = [];
+      if (alongRows && vec) st.push(`${shared}[kk * ${rows / 4} + rr / 4] = ${reg}${r};`);
+      else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${comp[c]};`);
+      else st.push(`${shared}[kk * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r};`);
+      const body = `let e = ${e}; let rr = ${row}; let kk = ${kk}; ${st.join(' ')}`;
+      store.push(partial ? `    { let e = ${e}; if (e < ${units}) { let rr = ${row}; let kk = ${kk}; ${st.join(' ')} } }` : `    { ${body} }`);
+    }
+    return { decl, load, store };
+  };
+  const pa = plan('A', BM, vecA, d.transA, checkM);
+  const pb = plan('B', BN, vecB, !d.transB, checkN);
+  for (let i = 0; i < TM; i++) for (let q = 0; q < TN / 4; q++) lines.push(`  var acc${i}_${q} = vec4<f32>(0.0);`);
+  lines.push(...pa.decl, ...pb.decl);
+  lines.push('  { let k0 = kBegin;', ...pa.load, ...pb.load, '  }');
+  // A constant trip count keeps the barriers in uniform control flow; the prefetch of slice it + 1
+  // is issued after the barrier, so its loads are in flight while slice it is multiplied.
+  lines.push(`  for (var it = 0; it < ${kChunk / BK}; it++) {`, ...pa.store, ...pb.store, '    workgroupBarrier();');
+  lines.push(`    if (it + 1 < ${kChunk / BK}) {
+      let k0 = kBegin + (it + 1) * ${BK};`, ...pa.load, ...pb.load, '    }');
+  lines.push(`    for (var kk = 0; kk < ${BK}; kk++) {`);
+  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ${p * NTY} + ty];`);
+  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + ${q * NTX} + tx];`);
+  for (let i = 0; i < TM; i++) {
+    for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${comp[i % 4]}), b${q}, acc${i}_${q});`);
+  }
+  lines.push(`    }
+    workgroupBarrier();
+  }
+  let outBase = (split * BATCH + b) * M * N;`);
+  const vecOut = d.N % 4 === 0;
+  for (let i = 0; i < TM; i++) {
+    const row = `tileM + ${Math.floor(i / 4) * 4 * NTY} + 4 * ty + ${i % 4}`;
+    lines.push(`  { let m = ${row};`);
+    if (checkM) lines.push('    if (m < M) {');
+    for (let q = 0; q < TN / 4; q++) {
+      const col = `tileN + ${q * 4 * NTX} + 4 * tx`;
+      if (vecOut) {
+        const st = `result[(outBase + m * N + n) / 4] = acc${i}_${q};`;
+        lines.push(`      { let n = ${col}; ${checkN ? `if (n < N) { ${st} }` : st} }`);
+      } else {
+        for (let c = 0; c < 4; c++) lines.push(`      { let n = ${col} + ${c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${comp[c]}; } }`);
+      }
+    }
+    if (checkM) lines.push('    }');
+    lines.push('  }');
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
 class TiledMatmulProgram {
   readonly variableNames = ['A', 'B'];
   readonly outputShape: number[];
@@ -227,27 +383,30 @@ class TiledMatmulProgram {
   readonly shaderKey: string;
   /** 4 when N % 4 = 0: the output is bound as vec4<f32> (matmulSource stores whole groups). */
   readonly outputComponent: number;
-  /** The inputs stay scalar arrays whatever the output is. */
-  readonly variableComponents = [1, 1];
+  /** staged: the inputs are scalar arrays; pipelined: vec4 arrays where vec4Operands allows. */
+  readonly variableComponents: number[];
 
   constructor(
     private readonly d: MatmulDims,
     private readonly tile: MatmulTile,
     private readonly splits: number,
     private readonly kChunk: number,
+    private readonly kernel: MatmulKernel,
   ) {
     const { BM, BN, TM, TN } = tile;
+    const [vecA, vecB] = vec4Operands(d);
+    this.variableComponents = kernel === 'pipelined' ? [vecA ? 4 : 1, vecB ? 4 : 1] : [1, 1];
     this.outputShape = splits === 1 ? [d.batch, d.M, d.N] : [splits, d.batch, d.M, d.N];
     this.workgroupSize = [(BM / TM) * (BN / TN), 1, 1];
     this.outputComponent = d.N % 4 === 0 ? 4 : 1;
     this.dispatch = [Math.ceil(d.N / BN), Math.ceil(d.M / BM), d.batch * splits];
     const t = tile;
-    this.shaderKey = `metala_matmul_${d.batch}_${d.batchA}_${d.batchB}_${d.M}_${d.N}_${d.K}_${d.transA}_${d.transB}_${t.BM}_${t.BN}_${t.BK}_${t.TM}_${t.TN}_${splits}_${kChunk}`;
+    this.shaderKey = `metala_matmul_${kernel}_${d.batch}_${d.batchA}_${d.batchB}_${d.M}_${d.N}_${d.K}_${d.transA}_${d.transB}_${t.BM}_${t.BN}_${t.BK}_${t.TM}_${t.TN}_${splits}_${kChunk}`;
   }
 
   getUserCode(): string {
     const nan = this.outputComponent === 4 ? 'vec4<f32>(uniforms.NAN)' : 'uniforms.NAN';
-    return `fn guard(index : i32) { if (index < 0) { result[0] = ${nan}; } }\n${matmulSource(this.d, this.tile, this.kChunk, this.splits)}`;
+    return `fn guard(index : i32) { if (index < 0) { result[0] = ${nan}; } }\n${(this.kernel === 'pipelined' ? pipelinedSource : matmulSource)(this.d, this.tile, this.kChunk, this.splits)}`;
   }
 }
 
@@ -290,7 +449,7 @@ export function runTiledMatmul(backend: unknown, a: tf.TensorInfo, b: tf.TensorI
   const { splits, kChunk } = pickSplits(d, tile);
   // WebGPU allows 65,535 workgroups per dimension: z carries batch × splits.
   if (d.batch * splits > 65535) throw new MetalaError(`tiled matmul: batch ${d.batch} × ${splits} K splits is over WebGPU's 65,535 workgroups per dimension`);
-  const out = be.runWebGPUProgram(new TiledMatmulProgram(d, tile, splits, kChunk), [a, b], 'float32');
+  const out = be.runWebGPUProgram(new TiledMatmulProgram(d, tile, splits, kChunk, matmulKernel()), [a, b], 'float32');
   if (splits === 1) return out;
   const n = d.batch * d.M * d.N;
   const sum = be.runWebGPUProgram(new SumSplitsProgram(n, splits), [out], 'float32');
