@@ -8,7 +8,7 @@
 //   tensorflow @tensorflow/tfjs-node-gpu or -node, only if the user installed one
 import * as tf from '@tensorflow/tfjs';
 import { registerGradientFixes } from './gradients.js';
-import { installLeanBackward } from './lean_backward.js';
+import { installLeanBackward, installLeanSaves } from './lean_backward.js';
 import { MetalaError } from '../util/errors.js';
 
 import { BACKENDS, setBackendShutdown, type BackendInfo, type BackendName } from './types.js';
@@ -119,6 +119,11 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   // (d 512, 8 layers, 8K tokens: 5.68 GB in use at the peak either way). METALA_LEAN_BACKWARD=on|off.
   const lean = process.env['METALA_LEAN_BACKWARD'] ?? (info.backend === 'webgpu' ? 'off' : 'on');
   installLeanBackward(lean !== 'off');
+  // Saved tensors as second references, not Identity kernels + tape nodes (host time per step).
+  // METALA_LEAN_SAVES=off restores tfjs's clones (for an A/B).
+  const saves = process.env['METALA_LEAN_SAVES'] ?? 'on';
+  if (saves !== 'on' && saves !== 'off') throw new MetalaError(`METALA_LEAN_SAVES: '${saves}' is not on or off. Unset it, or set on or off`);
+  installLeanSaves(saves === 'on');
   applyFlagOverrides();
   current = info;
   setBackendShutdown(shutdownBackend);

@@ -57,6 +57,46 @@ function nodesBetween(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode
     .map((n) => ({ ...n, inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => fromX.has(t.id))) }));
 }
 
+interface SavingEngine {
+  state: { gradientDepth: number };
+  backend: { incRef(dataId: object): void };
+  /** What saveTensorsForBackwardMode and a customGrad's save call for each saved tensor. */
+  clone(x: tf.Tensor): tf.Tensor;
+  trackTensor(t: tf.Tensor, backend: unknown): void;
+  nextTensorId(): number;
+}
+
+let tfjsClone: SavingEngine['clone'] | undefined;
+
+/**
+ * Saving an op's tensors for its backward without tfjs's clone (idempotent; `on = false` puts
+ * tfjs's back). tfjs-core's Engine.clone, which saves every tensor an op's gradient needs, runs
+ * the Identity kernel and records the clone as a tape node, so that a gradient of the gradient
+ * can flow through it. At MetaLA d 128, 2 layers that is 190 of a training step's 763 kernel
+ * calls, and as many tape nodes that every reverse pass filters (host time only: Identity moves no
+ * data). Here the saved tensor is a second reference to the same data, counted as the Identity
+ * kernel counts it (engine-side track, backend-side incRef), without the kernel call or the tape
+ * node. The tape node matters only when the saving op itself runs inside a nested gradient
+ * (gradient depth ≥ 2: a gradient of a gradient); there tfjs's clone still runs.
+ */
+export function installLeanSaves(on = true): void {
+  const engine = tf.engine() as unknown as SavingEngine;
+  const proto = Object.getPrototypeOf(engine) as SavingEngine;
+  tfjsClone ??= proto.clone;
+  if (!on) {
+    proto.clone = tfjsClone;
+    return;
+  }
+  const original = tfjsClone;
+  proto.clone = function leanClone(this: SavingEngine, x: tf.Tensor): tf.Tensor {
+    if (this.state.gradientDepth > 1) return original.call(this, x);
+    const ref = new tf.Tensor(x.shape, x.dtype, x.dataId, this.nextTensorId());
+    this.trackTensor(ref, this.backend);
+    this.backend.incRef(x.dataId);
+    return ref;
+  };
+}
+
 let tfjsGradients: EngineInternals['gradients'] | undefined;
 let lean: EngineInternals['gradients'] | undefined;
 
