@@ -53,6 +53,21 @@ export const BEST_RUN_DETAILS: readonly Dim[] = [
 ];
 
 /**
+ * Epochs a run trained: steps × batch size / training examples, for tasks with a fixed training set
+ * (MQAR's task.train_examples); two decimals, so a run stopped mid-epoch shows how far it got.
+ */
+export function epochsTrained(r: RunRecord): number | undefined {
+  const examples = taskNumber(r, 'train_examples');
+  const batch = r.config.train?.batch_size;
+  const steps = r.summary.steps;
+  if (examples === undefined || typeof batch !== 'number' || typeof steps !== 'number') return undefined;
+  return Math.round((100 * steps * batch) / examples) / 100;
+}
+
+/** BEST_RUN_DETAILS with the epochs the best run trained beside its lr (the MQAR tables). */
+export const BEST_RUN_DETAILS_WITH_EPOCHS: readonly Dim[] = [BEST_RUN_DETAILS[0]!, { name: 'best_epochs', of: epochsTrained }, ...BEST_RUN_DETAILS.slice(1)];
+
+/**
  * Where a run trained, short: backend plus the adapter's device name (summary.device is
  * "vendor / device / driver" on webgpu), e.g. "webgpu nvidia-h200"; undefined when not recorded.
  */

@@ -32,9 +32,9 @@ async function writeRun(resultsDir: string, f: Fixture): Promise<void> {
     experiment,
     run_id: id,
     ...(f.variant === undefined ? {} : { variant: f.variant }),
-    task: { name: f.task ?? 'mqar', vocab_size: 8192, input_seq_len: f.T, num_kv_pairs: f.kv },
+    task: { name: f.task ?? 'mqar', vocab_size: 8192, input_seq_len: f.T, num_kv_pairs: f.kv, train_examples: 1000 },
     model: { backbone: 'lm', d_model: f.d, n_layers: 2, mixer: { name: f.mixer } },
-    train: { lr: f.lr, epochs: 64 },
+    train: { lr: f.lr, epochs: 64, batch_size: 25 },
     seed: 123,
   };
   const summary = {
@@ -178,12 +178,12 @@ describe('runReport', () => {
 
   it('writes Fig. 3 long-format CSV that parses back', async () => {
     const rows = parseCsv(await readFile(join(out, 'mqar.csv'), 'utf8'));
-    expect(rows[0]).toEqual(['mixer', 'seq_len', 'num_kv_pairs', 'd_model', 'accuracy', 'n_runs', 'best_lr', 'best_run_id', 'best_step', 'best_device', 'n_unfinished']);
+    expect(rows[0]).toEqual(['mixer', 'seq_len', 'num_kv_pairs', 'd_model', 'accuracy', 'n_runs', 'best_lr', 'best_epochs', 'best_run_id', 'best_step', 'best_device', 'n_unfinished']);
     const body = rows.slice(1);
     expect(body.every((r) => r.length === rows[0]!.length)).toBe(true);
     const find = (mixer: string, T: string, d: string) => body.find((r) => r[0] === mixer && r[1] === T && r[3] === d);
-    expect(find('softmax', '256', '64')).toEqual(['softmax', '256', '16', '64', '99.1', '3', '0.001', 'run001', '100', 'cpu test', '0']);
-    expect(find('metala', '256', '128')!.slice(4)).toEqual(['95', '2', '0.001', 'run004', '100', 'cpu test', '1']);
+    expect(find('softmax', '256', '64')).toEqual(['softmax', '256', '16', '64', '99.1', '3', '0.001', '2.5', 'run001', '100', 'cpu test', '0']);
+    expect(find('metala', '256', '128')!.slice(4)).toEqual(['95', '2', '0.001', '2.5', 'run004', '100', 'cpu test', '1']);
     // Placed but not evaluated: empty accuracy, never 0.
     expect(find('gla', '256', '64')!.slice(4, 7)).toEqual(['', '0', '']);
     expect(find('softmax', '512', '64')).toBeUndefined();
@@ -207,12 +207,12 @@ describe('runReport', () => {
   it('writes Tab. A7 CSV with paper and delta columns', async () => {
     const rows = parseCsv(await readFile(join(out, 'mqar_hard.csv'), 'utf8'));
     expect(rows[0]).toEqual([
-      'mixer', 'seq_len', 'num_kv_pairs', 'd_model', 'accuracy', 'n_runs', 'best_lr', 'best_run_id', 'best_step', 'best_device', 'n_unfinished', 'paper', 'delta',
+      'mixer', 'seq_len', 'num_kv_pairs', 'd_model', 'accuracy', 'n_runs', 'best_lr', 'best_epochs', 'best_run_id', 'best_step', 'best_device', 'n_unfinished', 'paper', 'delta',
     ]);
     const metala64 = rows.find((r) => r[0] === 'metala' && r[3] === '64')!;
-    expect(metala64).toEqual(['metala', '512', '80', '64', '30', '2', '0.001', 'run011', '100', 'cpu test', '0', '28.5', '1.5']);
+    expect(metala64).toEqual(['metala', '512', '80', '64', '30', '2', '0.001', '2.5', 'run011', '100', 'cpu test', '0', '28.5', '1.5']);
     const softmax128 = rows.find((r) => r[0] === 'softmax' && r[3] === '128')!;
-    expect(softmax128).toEqual(['softmax', '512', '80', '128', '', '0', '', '', '', '', '0', '>99.0', '']);
+    expect(softmax128).toEqual(['softmax', '512', '80', '128', '', '0', '', '', '', '', '', '0', '>99.0', '']);
     expect(rows.length).toBe(1 + 7);
   });
 

@@ -3,7 +3,7 @@
 // Cell = max test accuracy over the LR sweep, as the paper reports and Zoology's plots compute.
 import type { Key } from '../types.js';
 import {
-  BEST_RUN_DETAILS,
+  BEST_RUN_DETAILS_WITH_EPOCHS,
   bestAccuracyPct,
   compareMixerLabels,
   dModelDim,
@@ -51,9 +51,9 @@ export const fig3_mqar = defineTable({
   value: bestAccuracyPct,
   aggregate: 'max',
   format: pct1,
-  bestRunDetails: BEST_RUN_DETAILS,
+  bestRunDetails: BEST_RUN_DETAILS_WITH_EPOCHS,
   notes: [
-    'Cell = max of summary.best.accuracy over the runs of the cell (the LR sweep: np.logspace(-4, -2, 4), plus np.logspace(-5, -3, 4) at seq 512). How many runs each cell maxed over (n_runs) and the best run\'s lr (best_lr) are in mqar.csv, one line per cell.',
+    'Cell = max of summary.best.accuracy over the runs of the cell (the LR sweep: np.logspace(-4, -2, 4), plus np.logspace(-5, -3, 4) at seq 512). How many runs each cell maxed over (n_runs), the best run\'s lr (best_lr) and the epochs it trained (best_epochs) are in mqar.csv, one line per cell.',
     'Fig. 3 settings are T=256 kv=16 and T=512 kv=64; other (T, kv) columns are extra runs (e.g. smoke configs) and come after them.',
     'Runs of configs/mqar-short.yaml (experiment mqar/fig3-short) use a cut budget on one GPU (an H100, and from the fifth session an H200 with the same compute and more memory bandwidth; each cell\'s best_device in mqar.csv says which): one or two lrs per length (see the config) and 3 / 2 epochs instead of 64 (the first session\'s T=256 runs: 4); those stopped by --max-minutes show `*`, and their steps reached are in each run\'s summary.json. Early MQAR accuracy stays near 0 until the model finds the recall mechanism, so unfinished cells say nothing about the ranking.',
     'Runs of configs/mqar-fig3-t256.yaml (experiment mqar/fig3-t256) follow the protocol at T=256 with the paper\'s four lrs for all six mixers at d 64 and 128, except: 16 epochs instead of 64 (the cosine spans those 16). The four lrs of a cell train as one stacked model (train.stack), which gives each run the numbers it has alone (tested), so stacking is no difference from the protocol.',
