@@ -2,7 +2,7 @@
 // Per run: results/<experiment>/<run-id>/{config.json, metrics.jsonl, summary.json, checkpoint/}.
 // Finished runs are skipped; unfinished ones resume from their last checkpoint, replaying the
 // same data order (per-epoch shuffles derive from the seed and the epoch number).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -259,6 +259,11 @@ export async function prepareRun(spec: RunSpec, opts: TrainOptions, dir: string)
       throw resumeError(ckptDir, e);
     }
   } else if (opts.force) {
+    await atomicWriteFile(join(dir, METRICS_FILE), '');
+  } else if (existsSync(join(dir, METRICS_FILE)) && statSync(join(dir, METRICS_FILE)).size > 0) {
+    // A run folder whose checkpoint is gone (e.g. results copied back from a GPU machine without
+    // their checkpoints): the run starts over, so the lines of the earlier attempt go.
+    opts.notice?.(`${spec.experiment}/${spec.run_id}: no checkpoint to resume from; training from step 0 (the earlier metrics.jsonl is replaced)`);
     await atomicWriteFile(join(dir, METRICS_FILE), '');
   }
   return {

@@ -3,7 +3,7 @@
 // `interrupted` run and a re-run says where it resumes, metrics.jsonl has no replayed steps,
 // orphaned checkpoint.tmp-* folders are removed, and corrupt run state is a one-line error.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +143,23 @@ describe('run folder', () => {
     const again = spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', dir, '--max-minutes', '0.02'], { env, encoding: 'utf8' });
     expect(again.stderr).toContain(`resuming tiny/${spec.run_id} from step ${ckpt.step}`);
     const s = steps(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8'));
+    expect(new Set(s).size).toBe(s.length);
+    expect(s.slice().sort((x, y) => x - y)).toEqual(s);
+  });
+
+  it('a run folder without its checkpoint (copied back without it) trains from step 0 and replaces the earlier metrics', async () => {
+    const { dir, file } = tinyConfig();
+    writeFileSync(file, TINY_CONFIG.replace(/^train: .*$/m, 'train: { batch_size: 16, max_steps: 4000, lr: 3.0e-3, eval_every: 2000, log_every: 1, checkpoint_every: 1000 }'));
+    const spec = loadExperiment(file).runs[0]!;
+    const runDir = join(dir, 'tiny', spec.run_id);
+    spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', dir, '--max-minutes', '0.02'], { env, encoding: 'utf8' });
+    const first = steps(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8'));
+    expect(first.length).toBeGreaterThan(3);
+    rmSync(join(runDir, 'checkpoint'), { recursive: true });
+    const again = spawnSync(process.execPath, [CLI, 'train', file, '--backend', 'cpu', '--results', dir, '--max-minutes', '0.01'], { env, encoding: 'utf8' });
+    expect(again.stderr).toContain(`tiny/${spec.run_id}: no checkpoint to resume from; training from step 0`);
+    const s = steps(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8'));
+    expect(s[0]).toBe(1);
     expect(new Set(s).size).toBe(s.length);
     expect(s.slice().sort((x, y) => x - y)).toEqual(s);
   });
