@@ -5,6 +5,7 @@
 import { copyFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { checkoutCommit } from '../util/git.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'esbuild'],
     logLevel: 'warning',
     banner: { js: '#!/usr/bin/env node' },
+    // summary.json's git_commit: this checkout's, not that of the tree the bundle later runs in.
+    define: { __METALA_BUNDLE_COMMIT__: JSON.stringify(checkoutCommit() ?? 'unknown') },
     plugins: [noCanvas],
   });
   // The image decoder runs in worker_threads: its entry is a second file beside metala.cjs.
