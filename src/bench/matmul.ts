@@ -54,6 +54,9 @@ export function parseMatmulSpec(spec: string): MatmulCase {
   return { spec, batch, M, N, K, transA: flags.includes('ta'), transB: flags.includes('tb') };
 }
 
+/** Milliseconds of back-to-back products before each timing on webgpu (clock ramp-up). */
+const WARM_MS = 500;
+
 /**
  * ms per product: `reps` products issued back to back, then one read-back (the queue runs them in
  * order). `gpu` is the GPU's busy time from pass timestamps (NaN without them), `wall` the host clock.
@@ -62,7 +65,11 @@ async function timeProduct(a: tf.Tensor, b: tf.Tensor, c: MatmulCase, reps: numb
   const timing = tf.getBackend() === 'webgpu' ? await import('../backend/webgpu_timing.js') : undefined;
   const gpuClock = timing?.gpuTimingAvailable() === true;
   const once = (): tf.Tensor => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
-  for (let i = 0; i < warmup; i++) {
+  // At least `warmup` products, and on a GPU at least WARM_MS of them: an idle GPU runs at a low
+  // clock until it has been busy a while (an H200 idled at 345 MHz of 1,980), and a few short
+  // products left the same tfjs kernel timed up to 4x apart between invocations of one GPU call.
+  const warmUntil = performance.now() + (tf.getBackend() === 'webgpu' ? WARM_MS : 0);
+  for (let i = 0; i < warmup || performance.now() < warmUntil; i++) {
     const y = once();
     await y.data();
     y.dispose();
