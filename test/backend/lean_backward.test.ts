@@ -18,25 +18,34 @@ afterAll(() => {
   installLeanSaves(true);
 });
 
+/** A small MetaLA LM, one batch, and its training step profiled: every variable's gradient, peak bytes, kernels run. */
+function lmStep(d: number, layers: number, [B, T, V]: [number, number, number], seed: number): { model: CausalLM; profiled: () => Promise<{ grads: Float32Array[]; peak: number; kernels: string[] }> } {
+  const cfg = { ...lmSchema.parse({ d_model: d, n_layers: layers, vocab_size: V, max_seq_len: T, mixer: { name: 'metala', num_heads: 2 } }), vocab_size: V } as LmConfig;
+  const model = new CausalLM(cfg, seed);
+  const batch = batchOf(seed + 6, B * T, B, T, V);
+  const vars = [...model.params.vars.values()];
+  const profiled = async (): Promise<{ grads: Float32Array[]; peak: number; kernels: string[] }> => {
+    let grads: Float32Array[] = [];
+    const info = await tf.profile(async () => {
+      const r = tf.variableGrads(() => {
+        const s = model.supervised(batch, { training: true });
+        return crossEntropy((s as { logits: tf.Tensor2D }).logits, s.targets as Int32Array);
+      }, vars);
+      grads = await Promise.all(vars.map(async (v) => (await r.grads[v.name]!.data()) as Float32Array));
+      tf.dispose([r.value, ...Object.values(r.grads)]);
+    });
+    return { grads, peak: info.peakBytes, kernels: info.kernels.map((k) => k.name) };
+  };
+  return { model, profiled };
+}
+
 describe('lean backward pass', () => {
   it('gives tfjs\'s gradients exactly, at a lower peak of live bytes', async () => {
-    const [B, T, V] = [4, 32, 64];
-    const cfg = { ...lmSchema.parse({ d_model: 32, n_layers: 4, vocab_size: V, max_seq_len: T, mixer: { name: 'metala', num_heads: 2 } }), vocab_size: V } as LmConfig;
-    const model = new CausalLM(cfg, 1);
-    const batch = batchOf(7, B * T, B, T, V);
+    const { model, profiled } = lmStep(32, 4, [4, 32, 64], 1);
     const vars = [...model.params.vars.values()];
     const run = async (on: boolean): Promise<{ grads: Float32Array[]; peak: number }> => {
       installLeanBackward(on);
-      let grads: Float32Array[] = [];
-      const info = await tf.profile(async () => {
-        const r = tf.variableGrads(() => {
-          const s = model.supervised(batch, { training: true });
-          return crossEntropy((s as { logits: tf.Tensor2D }).logits, s.targets as Int32Array);
-        }, vars);
-        grads = await Promise.all(vars.map(async (v) => (await r.grads[v.name]!.data()) as Float32Array));
-        tf.dispose([r.value, ...Object.values(r.grads)]);
-      });
-      return { grads, peak: info.peakBytes };
+      return profiled();
     };
     const before = tf.memory().numTensors;
     const tfjs = await run(false);
@@ -49,25 +58,14 @@ describe('lean backward pass', () => {
   });
 
   it('saves tensors for the backward without Identity kernels or tape nodes: same gradients, no leaks, second order intact', async () => {
-    const [B, T, V] = [2, 16, 32];
-    const cfg = { ...lmSchema.parse({ d_model: 16, n_layers: 2, vocab_size: V, max_seq_len: T, mixer: { name: 'metala', num_heads: 2 } }), vocab_size: V } as LmConfig;
-    const model = new CausalLM(cfg, 2);
-    const batch = batchOf(3, B * T, B, T, V);
+    const { model, profiled } = lmStep(16, 2, [2, 16, 32], 2);
     const vars = [...model.params.vars.values()];
     const run = async (on: boolean): Promise<{ grads: Float32Array[]; kernels: string[] }> => {
       installLeanSaves(on);
-      let grads: Float32Array[] = [];
       const before = tf.memory().numTensors;
-      const info = await tf.profile(async () => {
-        const r = tf.variableGrads(() => {
-          const s = model.supervised(batch, { training: true });
-          return crossEntropy((s as { logits: tf.Tensor2D }).logits, s.targets as Int32Array);
-        }, vars);
-        grads = await Promise.all(vars.map(async (v) => (await r.grads[v.name]!.data()) as Float32Array));
-        tf.dispose([r.value, ...Object.values(r.grads)]);
-      });
+      const r = await profiled();
       expect(tf.memory().numTensors, `leaked tensors with lean saves ${on}`).toBe(before);
-      return { grads, kernels: info.kernels.map((k) => k.name) };
+      return r;
     };
     for (const leanBackward of [true, false]) {
       installLeanBackward(leanBackward);

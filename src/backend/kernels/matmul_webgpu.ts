@@ -102,6 +102,56 @@ export function tiledMatmulApplies(d: MatmulDims): boolean {
   return true;
 }
 
+const COMP = ['x', 'y', 'z', 'w'];
+
+/**
+ * The body of the `kk` loop over one staged BK slice: thread (ty, tx) reads its TM/4 vec4s of A and
+ * TN/4 of B from workgroup memory and adds their outer product to its TM×TN accumulators. Its rows
+ * are tileM + p·4·NTY + 4·ty + r and its columns tileN + q·4·NTX + 4·tx + c (p < TM/4, q < TN/4,
+ * r, c < 4): its vec4 groups are interleaved with its neighbours', so a warp's workgroup-memory
+ * reads and global stores of one group are consecutive vec4s.
+ */
+function sliceProducts(t: MatmulTile): string[] {
+  const { BM, BN, TM, TN } = t;
+  const NTX = BN / TN;
+  const NTY = BM / TM;
+  const lines: string[] = [];
+  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ${p * NTY} + ty];`);
+  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + ${q * NTX} + tx];`);
+  for (let i = 0; i < TM; i++) {
+    for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${COMP[i % 4]}), b${q}, acc${i}_${q});`);
+  }
+  return lines;
+}
+
+/**
+ * The thread's accumulators into `result` [S, batch, M, N] (layout of sliceProducts), with the row
+ * and column checks only where the sizes need them. N % 4 = 0: the output is bound as vec4s
+ * (outputComponent 4), one store per group.
+ */
+function storeTile(d: MatmulDims, t: MatmulTile, checkM: boolean, checkN: boolean): string[] {
+  const { BM, BN, TM, TN } = t;
+  const NTX = BN / TN;
+  const NTY = BM / TM;
+  const lines = ['  let outBase = (split * BATCH + b) * M * N;'];
+  for (let i = 0; i < TM; i++) {
+    lines.push(`  { let m = tileM + ${Math.floor(i / 4) * 4 * NTY} + 4 * ty + ${i % 4};`);
+    if (checkM) lines.push('    if (m < M) {');
+    for (let q = 0; q < TN / 4; q++) {
+      const col = `tileN + ${q * 4 * NTX} + 4 * tx`;
+      if (d.N % 4 === 0) {
+        const st = `result[(outBase + m * N + n) / 4] = acc${i}_${q};`;
+        lines.push(`      { let n = ${col}; ${checkN ? `if (n < N) { ${st} }` : st} }`);
+      } else {
+        for (let c = 0; c < 4; c++) lines.push(`      { let n = ${col} + ${c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${COMP[c]}; } }`);
+      }
+    }
+    if (checkM) lines.push('    }');
+    lines.push('  }');
+  }
+  return lines;
+}
+
 /** WGSL of the tiled product; `result` is [S, batch, M, N] (S = 1 unless K is split). */
 export function matmulSource(d: MatmulDims, t: MatmulTile, kChunk: number, splits: number): string {
   const { BM, BN, BK, TM, TN } = t;
@@ -179,41 +229,13 @@ fn main(index : i32) {
       Bs[kk * ${BN / 4} + nn / 4][nn % 4] = v; }`);
     }
   }
-  // Thread (ty, tx) owns rows tileM + p·4·NTY + 4·ty + r and columns tileN + q·4·NTX + 4·tx + c
-  // (p < TM/4, q < TN/4, r, c < 4): its vec4 groups are interleaved with its neighbours', so a
-  // warp's workgroup-memory reads and global stores of one group are consecutive vec4s.
-  const NTX = BN / TN;
-  const NTY = BM / TM;
   lines.push(`    workgroupBarrier();
     for (var kk = 0; kk < BK; kk++) {`);
-  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ${p * NTY} + ty];`);
-  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + ${q * NTX} + tx];`);
-  const comp = ['x', 'y', 'z', 'w'];
-  for (let i = 0; i < TM; i++) {
-    for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${comp[i % 4]}), b${q}, acc${i}_${q});`);
-  }
+  lines.push(...sliceProducts(t));
   lines.push(`    }
     workgroupBarrier();
-  }
-  let outBase = (split * BATCH + b) * M * N;`);
-  const vecOut = d.N % 4 === 0;
-  for (let i = 0; i < TM; i++) {
-    const row = `tileM + ${Math.floor(i / 4) * 4 * NTY} + 4 * ty + ${i % 4}`;
-    lines.push(`  { let m = ${row};
-    if (m < M) {`);
-    for (let q = 0; q < TN / 4; q++) {
-      const col = `tileN + ${q * 4 * NTX} + 4 * tx`;
-      if (vecOut) {
-        // N % 4 = 0: the output is bound as vec4s (outputComponent 4), one store per group.
-        lines.push(`      { let n = ${col}; if (n < N) { result[(outBase + m * N + n) / 4] = acc${i}_${q}; } }`);
-      } else {
-        for (let c = 0; c < 4; c++) lines.push(`      { let n = ${col} + ${c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${comp[c]}; } }`);
-      }
-    }
-    lines.push(`    }
   }`);
-  }
-  lines.push('}');
+  lines.push(...storeTile(d, t, true, true), '}');
   return lines.join('\n');
 }
 
@@ -248,14 +270,12 @@ export function pipelinedSource(d: MatmulDims, t: MatmulTile, kChunk: number, sp
   const { BM, BN, BK, TM, TN } = t;
   const NT = (BM / TM) * (BN / TN);
   const NTX = BN / TN;
-  const NTY = BM / TM;
   const [vecA, vecB] = vec4Operands(d);
   // Bounds checks the sizes cannot prove away: rows of the last tile, columns, and a K that the
   // splits do not cut into whole BK slices (every kChunk is a multiple of BK).
   const checkM = d.M % BM !== 0;
   const checkN = d.N % BN !== 0;
   const checkK = d.K % kChunk !== 0;
-  const comp = ['x', 'y', 'z', 'w'];
   const lines: string[] = [];
   lines.push(`
 const M = ${d.M}; const N = ${d.N}; const K = ${d.K};
@@ -325,7 +345,7 @@ fn main(index : i32) {
       // workgroup stores: the slice is [BK][rows/4] vec4s
       const st: string[] = [];
       if (alongRows && vec) st.push(`${shared}[kk * ${rows / 4} + rr / 4] = ${reg}${r};`);
-      else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${comp[c]};`);
+      else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${COMP[c]};`);
       else st.push(`${shared}[kk * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r};`);
       const body = `let e = ${e}; let rr = ${row}; let kk = ${kk}; ${st.join(' ')}`;
       store.push(partial ? `    { let e = ${e}; if (e < ${units}) { let rr = ${row}; let kk = ${kk}; ${st.join(' ')} } }` : `    { ${body} }`);
@@ -343,33 +363,11 @@ fn main(index : i32) {
   lines.push(`    if (it + 1 < ${kChunk / BK}) {
       let k0 = kBegin + (it + 1) * ${BK};`, ...pa.load, ...pb.load, '    }');
   lines.push(`    for (var kk = 0; kk < ${BK}; kk++) {`);
-  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ${p * NTY} + ty];`);
-  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + ${q * NTX} + tx];`);
-  for (let i = 0; i < TM; i++) {
-    for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${comp[i % 4]}), b${q}, acc${i}_${q});`);
-  }
+  lines.push(...sliceProducts(t));
   lines.push(`    }
     workgroupBarrier();
-  }
-  let outBase = (split * BATCH + b) * M * N;`);
-  const vecOut = d.N % 4 === 0;
-  for (let i = 0; i < TM; i++) {
-    const row = `tileM + ${Math.floor(i / 4) * 4 * NTY} + 4 * ty + ${i % 4}`;
-    lines.push(`  { let m = ${row};`);
-    if (checkM) lines.push('    if (m < M) {');
-    for (let q = 0; q < TN / 4; q++) {
-      const col = `tileN + ${q * 4 * NTX} + 4 * tx`;
-      if (vecOut) {
-        const st = `result[(outBase + m * N + n) / 4] = acc${i}_${q};`;
-        lines.push(`      { let n = ${col}; ${checkN ? `if (n < N) { ${st} }` : st} }`);
-      } else {
-        for (let c = 0; c < 4; c++) lines.push(`      { let n = ${col} + ${c}; if (n < N) { result[outBase + m * N + n] = acc${i}_${q}.${comp[c]}; } }`);
-      }
-    }
-    if (checkM) lines.push('    }');
-    lines.push('  }');
-  }
-  lines.push('}');
+  }`);
+  lines.push(...storeTile(d, t, checkM, checkN), '}');
   return lines.join('\n');
 }
 
