@@ -32,10 +32,25 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
   return f(x) as T;
 }
 
-/** SiLU(x) = x·σ(x). */
-export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
-}
+/**
+ * SiLU(x) = x·σ(x), with its gradient σ(x)·(1 + x·(1 − σ(x))) in closed form. Why: tfjs's autodiff
+ * of x·σ(x) keeps σ(x) for the backward pass besides x (the Multiply saves both factors, the
+ * Sigmoid its output), one activation-sized buffer per SiLU more than PyTorch's F.silu, which keeps
+ * x alone and recomputes σ (a GLU's SiLU is 8d/3 wide: 11% of what a MetaLA step saved, MetaLA
+ * d 128). Here only x is saved.
+ */
+export const silu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  (args[1] as tf.GradSaveFunc)([x]);
+  return {
+    value: tf.mul(x, tf.sigmoid(x)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const xs = saved[0]!;
+      const s = tf.sigmoid(xs);
+      return tf.mul(dy, tf.mul(s, tf.add(1, tf.mul(xs, tf.sub(1, s)))));
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** log σ(x) = −softplus(−x); tf.logSigmoid's gradient loses its input under tidy (tfjs-in-node.md §2.5). */
 export function logSigmoid(x: tf.Tensor): tf.Tensor {
