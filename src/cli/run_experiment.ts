@@ -60,17 +60,19 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   }
   if ((o.jobs ?? 1) > 1 && runs.length > 1) {
     const { runInParallel } = await import('./parallel_runs.js');
+    const { planStacks, runProgress } = await import('../train/stack_plan.js');
     // Measured on an H100 (MQAR T=256): one run alone 600K-890K tokens/s, eight at once 659K together.
     if (o.backend === 'webgpu') process.stderr.write(`metala: note: --jobs ${o.jobs} on one GPU time-slices it (runs do not get faster together); --jobs 1 finishes each run sooner\n`);
-    if (runs.some((r) => r.train.stack !== undefined && r.train.stack !== 'off' && r.train.stack !== 1)) {
-      process.stderr.write(`metala: note: --jobs ${o.jobs} trains each run in its own process, so train.stack does not apply; --jobs 1 stacks them\n`);
-    }
     const args = [o.variants === true ? 'ablate' : 'train', config, '--results', o.results, ...o.set.flatMap((kv) => ['--set', kv])];
     if (o.backend !== undefined) args.push('--backend', o.backend);
     if (o.force) args.push('--force');
     const label = (r: (typeof runs)[number]): string => `${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''}`;
+    // One child per stack (train.stack), planned as the children will plan them (auto: as on webgpu;
+    // a child that comes up on a CPU backend trains its runs one after another).
+    const on = o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto';
+    const groups = planStacks(exp.file, runs, on === 'auto' ? 'webgpu' : on, (r) => runProgress(o.results, r, o.force));
     await runInParallel(
-      runs.map((r) => ({ id: r.run_id, label: label(r) })),
+      groups.map((g) => ({ ids: g.map((r) => r.run_id), label: g.length === 1 ? label(g[0]!) : `stack of ${g.map(label).join(', ')}` })),
       { args, jobs: o.jobs!, deadline: o.maxMinutes !== undefined ? Date.now() + o.maxMinutes * 60_000 : undefined },
     );
     return exp;

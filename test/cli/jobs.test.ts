@@ -31,6 +31,22 @@ describe('train --jobs', () => {
     expect(again.out.split('\n').filter((l) => / skipped /.test(l))).toHaveLength(2);
   });
 
+  it('with train.stack, each process trains one stack: four runs as two stacks of two in two processes', () => {
+    const { dir, file } = tinyConfig('sweep:\n  train.lr: [1.0e-3, 2.0e-3, 3.0e-3, 4.0e-3]\n');
+    const results = join(dir, 'results');
+    const t = metala(['train', file, '--backend', 'cpu', '--results', results, '--jobs', '2', '--set', 'train.stack=2']);
+    expect(t.code).toBe(0);
+    expect(t.err).toMatch(/4 run\(s\) \(2 stack\(s\)\) in 2 parallel processes/);
+    const done = t.out.split('\n').filter((l) => / finished best accuracy \d\.\d{4} .*\(stack of 2\)/.test(l));
+    expect(done).toHaveLength(4);
+    const ids = readdirSync(join(results, 'tiny')).sort();
+    expect(ids).toHaveLength(4);
+    const stacks = ids.map((id) => (JSON.parse(readFileSync(join(results, 'tiny', id, 'summary.json'), 'utf8')) as { stack: { runs: string[] } }).stack.runs.slice().sort().join(','));
+    // two distinct stacks, each naming two of the four runs, every run in exactly one
+    expect(new Set(stacks).size).toBe(2);
+    expect([...new Set(stacks)].flatMap((s) => s.split(',')).sort()).toEqual(ids);
+  });
+
   it('rejects a non-positive --jobs with exit 2', () => {
     const { file } = tinyConfig();
     const r = metala(['train', file, '--jobs', '0']);

@@ -15,7 +15,7 @@ export function ablateCommand(): Command {
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
     .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', positiveNumber('--max-minutes 30'))
-    .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; for CPU backends: runs sharing one GPU time-slice it)', parseJobs, 1)
+    .option('--jobs <n>', 'train this many runs (or stacks, with train.stack) at once, each in its own process (one core each; on one GPU they time-slice it)', parseJobs, 1)
     .action(async (given: string | undefined, o0: { backend?: BackendName; set: string[]; results: string; only?: string; force: boolean; dryRun: boolean; maxMinutes?: number; jobs: number }) => {
       const { runExperiment } = await import('../run_experiment.js');
       const { loadExperiment } = await import('../../config/load.js');

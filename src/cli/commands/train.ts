@@ -15,7 +15,7 @@ export function trainCommand(): Command {
     .option('--force', 're-run finished runs from scratch', false)
     .option('--dry-run', 'print the expanded runs and exit', false)
     .option('--max-minutes <m>', 'checkpoint and stop after this many minutes (re-run to resume)', positiveNumber('--max-minutes 30'))
-    .option('--jobs <n>', 'train this many runs at once, each in its own process (one core each; for CPU backends: runs sharing one GPU time-slice it)', parseJobs, 1)
+    .option('--jobs <n>', 'train this many runs (or stacks, with train.stack) at once, each in its own process (one core each; on one GPU they time-slice it)', parseJobs, 1)
     .addOption(new Option('--executor <name>', 'local: train here (default); slurm: submit one job array, a task per pending run').choices(['local', 'slurm']))
     .option('--partition <name>', 'slurm: partition')
     .option('--gres <spec>', 'slurm: generic resources per task, e.g. gpu:1')
