@@ -117,17 +117,22 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   // dispatch cache less (lavapipe, MetaLA d 32: 72% instead of >= 90% of a step's bind groups) and the
   // step is host-bound; and with the blocks in their own tidy its peak is at the forward's end anyway
   // (d 512, 8 layers, 8K tokens: 5.68 GB in use at the peak either way). METALA_LEAN_BACKWARD=on|off.
-  const lean = process.env['METALA_LEAN_BACKWARD'] ?? (info.backend === 'webgpu' ? 'off' : 'on');
-  installLeanBackward(lean !== 'off');
-  // Saved tensors as second references, not Identity kernels + tape nodes (host time per step).
-  // METALA_LEAN_SAVES=off restores tfjs's clones (for an A/B).
-  const saves = process.env['METALA_LEAN_SAVES'] ?? 'on';
-  if (saves !== 'on' && saves !== 'off') throw new MetalaError(`METALA_LEAN_SAVES: '${saves}' is not on or off. Unset it, or set on or off`);
-  installLeanSaves(saves === 'on');
+  installLeanBackward(onOff('METALA_LEAN_BACKWARD', info.backend !== 'webgpu'));
+  // Saved tensors as second references, not Identity kernels + tape nodes (host time per step),
+  // and shape-only ones as stand-ins. METALA_LEAN_SAVES=off restores tfjs's (for an A/B).
+  installLeanSaves(onOff('METALA_LEAN_SAVES', true));
   applyFlagOverrides();
   current = info;
   setBackendShutdown(shutdownBackend);
   return info;
+}
+
+/** An on|off environment switch; unset gives `fallback`, anything else is a one-line error. */
+function onOff(name: string, fallback: boolean): boolean {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  if (v !== 'on' && v !== 'off') throw new MetalaError(`${name}: '${v}' is not on or off. Unset it, or set on or off`);
+  return v === 'on';
 }
 
 /**

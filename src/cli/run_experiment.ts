@@ -44,14 +44,19 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
     process.stdout.write(`submitted Slurm job array ${job.job_id}: ${todo.length} run(s) of ${exp.experiment} (${runs.length - todo.length} finished) → ${job.script}\nfollow it with: metala status ${config}\n`);
     return exp;
   }
+  // Stacks as a training process will plan them before it knows its backend (auto: as on webgpu;
+  // a process that comes up on a CPU backend trains the runs of a stack one after another).
+  const plannedStacks = async (): Promise<RunSpec[][]> => {
+    const { planStacks, runProgress } = await import('../train/stack_plan.js');
+    const on = o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto';
+    return planStacks(exp.file, runs, on === 'auto' ? 'webgpu' : on, (r) => runProgress(o.results, r, o.force));
+  };
   if (o.dryRun) {
     // With train.stack, which runs would train together (resume state read from --results).
     const stackOf = new Map<RunSpec, string>();
     if (runs.some((r) => r.train.stack !== undefined && r.train.stack !== 'off')) {
-      const { planStacks, runProgress } = await import('../train/stack_plan.js');
       const on = o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto';
-      const groups = planStacks(exp.file, runs, on === 'auto' ? 'webgpu' : on, (r) => runProgress(o.results, r, o.force));
-      groups.forEach((g, i) => {
+      (await plannedStacks()).forEach((g, i) => {
         if (g.length > 1) for (const r of g) stackOf.set(r, ` (stack ${i + 1}: ${g.length} runs${on === 'auto' && r.train.stack === 'auto' ? ', if on webgpu' : ''})`);
       });
     }
@@ -60,19 +65,15 @@ export async function runExperiment(config: string, o: RunOpts): Promise<LoadedE
   }
   if ((o.jobs ?? 1) > 1 && runs.length > 1) {
     const { runInParallel } = await import('./parallel_runs.js');
-    const { planStacks, runProgress } = await import('../train/stack_plan.js');
     // Measured on an H100 (MQAR T=256): one run alone 600K-890K tokens/s, eight at once 659K together.
     if (o.backend === 'webgpu') process.stderr.write(`metala: note: --jobs ${o.jobs} on one GPU time-slices it (runs do not get faster together); --jobs 1 finishes each run sooner\n`);
     const args = [o.variants === true ? 'ablate' : 'train', config, '--results', o.results, ...o.set.flatMap((kv) => ['--set', kv])];
     if (o.backend !== undefined) args.push('--backend', o.backend);
     if (o.force) args.push('--force');
     const label = (r: (typeof runs)[number]): string => `${r.experiment}/${r.run_id}${r.variant !== undefined ? ` [${r.variant}]` : ''}`;
-    // One child per stack (train.stack), planned as the children will plan them (auto: as on webgpu;
-    // a child that comes up on a CPU backend trains its runs one after another).
-    const on = o.backend ?? (exp.backend as BackendName | undefined) ?? 'auto';
-    const groups = planStacks(exp.file, runs, on === 'auto' ? 'webgpu' : on, (r) => runProgress(o.results, r, o.force));
+    // One child per stack (train.stack), planned as the children will plan them.
     await runInParallel(
-      groups.map((g) => ({ ids: g.map((r) => r.run_id), label: g.length === 1 ? label(g[0]!) : `stack of ${g.map(label).join(', ')}` })),
+      (await plannedStacks()).map((g) => ({ ids: g.map((r) => r.run_id), label: g.length === 1 ? label(g[0]!) : `stack of ${g.map(label).join(', ')}` })),
       { args, jobs: o.jobs!, deadline: o.maxMinutes !== undefined ? Date.now() + o.maxMinutes * 60_000 : undefined },
     );
     return exp;

@@ -1,6 +1,8 @@
 // The lean reverse pass (src/backend/lean_backward.ts) against tfjs's own: the same gradients, bit
 // for bit (the same gradient functions in the same order), with a lower peak of live tensor bytes;
 // and the causal LM's blocks, each in its own tidy, keep only what the tape saved.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
@@ -8,7 +10,9 @@ import { installLeanBackward, installLeanSaves } from '../../src/backend/lean_ba
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { crossEntropy } from '../../src/train/loss.js';
+import { REPO } from '../helpers/golden.js';
 import { batchOf } from '../helpers/stacked.js';
+import { tinyConfig } from '../helpers/tiny.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -90,5 +94,13 @@ describe('lean backward pass', () => {
     expect(Math.abs(second - want)).toBeLessThan(1e-5);
     model.dispose();
   });
-});
 
+  it('METALA_LEAN_BACKWARD and METALA_LEAN_SAVES take on or off; anything else is one line, exit 2', () => {
+    const { file } = tinyConfig();
+    for (const name of ['METALA_LEAN_BACKWARD', 'METALA_LEAN_SAVES']) {
+      const r = spawnSync(process.execPath, [resolve(REPO, 'bin/metala.js'), 'train', file, '--backend', 'cpu'], { encoding: 'utf8', env: { ...process.env, [name]: 'yes' } });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('metala: '))).toEqual([`error: ${name}: 'yes' is not on or off. Unset it, or set on or off`]);
+    }
+  });
+});

@@ -340,15 +340,16 @@ fn main(index : i32) {
       if (checkRows) conds.push(`${tile0} + rr < ${R}`);
       if (checkK) conds.push('k0 + kk < kEnd');
       const read = vec ? `${name}[(${idx}) / 4]` : `${name}[${idx}]`;
-      const guarded = conds.length === 0 ? `${reg}${r} = ${read};` : `if (${conds.join(' && ')}) { ${reg}${r} = ${read}; }`;
-      load.push(`    { let e = ${e}; let rr = ${row}; let kk = ${kk}; ${reg}${r} = ${vec ? 'vec4<f32>(0.0)' : '0.0'}; ${guarded} }`);
+      // out of bounds: zeros (the register is reset first only where a check can skip the read)
+      const guarded = conds.length === 0 ? `${reg}${r} = ${read};` : `${reg}${r} = ${vec ? 'vec4<f32>(0.0)' : '0.0'}; if (${conds.join(' && ')}) { ${reg}${r} = ${read}; }`;
+      load.push(`    { let e = ${e}; let rr = ${row}; let kk = ${kk}; ${guarded} }`);
       // workgroup stores: the slice is [BK][rows/4] vec4s
       const st: string[] = [];
       if (alongRows && vec) st.push(`${shared}[kk * ${rows / 4} + rr / 4] = ${reg}${r};`);
       else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${COMP[c]};`);
       else st.push(`${shared}[kk * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r};`);
-      const body = `let e = ${e}; let rr = ${row}; let kk = ${kk}; ${st.join(' ')}`;
-      store.push(partial ? `    { let e = ${e}; if (e < ${units}) { let rr = ${row}; let kk = ${kk}; ${st.join(' ')} } }` : `    { ${body} }`);
+      const placed = `let rr = ${row}; let kk = ${kk}; ${st.join(' ')}`;
+      store.push(`    { let e = ${e}; ${partial ? `if (e < ${units}) { ${placed} }` : placed} }`);
     }
     return { decl, load, store };
   };
