@@ -143,6 +143,14 @@ export function installLeanBackward(on = true): void {
     lean = makeLean(engine, tfjsGradients);
   }
   engine.gradients = on ? lean! : tfjsGradients;
+  leanOn = on;
+}
+
+let leanOn = false;
+
+/** Whether the lean reverse pass is installed (bench results record it beside their memory). */
+export function leanBackwardOn(): boolean {
+  return leanOn;
 }
 
 function makeLean(engine: EngineInternals, tfjsGradients: EngineInternals['gradients']): EngineInternals['gradients'] {

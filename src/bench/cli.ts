@@ -27,6 +27,7 @@ export interface BenchOpts {
   fusedOff?: string;
   child: boolean;
   profile: boolean;
+  recompute: boolean;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
   decode: number;
   /** Replica counts: every case runs once per entry, as a stack of that many models (1 = one model). */
@@ -63,7 +64,7 @@ async function runChild(o: BenchOpts): Promise<void> {
       const def = lookup(MIXERS, 'mixer', m);
       const hasHeads = 'num_heads' in def.options.shape;
       for (const R of o.stack) {
-        const c = { mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab, ...(R > 1 ? { stack: R } : {}) };
+        const c = { mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab, ...(R > 1 ? { stack: R } : {}), ...(o.recompute ? { recompute: true } : {}) };
         const r = await benchCase(c, backend, o.steps, o.warmup, o.profile, o.decode);
         process.stdout.write(`${JSON.stringify(fusedOff.length > 0 ? { ...r, fused_off: fusedOff } : r)}\n`);
       }
@@ -74,7 +75,7 @@ async function runChild(o: BenchOpts): Promise<void> {
 function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
-    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), '--decode', String(o.decode), '--stack', o.stack.join(','),
+    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), ...(o.recompute ? ['--recompute'] : []), '--decode', String(o.decode), '--stack', o.stack.join(','),
     ...(o.matmul !== undefined ? ['--matmul', o.matmul.join(',')] : [])];
   return new Promise((resolve, reject) => {
     const env = noFused === undefined ? process.env : { ...process.env, METALA_NO_FUSED: noFused };

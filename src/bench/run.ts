@@ -7,11 +7,12 @@ import type { LmConfig } from '../models/lm_config.js';
 import { lmSchema } from '../models/lm_config.js';
 import { resolveMixer } from '../mixers/registry.js';
 import { AdamW } from '../train/optim.js';
-import { crossEntropy } from '../train/loss.js';
+import { supervisedLoss } from '../train/loss.js';
 import { replicaLosses, stackBatches } from '../train/stacked_batch.js';
 import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
+import { leanBackwardOn } from '../backend/lean_backward.js';
 
 export interface BenchCase {
   mixer: Record<string, unknown> & { name: string };
@@ -25,6 +26,8 @@ export interface BenchCase {
    * batches); train_tokens_per_s then counts the tokens of all of them. Absent: one model.
    */
   stack?: number;
+  /** train.recompute: each block's forward is replayed in the backward pass instead of kept. */
+  recompute?: boolean;
 }
 
 export interface BenchResult extends BenchCase {
@@ -45,6 +48,8 @@ export interface BenchResult extends BenchCase {
   gpu_bytes_allocated?: number;
   /** webgpu: the most GPU bytes in use at once during one training step (as torch.cuda.max_memory_allocated; the pool's free buffers not counted). */
   gpu_peak_bytes_used?: number;
+  /** Whether the lean reverse pass (src/backend/lean_backward.ts, METALA_LEAN_BACKWARD) was on. */
+  lean_backward?: boolean;
   /** webgpu: fused kernel families left out for this case (METALA_NO_FUSED, or `bench --fused-off`). */
   fused_off?: string[];
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
@@ -158,9 +163,8 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   // training computes it), cross-entropy over the labelled rows.
   const batch = R > 1 ? stackBatches(Array.from({ length: R }, (_, r) => batchOf(r))) : batchOf(0);
   const loss = (): tf.Scalar => {
-    const s = model.supervised(batch, { training: true });
-    if (s.kind === 'regression') throw new Error('internal: the LM is a classifier');
-    return R > 1 ? (tf.sum(replicaLosses(s, R)) as tf.Scalar) : crossEntropy(s.logits, s.targets);
+    const s = model.supervised(batch, { training: true, recompute: c.recompute === true });
+    return R > 1 ? (tf.sum(replicaLosses(s, R)) as tf.Scalar) : supervisedLoss(s);
   };
   const vars = [...model.params.vars.values()];
   const idsT = tf.tensor2d(batch.ids, [R * B, T], 'int32');
@@ -190,7 +194,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     await l.data();
     l.dispose();
   };
-  const base = { ...c, backend: backend.backend, device: backend.device, params: model.params.count() };
+  const base = { ...c, backend: backend.backend, device: backend.device, params: model.params.count(), lean_backward: leanBackwardOn() };
   try {
     // At least `warmup` steps, and on a GPU at least a second of them: an idle GPU clocks up only
     // after a while of work (an H200 idled at 345 MHz of 1,980).

@@ -14,7 +14,8 @@ import type { Batch } from '../tasks/types.js';
 import { labelIndex, type LabelIndex } from '../data/labels.js';
 import { embedLookup } from '../layers/embedding.js';
 import { replicaMatMul } from '../layers/replicas.js';
-import type { Classified, SupervisedOptions, TrainableModel } from './types.js';
+import type { Classified, HeadRows, SupervisedOptions, TrainableModel } from './types.js';
+import { logitsTooLarge } from './head_rows.js';
 import { recompute } from '../layers/recompute.js';
 
 export interface LmForwardResult {
@@ -150,12 +151,27 @@ export class CausalLM implements TrainableModel {
    * are picked before the head, so unlabelled positions never pay for the [·, V] product (at MQAR's
    * vocab 8192, B = 256, T = 256 the full product would be a 2 GiB tensor, over WebGPU's binding limit).
    */
-  supervised(batch: Batch, opts: SupervisedOptions = {}): Classified {
+  supervised(batch: Batch, opts?: SupervisedOptions & { training?: false }): Classified;
+  supervised(batch: Batch, opts?: SupervisedOptions): Classified | HeadRows;
+  supervised(batch: Batch, opts: SupervisedOptions = {}): Classified | HeadRows {
     const idx = labelIndex(batch.labels);
     const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), { recompute: opts.recompute }, batch.ids);
-    if (this.params.stacked) return this.stackedSupervised(hidden, idx, batch.labels.length);
+    if (this.params.stacked) return this.stackedSupervised(hidden, idx, batch.labels.length, opts.training === true);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
+    if (opts.training === true && logitsTooLarge(rows.shape[0], this.config.vocab_size)) {
+      return this.headRows(tf.reshape(rows, [1, rows.shape[0], this.config.d_model]) as tf.Tensor3D, idx.targets, [rows.shape[0]]);
+    }
     return { logits: this.project(rows), targets: idx.targets };
+  }
+
+  /** Rows [R, n, d] and the head's weight for a loss that forms the logits in chunks (head_rows.ts). */
+  private headRows(rows: tf.Tensor3D, targets: Int32Array, replicaUnits: number[]): HeadRows {
+    const [R] = rows.shape;
+    const d = this.config.d_model;
+    const V = this.config.vocab_size;
+    const transposed = this.head === undefined;
+    const weight = (transposed ? tf.reshape(this.embed, [R, V, d]) : tf.reshape(this.head!, [R, d, V])) as tf.Tensor3D;
+    return { kind: 'head', rows, weight, transposed, targets, replicaUnits };
   }
 
   /**
@@ -163,14 +179,16 @@ export class CausalLM implements TrainableModel {
    * replicas' labelled counts differ, each is padded with copies of its first row, whose logits are
    * dropped again.
    */
-  private stackedSupervised(hidden: tf.Tensor2D, idx: LabelIndex, positions: number): Classified {
+  private stackedSupervised(hidden: tf.Tensor2D, idx: LabelIndex, positions: number, training: boolean): Classified | HeadRows {
     const R = this.params.replicas;
     const per = positions / R;
     const units = new Array<number>(R).fill(0);
     for (const row of idx.rows) units[Math.floor(row / per)]! += 1;
     const n = Math.max(...units);
+    const chunked = training && logitsTooLarge(R * n, this.config.vocab_size);
     if (units.every((u) => u === n)) {
       const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
+      if (chunked) return this.headRows(tf.reshape(rows, [R, n, this.config.d_model]) as tf.Tensor3D, idx.targets, units);
       return { logits: this.project(rows), targets: idx.targets, replicaUnits: units };
     }
     const padded = new Int32Array(R * n);
@@ -182,7 +200,9 @@ export class CausalLM implements TrainableModel {
       for (let j = 0; j < u; j++) keep[i + j] = r * n + j;
       i += u;
     }
-    const z = this.project(tf.gather(hidden, tf.tensor1d(padded, 'int32')) as tf.Tensor2D);
+    const paddedRows = tf.gather(hidden, tf.tensor1d(padded, 'int32')) as tf.Tensor2D;
+    if (chunked) return this.headRows(tf.reshape(paddedRows, [R, n, this.config.d_model]) as tf.Tensor3D, idx.targets, units);
+    const z = this.project(paddedRows);
     return { logits: tf.gather(z, tf.tensor1d(keep, 'int32')) as tf.Tensor2D, targets: idx.targets, replicaUnits: units };
   }
 

@@ -29,7 +29,26 @@ export interface Regressed {
   targets: Float32Array;
 }
 
-export type Supervised = Classified | Regressed;
+/**
+ * Classified through a linear head whose logits are too large to form at once (training with a
+ * large vocabulary: [N, V] beyond METALA_HEAD_LOGITS_MAX_BYTES, e.g. over WebGPU's 2 GiB binding
+ * limit): the rows before the head and its weight. The loss forms the logits chunk by chunk and
+ * recomputes them for the backward pass (src/train/head_cross_entropy.ts); evaluation never gets this.
+ */
+export interface HeadRows {
+  kind: 'head';
+  /** [R, n, d]: n rows per replica (R = 1 unless stacked), replica-major; row j of replica r is padding when j ≥ replicaUnits[r]. */
+  rows: tf.Tensor3D;
+  /** The head: [R, d, V], or [R, V, d] when `transposed` (a tied embedding table). */
+  weight: tf.Tensor3D;
+  transposed: boolean;
+  /** Targets of the real rows, replica-major (as Classified's). */
+  targets: Int32Array;
+  /** Real rows per replica. */
+  replicaUnits: number[];
+}
+
+export type Supervised = Classified | Regressed | HeadRows;
 
 export interface SupervisedOptions {
   training?: boolean;

@@ -71,6 +71,7 @@ export async function evaluateSplit(model: TrainableModel, split: TaskData['test
     const { preds, lossT, targets } = tf.tidy(() => {
       const s = model.supervised(b);
       if (s.kind === 'regression') return { preds: undefined, lossT: tf.mul(meanSquaredError(s.predictions, s.targets), s.targets.length), targets: s.targets };
+      if (s.kind === 'head') throw new Error('internal: evaluation got head rows (a model gives them only when training)');
       return { preds: tf.argMax(s.logits, -1), lossT: tf.mul(crossEntropy(s.logits, s.targets), s.targets.length), targets: s.targets };
     });
     lossSum += (await lossT.data())[0]!;

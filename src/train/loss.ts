@@ -4,7 +4,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 import type { LabelIndex } from '../data/labels.js';
-import type { Supervised } from '../models/types.js';
+import type { HeadRows, Supervised } from '../models/types.js';
+import { MetalaError } from '../util/errors.js';
+import { headLogitsMaxBytes } from '../models/head_rows.js';
+import { headCrossEntropy } from './head_cross_entropy.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */
 function fusedCrossEntropyAvailable(): boolean {
@@ -81,5 +84,18 @@ export function meanSquaredError(predictions: tf.Tensor1D, targets: Float32Array
 
 /** The training loss of a model's supervised units: cross-entropy of logits, or MSE of a regression. */
 export function supervisedLoss(s: Supervised, labelSmoothing = 0): tf.Scalar {
-  return s.kind === 'regression' ? meanSquaredError(s.predictions, s.targets) : crossEntropy(s.logits, s.targets, labelSmoothing);
+  if (s.kind === 'regression') return meanSquaredError(s.predictions, s.targets);
+  if (s.kind === 'head') return tf.reshape(headLoss(s, labelSmoothing), []) as tf.Scalar;
+  return crossEntropy(s.logits, s.targets, labelSmoothing);
+}
+
+/** Each replica's mean CE [R] through a head too large to form at once (head_cross_entropy.ts). */
+export function headLoss(s: HeadRows, labelSmoothing: number): tf.Tensor1D {
+  if (labelSmoothing > 0) {
+    throw new MetalaError(
+      `train.label_smoothing: this head's logits exceed METALA_HEAD_LOGITS_MAX_BYTES (${headLogitsMaxBytes()}), and the chunked head has no label smoothing. Set train.micro_batch_size, or raise METALA_HEAD_LOGITS_MAX_BYTES`,
+      2,
+    );
+  }
+  return headCrossEntropy(s);
 }

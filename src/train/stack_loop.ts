@@ -79,6 +79,7 @@ async function evaluateStack(model: TrainableModel, splits: TaskData['test'][], 
     const out = tf.tidy(() => {
       const s = model.supervised(stackBatches(bs));
       if (s.kind === 'regression') throw new Error('internal: stacked regression is not supported');
+      if (s.kind === 'head') throw new Error('internal: evaluation got head rows (a model gives them only when training)');
       const units = s.replicaUnits!;
       return { preds: tf.argMax(s.logits, -1), losses: tf.mul(replicaLosses(s, R), tf.tensor1d(Float32Array.from(units))), targets: s.targets, units };
     });

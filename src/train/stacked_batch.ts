@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IGNORE_INDEX, type Batch } from '../tasks/types.js';
 import type { Supervised, SupervisedOptions, TrainableModel } from '../models/types.js';
-import { crossEntropy } from './loss.js';
+import { crossEntropy, headLoss } from './loss.js';
 import { sliceBatch } from './micro_batch.js';
 
 function cat<A extends Int32Array | Float32Array>(xs: A[]): A {
@@ -67,6 +67,7 @@ function replicaSlices(s: Supervised, R: number): { from: number; n: number }[] 
 /** Each replica's mean cross-entropy [R] (a replica without units: 0). */
 export function replicaLosses(s: Supervised, R: number, labelSmoothing = 0): tf.Tensor1D {
   if (s.kind === 'regression') throw new Error('internal: stacked regression is not supported');
+  if (s.kind === 'head') return headLoss(s, labelSmoothing);
   const per = replicaSlices(s, R).map(({ from, n }) =>
     n === 0 ? tf.scalar(0) : crossEntropy(tf.slice(s.logits, [from, 0], [n, -1]) as tf.Tensor2D, s.targets.subarray(from, from + n), labelSmoothing),
   );

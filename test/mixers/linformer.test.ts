@@ -17,7 +17,7 @@ import { l2Normalize } from '../../src/mixers/common.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { AdamW } from '../../src/train/optim.js';
-import { crossEntropy } from '../../src/train/loss.js';
+import { supervisedLoss } from '../../src/train/loss.js';
 import { MetalaError } from '../../src/util/errors.js';
 import { expectClose } from '../helpers/close.js';
 
@@ -219,7 +219,7 @@ describe('each mixer trains in the LM backbone', () => {
     for (let step = 0; step < 10; step++) {
       const { value, grads } = tf.variableGrads(() => {
         const s = model.supervised(batch, { training: true });
-        return crossEntropy(s.logits, s.targets);
+        return supervisedLoss(s);
       }, vars);
       const named: Record<string, tf.Tensor> = {};
       for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;

@@ -15,7 +15,7 @@ import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { Params } from '../../src/layers/params.js';
 import { IGNORE_INDEX, type Batch } from '../../src/tasks/types.js';
-import { crossEntropy } from '../../src/train/loss.js';
+import { supervisedLoss } from '../../src/train/loss.js';
 import { AdamW } from '../../src/train/optim.js';
 import { expectClose } from '../helpers/close.js';
 
@@ -221,7 +221,7 @@ describe('linrnn mixers train in the causal LM', () => {
       for (let step = 0; step < 10; step++) {
         const { value, grads } = tf.variableGrads(() => {
           const sup = model.supervised(batch, { training: true });
-          return crossEntropy(sup.logits, sup.targets);
+          return supervisedLoss(sup);
         }, vars);
         losses.push((await value.data())[0]!);
         const named: Record<string, tf.Tensor> = {};

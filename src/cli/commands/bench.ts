@@ -37,8 +37,9 @@ export function benchCommand(): Command {
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
     .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
     .option('--stack <list>', 'replica counts: each case also trains as a stack of that many models (train.stack), tokens/s summed over them, e.g. 1,4', positiveInts('--stack 1,4'), [1])
+    .option('--recompute', 'train with train.recompute: each block is replayed in the backward pass instead of keeping its activations (memory for time)', false)
     .option('--child', 'internal: run one backend and print JSON', false)
-    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; decode: number; stack: number[] }) => {
+    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; decode: number; stack: number[] }) => {
       const { runBench } = await import('../../bench/cli.js');
       await runBench({ ...o, mixers: list(o.mixers) });
     });

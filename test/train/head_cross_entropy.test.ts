@@ -1,0 +1,98 @@
+// The LM head's chunked cross-entropy (src/train/head_cross_entropy.ts): the loss that never forms a
+// training step's whole logits equals the plain path (logits whole, crossEntropy) in value and
+// gradients, chunked or not, padded replicas included; the LM hands it head rows exactly when the
+// logits exceed METALA_HEAD_LOGITS_MAX_BYTES, in training only; bad settings are one-line errors.
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { CausalLM } from '../../src/models/lm.js';
+import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
+import { headLogitsMaxBytes } from '../../src/models/head_rows.js';
+import { stackBatches, stackedLossAndGrads } from '../../src/train/stacked_batch.js';
+import { supervisedLoss } from '../../src/train/loss.js';
+import { MetalaError } from '../../src/util/errors.js';
+import { expectClose } from '../helpers/close.js';
+import { expectHeadMatchesPlain, randomHead } from '../helpers/head_rows.js';
+import { batchOf } from '../helpers/stacked.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+afterEach(() => {
+  delete process.env['METALA_HEAD_LOGITS_MAX_BYTES'];
+});
+
+describe('headCrossEntropy', () => {
+  it('equals the plain path for one replica, in one chunk and in ragged chunks', async () => {
+    for (const chunk of [9, 4, 1]) await expectHeadMatchesPlain(randomHead(1, [9], 6, 11, false), chunk, `R 1, chunk ${chunk}`);
+  });
+
+  it('equals it for padded replicas and a transposed (tied) head', async () => {
+    await expectHeadMatchesPlain(randomHead(2, [7, 4, 7], 5, 13, false), 3, 'R 3 padded');
+    await expectHeadMatchesPlain(randomHead(3, [6, 2], 4, 9, true), 4, 'R 2 transposed');
+  });
+
+  it('leaks no tensors', async () => {
+    const h = randomHead(4, [5, 5], 4, 7, false);
+    const before = tf.memory().numTensors;
+    await expectHeadMatchesPlain(h, 2, 'leak check');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('the LM head', () => {
+  const cfg = (tie: boolean): LmConfig =>
+    lmSchema.parse({ d_model: 8, n_layers: 1, vocab_size: 24, mixer: { name: 'metala', num_heads: 2 }, max_seq_len: 8, tie_embeddings: tie }) as LmConfig;
+
+  it('gives head rows in training exactly when the logits are over the limit, and the same loss and gradients', async () => {
+    for (const tie of [false, true]) {
+      const model = new CausalLM(cfg(tie), [0, 1]);
+      const bs = [batchOf(5, 6, 2, 8, 24), batchOf(6, 3, 2, 8, 24)];
+      const vars = [...model.params.vars.values()];
+      const run = () => stackedLossAndGrads(model, bs, [1, 2], vars, { training: true });
+      const plain = run();
+      // 6 labelled rows per replica (padded) × 2 replicas × 24 classes × 4 bytes = 1152 bytes.
+      process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = '400';
+      const kind = tf.tidy(() => model.supervised(stackBatches(bs), { training: true }).kind);
+      const evalKind = tf.tidy(() => model.supervised(stackBatches(bs)).kind);
+      const chunked = run();
+      delete process.env['METALA_HEAD_LOGITS_MAX_BYTES'];
+      expect(kind).toBe('head');
+      expect(evalKind).toBeUndefined();
+      expectClose(chunked.losses, plain.losses, { name: `tie ${tie} losses`, rtol: 1e-5 });
+      for (const [k, g] of Object.entries(plain.grads)) expectClose(chunked.grads[k]!, g, { name: `tie ${tie} ∂${k}`, rtol: 1e-5 });
+      tf.dispose([plain.losses, chunked.losses, ...Object.values(plain.grads), ...Object.values(chunked.grads)]);
+      model.dispose();
+    }
+  });
+
+  it('below the limit keeps the plain logits (one replica)', () => {
+    const model = new CausalLM(cfg(false), 0);
+    const s = tf.tidy(() => {
+      const r = model.supervised(batchOf(7, 4, 2, 8, 24), { training: true });
+      return r.kind;
+    });
+    expect(s).toBeUndefined();
+    model.dispose();
+  });
+
+  it('label smoothing with head rows and a bad limit are one-line errors (exit 2)', () => {
+    const model = new CausalLM(cfg(false), 0);
+    process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = '16';
+    const err = (() => {
+      try {
+        tf.tidy(() => supervisedLoss(model.supervised(batchOf(8, 4, 2, 8, 24), { training: true }), 0.1));
+      } catch (e) {
+        return e as MetalaError;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(MetalaError);
+    expect(err!.message).toMatch(/^train\.label_smoothing: .*METALA_HEAD_LOGITS_MAX_BYTES/);
+    expect(err!.message).not.toContain('\n');
+    process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = 'lots';
+    expect(() => headLogitsMaxBytes()).toThrow(/^METALA_HEAD_LOGITS_MAX_BYTES: 'lots' is not a whole number of bytes/);
+    model.dispose();
+  });
+});
