@@ -28,6 +28,8 @@ export interface BenchOpts {
   child: boolean;
   profile: boolean;
   recompute: boolean;
+  /** Write a V8 CPU profile of each case's measured steps into this folder. */
+  cpuProf?: string;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
   decode: number;
   /** Replica counts: every case runs once per entry, as a stack of that many models (1 = one model). */
@@ -65,7 +67,7 @@ async function runChild(o: BenchOpts): Promise<void> {
       const hasHeads = 'num_heads' in def.options.shape;
       for (const R of o.stack) {
         const c = { mixer: { name: m, ...(hasHeads ? { num_heads: o.heads } : {}) }, d_model: o.dModel, n_layers: o.layers, batch: o.batch, seq_len: T, vocab_size: o.vocab, ...(R > 1 ? { stack: R } : {}), ...(o.recompute ? { recompute: true } : {}) };
-        const r = await benchCase(c, backend, o.steps, o.warmup, o.profile, o.decode);
+        const r = await benchCase(c, backend, o.steps, o.warmup, o.profile, o.decode, o.cpuProf);
         process.stdout.write(`${JSON.stringify(fusedOff.length > 0 ? { ...r, fused_off: fusedOff } : r)}\n`);
       }
     }
@@ -75,7 +77,7 @@ async function runChild(o: BenchOpts): Promise<void> {
 function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<BenchResult[]> {
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
-    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), ...(o.recompute ? ['--recompute'] : []), '--decode', String(o.decode), '--stack', o.stack.join(','),
+    '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), ...(o.recompute ? ['--recompute'] : []), ...(o.cpuProf !== undefined ? ['--cpu-prof', o.cpuProf] : []), '--decode', String(o.decode), '--stack', o.stack.join(','),
     ...(o.matmul !== undefined ? ['--matmul', o.matmul.join(',')] : [])];
   return new Promise((resolve, reject) => {
     const env = noFused === undefined ? process.env : { ...process.env, METALA_NO_FUSED: noFused };

@@ -13,6 +13,8 @@ import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { leanBackwardOn } from '../backend/lean_backward.js';
+import { join } from 'node:path';
+import { atomicWriteFile } from '../results/store.js';
 
 export interface BenchCase {
   mixer: Record<string, unknown> & { name: string };
@@ -138,7 +140,29 @@ async function timeIt(n: number, f: () => Promise<void>): Promise<number> {
   return (performance.now() - t0) / n;
 }
 
-export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number, profile = false, decode = 0): Promise<BenchResult> {
+/**
+ * Runs f under V8's sampling profiler and writes `<dir>/<name>.cpuprofile` (open it in Chrome
+ * DevTools or speedscope): where the host's time per step goes, JS and the native calls it makes.
+ */
+async function withCpuProfile<T>(dir: string, name: string, f: () => Promise<T>): Promise<T> {
+  const { Session } = await import('node:inspector/promises');
+  const { mkdir } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    return await f();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    await mkdir(dir, { recursive: true });
+    await atomicWriteFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+  }
+}
+
+export async function benchCase(c: BenchCase, backend: BackendInfo, steps: number, warmup: number, profile = false, decode = 0, cpuProfile?: string): Promise<BenchResult> {
   const cfg = lmSchema.parse({
     d_model: c.d_model,
     n_layers: c.n_layers,
@@ -203,7 +227,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     takePeakBytesUsed();
     await trainStep();
     const peakUsed = takePeakBytesUsed();
-    const stepMs = await timeIt(steps, trainStep);
+    const stepMs = cpuProfile === undefined ? await timeIt(steps, trainStep) : await withCpuProfile(cpuProfile, `${c.mixer.name}${R > 1 ? `-x${R}` : ''}-d${c.d_model}-T${T}-B${B}`, () => timeIt(steps, trainStep));
     await infer();
     const inferMs = await timeIt(steps, infer);
     const prof = await tf.profile(trainStep);

@@ -38,8 +38,9 @@ export function benchCommand(): Command {
     .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
     .option('--stack <list>', 'replica counts: each case also trains as a stack of that many models (train.stack), tokens/s summed over them, e.g. 1,4', positiveInts('--stack 1,4'), [1])
     .option('--recompute', 'train with train.recompute: each block is replayed in the backward pass instead of keeping its activations (memory for time)', false)
+    .option('--cpu-prof <dir>', "write a V8 CPU profile of each case's measured steps to DIR/<case>.cpuprofile (host time per step: JS and native calls)")
     .option('--child', 'internal: run one backend and print JSON', false)
-    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; decode: number; stack: number[] }) => {
+    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; cpuProf?: string; decode: number; stack: number[] }) => {
       const { runBench } = await import('../../bench/cli.js');
       await runBench({ ...o, mixers: list(o.mixers) });
     });
