@@ -28,6 +28,8 @@ export interface BenchOpts {
   child: boolean;
   profile: boolean;
   recompute: boolean;
+  /** With matmul: also time the tiled kernel with each of these tiles forced. */
+  matmulTiles?: string[];
   /** Write a V8 CPU profile of each case's measured steps into this folder. */
   cpuProf?: string;
   /** Tokens to generate recurrently per case (0 = no decode measurement). */
@@ -48,7 +50,7 @@ async function runChild(o: BenchOpts): Promise<void> {
   if (o.matmul !== undefined) {
     const { benchMatmul, parseMatmulSpec } = await import('./matmul.js');
     const backend = await initBackend(o.backends[0] as never);
-    for (const r of await benchMatmul(o.matmul.map(parseMatmulSpec), backend, o.steps, o.warmup)) process.stdout.write(`${JSON.stringify(r)}\n`);
+    for (const r of await benchMatmul(o.matmul.map(parseMatmulSpec), backend, o.steps, o.warmup, o.matmulTiles ?? [])) process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
   const { benchCase } = await import('./run.js');
@@ -78,7 +80,7 @@ function spawnBackend(o: BenchOpts, backend: string, noFused?: string): Promise<
   const args = [process.argv[1]!, 'bench', '--child', '--backends', backend, '--mixers', o.mixers.join(','), '--seq-lens', o.seqLens.join(','),
     '--batch', String(o.batch), '--d-model', String(o.dModel), '--layers', String(o.layers), '--vocab', String(o.vocab), '--heads', String(o.heads),
     '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []), ...(o.recompute ? ['--recompute'] : []), ...(o.cpuProf !== undefined ? ['--cpu-prof', o.cpuProf] : []), '--decode', String(o.decode), '--stack', o.stack.join(','),
-    ...(o.matmul !== undefined ? ['--matmul', o.matmul.join(',')] : [])];
+    ...(o.matmul !== undefined ? ['--matmul', o.matmul.join(',')] : []), ...(o.matmulTiles !== undefined ? ['--matmul-tiles', o.matmulTiles.join(',')] : [])];
   return new Promise((resolve, reject) => {
     const env = noFused === undefined ? process.env : { ...process.env, METALA_NO_FUSED: noFused };
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
@@ -114,6 +116,11 @@ async function readReference(file: string): Promise<string> {
 async function runMatmulBench(o: BenchOpts): Promise<void> {
   const { attachMatmulReference, matmulTable, parseMatmulSpec } = await import('./matmul.js');
   o.matmul!.forEach(parseMatmulSpec); // a bad spec is a one-line error before anything runs
+  if (o.matmulTiles !== undefined) {
+    const { TILES } = await import('../backend/kernels/matmul_webgpu.js');
+    const bad = o.matmulTiles.find((t) => !(t in TILES));
+    if (bad !== undefined) throw new MetalaError(`bench --matmul-tiles: unknown tile '${bad}'. Use some of ${Object.keys(TILES).join(', ')}`, 2);
+  }
   const refText = o.reference !== undefined ? await readReference(o.reference) : undefined;
   let rows = (await spawnBackend(o, o.backends[0]!)) as unknown as import('./matmul.js').MatmulResult[];
   if (refText !== undefined) rows = attachMatmulReference(rows, refText, o.reference!);
@@ -127,6 +134,7 @@ async function runMatmulBench(o: BenchOpts): Promise<void> {
 
 export async function runBench(o: BenchOpts): Promise<void> {
   if (o.child) return runChild(o);
+  if (o.matmulTiles !== undefined && o.matmul === undefined) throw new MetalaError('bench --matmul-tiles: it sweeps the tiles of --matmul products. Add --matmul SPECS, or leave --matmul-tiles out', 2);
   if (o.matmul !== undefined) return runMatmulBench(o);
   const refText = o.reference !== undefined ? await readReference(o.reference) : undefined;
   const rows: BenchResult[] = [];

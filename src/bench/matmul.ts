@@ -33,6 +33,10 @@ export interface MatmulResult extends MatmulCase {
   clock: 'gpu' | 'wall';
   tiled?: MatmulTiming;
   tfjs: MatmulTiming;
+  /** The tile pickTile chose for this product (webgpu, when the tiled kernel takes it). */
+  tile?: string;
+  /** bench --matmul-tiles: the tiled kernel with each named tile forced (METALA_MATMUL_TILE), same inputs. */
+  tiles?: Record<string, MatmulTiming & { max_rel_diff: number }>;
   /** max |tiled − tfjs| / max |tfjs| on the same inputs */
   max_rel_diff?: number;
   /** The same product measured elsewhere in the same GPU call (e.g. PyTorch fp32, TF32 off). */
@@ -98,7 +102,7 @@ async function maxRelDiff(x: tf.Tensor, y: tf.Tensor): Promise<number> {
   return v;
 }
 
-export async function benchMatmul(cases: MatmulCase[], backend: { backend: string; device: string }, reps: number, warmup: number): Promise<MatmulResult[]> {
+export async function benchMatmul(cases: MatmulCase[], backend: { backend: string; device: string }, reps: number, warmup: number, tiles: readonly string[] = []): Promise<MatmulResult[]> {
   const kernels = backend.backend === 'webgpu' ? await import('../backend/kernels/matmul_webgpu.js') : undefined;
   const tiledOn = kernels?.tiledMatmulRegistered() === true;
   const out: MatmulResult[] = [];
@@ -124,6 +128,26 @@ export async function benchMatmul(cases: MatmulCase[], backend: { backend: strin
         const got = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
         result = { ...result, tiled: tf3(tiledMs), max_rel_diff: await maxRelDiff(got, ref) };
         got.dispose();
+        const dims = { batch: c.batch, batchA: c.batch, batchB: c.batch, M: c.M, N: c.N, K: c.K, transA: c.transA, transB: c.transB };
+        if (kernels!.tiledMatmulApplies(dims)) {
+          result.tile = kernels!.pickTile(dims);
+          // Each forced tile on the same inputs (pickTile reads METALA_MATMUL_TILE at every product).
+          const forced = process.env['METALA_MATMUL_TILE'];
+          const sweep: NonNullable<MatmulResult['tiles']> = {};
+          try {
+            for (const t of tiles) {
+              process.env['METALA_MATMUL_TILE'] = t;
+              const ms = await timeProduct(a, b, c, reps, warmup);
+              const y = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, c.transA, c.transB);
+              sweep[t] = { ...tf3(ms), max_rel_diff: await maxRelDiff(y, ref) };
+              y.dispose();
+            }
+          } finally {
+            if (forced === undefined) delete process.env['METALA_MATMUL_TILE'];
+            else process.env['METALA_MATMUL_TILE'] = forced;
+          }
+          if (tiles.length > 0) result.tiles = sweep;
+        }
       }
       ref.dispose();
       out.push(result);
@@ -156,16 +180,18 @@ export function attachMatmulReference(results: MatmulResult[], lines: string, fi
 
 export function matmulTable(rows: MatmulResult[]): string {
   const f = (t: MatmulTiming | undefined): string => (t === undefined ? '' : `${t.ms} ms, ${t.tflops} TFLOP/s`);
-  const lines = ['| product | tfjs | metala tiled | reference | tiled / tfjs | tiled / reference | max rel diff |', '| --- | --- | --- | --- | ---: | ---: | ---: |'];
+  const lines = ['| product | tfjs | metala tiled | reference | tiled / tfjs | tiled / reference | max rel diff | fastest forced tile |', '| --- | --- | --- | --- | ---: | ---: | ---: | --- |'];
   for (const r of rows) {
     if (r.error !== undefined) {
-      lines.push(`| ${r.spec} | error: ${r.error} | | | | | |`);
+      lines.push(`| ${r.spec} | error: ${r.error} | | | | | | |`);
       continue;
     }
     const ref = r.reference !== undefined ? `${r.reference.framework} ${r.reference.dtype}: ${f(r.reference)}` : '';
     const speed = r.tiled !== undefined ? `${(r.tfjs.ms / r.tiled.ms).toFixed(2)}×` : '';
     const vsRef = r.tiled !== undefined && r.reference !== undefined ? `${(r.reference.ms / r.tiled.ms).toFixed(2)}` : '';
-    lines.push(`| ${r.spec} | ${f(r.tfjs)} | ${f(r.tiled)} | ${ref} | ${speed} | ${vsRef} | ${r.max_rel_diff !== undefined ? r.max_rel_diff.toExponential(1) : ''} |`);
+    const best = Object.entries(r.tiles ?? {}).sort((x, y) => x[1].ms - y[1].ms)[0];
+    const tiled = r.tiled !== undefined && r.tile !== undefined ? `${f(r.tiled)} (${r.tile})` : f(r.tiled);
+    lines.push(`| ${r.spec} | ${f(r.tfjs)} | ${tiled} | ${ref} | ${speed} | ${vsRef} | ${r.max_rel_diff !== undefined ? r.max_rel_diff.toExponential(1) : ''} | ${best !== undefined ? `${best[0]}: ${f(best[1])}` : ''} |`);
   }
   return lines.join('\n');
 }

@@ -4,8 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { shutdownBackend, takeGpuError } from '../../src/backend/index.js';
-import { pickSplits, setTiledMatmul, TILES, tiledMatmulLaunches, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
-import { parseMatmulSpec } from '../../src/bench/matmul.js';
+import { pickSplits, pickTile, setTiledMatmul, TILES, tiledMatmulLaunches, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
+import { benchMatmul, parseMatmulSpec } from '../../src/bench/matmul.js';
 import { maxRel } from '../helpers/close.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
@@ -140,5 +140,22 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
     expect(() => parseMatmulSpec('12x0x3')).toThrow(/positive integer/);
     expect(() => parseMatmulSpec('12x3')).toThrow(/3 or 4 sizes/);
     expect(() => parseMatmulSpec('12x3x4:tc')).toThrow(/unknown flag 'tc'/);
+  });
+
+  it('bench --matmul-tiles times every forced tile on the same inputs, each equal to tfjs, and restores the choice', async () => {
+    const backend = { backend: 'webgpu', device: 'test' };
+    const [r] = await benchMatmul([parseMatmulSpec('96x80x40:tb')], backend, 1, 0, ['large', 'small']);
+    expect(r!.error).toBeUndefined();
+    expect(r!.tile).toBe(pickTile({ batch: 1, batchA: 1, batchB: 1, M: 96, N: 80, K: 40, transA: false, transB: true }));
+    expect(Object.keys(r!.tiles!)).toEqual(['large', 'small']);
+    for (const t of Object.values(r!.tiles!)) {
+      expect(t.ms).toBeGreaterThan(0);
+      expect(t.max_rel_diff).toBeLessThan(1e-5);
+    }
+    expect(process.env['METALA_MATMUL_TILE']).toBeUndefined();
+    // A product the tiled kernel does not take (vector-shaped) gets no tile and no sweep.
+    const [v] = await benchMatmul([parseMatmulSpec('1x64x64')], backend, 1, 0, ['large']);
+    expect(v!.tile).toBeUndefined();
+    expect(v!.tiles).toBeUndefined();
   });
 });

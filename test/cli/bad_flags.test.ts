@@ -23,6 +23,8 @@ const cases: [string, string[], RegExp][] = [
   ['bench --warmup -1', ['bench', '--warmup', '-1'], /expected an integer ≥ 0/],
   ['bench --d-model 1.5', ['bench', '--d-model', '1.5'], /argument '1.5' is invalid/],
   ['bench --matmul 12x0x3', ['bench', '--backends', 'wasm', '--matmul', '12x0x3'], /^error: bench --matmul: '12x0x3': every size must be a positive integer/],
+  ['bench --matmul-tiles alone', ['bench', '--backends', 'wasm', '--matmul-tiles', 'large'], /^error: bench --matmul-tiles: it sweeps the tiles of --matmul products/],
+  ['bench --matmul-tiles huge', ['bench', '--backends', 'wasm', '--matmul', '64x64x64', '--matmul-tiles', 'huge'], /^error: bench --matmul-tiles: unknown tile 'huge'\. Use some of large, /],
   ['bench --reference missing', ['bench', '--backends', 'wasm', '--reference', 'missing.jsonl'], /^error: bench --reference: missing\.jsonl: ENOENT/],
   ['train --max-minutes abc', ['train', smoke, '--max-minutes', 'abc', '--dry-run'], /^error: option '--max-minutes <m>' argument 'abc' is invalid\. expected a number > 0/],
   ['train --max-minutes 0', ['train', smoke, '--max-minutes', '0', '--dry-run'], /argument '0' is invalid/],

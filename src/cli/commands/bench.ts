@@ -34,13 +34,14 @@ export function benchCommand(): Command {
     .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', nonNegativeInt('--decode 256'), 0)
     .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, or all), for an A/B in one file')
     .option('--matmul <specs>', 'time matrix products instead of models: [batch x] M x N x K [:ta] [:tb], comma-separated (tiled kernel vs tfjs on webgpu)', list)
+    .option('--matmul-tiles <tiles>', 'with --matmul: also time the tiled kernel with each of these tiles forced (e.g. large,large_k16,wide,small), for a tile sweep in one file', list)
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
     .option('--note <text>', 'free text kept beside the results (e.g. what this run changes)')
     .option('--stack <list>', 'replica counts: each case also trains as a stack of that many models (train.stack), tokens/s summed over them, e.g. 1,4', positiveInts('--stack 1,4'), [1])
     .option('--recompute', 'train with train.recompute: each block is replayed in the backward pass instead of keeping its activations (memory for time)', false)
     .option('--cpu-prof <dir>', "write a V8 CPU profile of each case's measured steps to DIR/<case>.cpuprofile (host time per step: JS and native calls)")
     .option('--child', 'internal: run one backend and print JSON', false)
-    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; cpuProf?: string; decode: number; stack: number[] }) => {
+    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; matmulTiles?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; cpuProf?: string; decode: number; stack: number[] }) => {
       const { runBench } = await import('../../bench/cli.js');
       await runBench({ ...o, mixers: list(o.mixers) });
     });
