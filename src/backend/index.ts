@@ -111,13 +111,15 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   // reduction instead of a slice per repetition (gradients.ts).
   registerGradientFixes();
   // A backward pass that frees each activation's gradient and each op's saved tensors once used
-  // (tfjs keeps them all to the end of the pass; lean_backward.ts). On by default on the CPU
-  // backends (wasm's heap is 4 GB at most). Off by default on webgpu: there the early frees
-  // reshuffle which buffer each allocation gets, so the step-repeating pool's bind groups hit the
-  // dispatch cache less (lavapipe, MetaLA d 32: 72% instead of >= 90% of a step's bind groups) and the
-  // step is host-bound; and with the blocks in their own tidy its peak is at the forward's end anyway
-  // (d 512, 8 layers, 8K tokens: 5.68 GB in use at the peak either way). METALA_LEAN_BACKWARD=on|off.
-  installLeanBackward(onOff('METALA_LEAN_BACKWARD', info.backend !== 'webgpu'));
+  // (tfjs keeps them all to the end of the pass; lean_backward.ts). On by default everywhere: on
+  // webgpu it halves a step's peak in use (MetaLA d 512, 8 layers, 2,048 tokens on lavapipe: 1.77 GB
+  // instead of 3.69 GB; results/bench/ref2-sixteenth-memory-flat-adamw-frees-lean-*-lavapipe.json).
+  // Its cost is host time: the early frees reshuffle which buffer an allocation gets, so fewer of a
+  // step's bind groups come from the dispatch cache (lavapipe after 12 steps: MetaLA d 128, 2 layers,
+  // vocab 8192: 75% instead of 91%, results/bench/mqar128-layout-bind-group-hits-lean-*-lavapipe.json;
+  // d 32, 4 layers: 92% instead of 96%), and a miss costs a createBindGroup, though that step's host
+  // time to record stayed 37.0 ms against 37.1. METALA_LEAN_BACKWARD=off gives tfjs's own pass.
+  installLeanBackward(onOff('METALA_LEAN_BACKWARD', true));
   // Saved tensors as second references, not Identity kernels + tape nodes (host time per step),
   // and shape-only ones as stand-ins. METALA_LEAN_SAVES=off restores tfjs's (for an A/B).
   installLeanSaves(onOff('METALA_LEAN_SAVES', true));

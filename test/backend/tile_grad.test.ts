@@ -70,3 +70,35 @@ describe('Tile gradient', () => {
     expect(many).toBeLessThan(20); // tfjs-core's gradient: 2 more per repetition
   });
 });
+
+describe('Multiply gradient', () => {
+  it('is dy·b and dy·a summed over broadcast axes, with no Cast kernel for float32 operands', async () => {
+    const a = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 3);
+    const b = tf.randomNormal([1, 3, 1], 0, 1, 'float32', 4);
+    const w = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 5);
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.mul(x, y), w)))([a, b]);
+    const [av, bv, wv] = [await a.data(), await b.data(), await w.data()];
+    const wantA = new Float32Array(24);
+    const wantB = new Float32Array(3);
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 3; j++) {
+        for (let k = 0; k < 4; k++) {
+          const f = (i * 3 + j) * 4 + k;
+          wantA[f] = wv[f]! * bv[j]!;
+          wantB[j]! += wv[f]! * av[f]!;
+        }
+      }
+    }
+    expect(ga!.shape).toEqual([2, 3, 4]);
+    expect(gb!.shape).toEqual([1, 3, 1]);
+    const [gotA, gotB] = [await ga!.data(), await gb!.data()];
+    wantA.forEach((v, i) => expect(gotA[i]).toBeCloseTo(v, 5));
+    wantB.forEach((v, i) => expect(gotB[i]).toBeCloseTo(v, 4));
+    const prof = await tf.profile(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(x, y)))([a, b]));
+    expect(prof.kernels.filter((k) => k.name === 'Cast')).toHaveLength(0);
+    // An int32 operand still becomes float32 in its partner's gradient.
+    const gi = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, tf.tensor1d([2, 3], 'int32'))))(tf.tensor1d([1, 1]));
+    expect(gi.dtype).toBe('float32');
+    expect([...(await gi.data())]).toEqual([2, 3]);
+  });
+});
