@@ -3,8 +3,10 @@
 // over [R, P] with each replica's lr, weight decay and clip norm (optim.ts stepReplicas). Each
 // replica still is its own run: its own run folder, data stream (its seed), schedule, evaluations,
 // metrics.jsonl, summary.json and checkpoint, written as trainRun writes them alone. A replica that
-// finishes, early-stops or diverges is masked out (loss weight 0, lr 0) and recorded while the rest
-// go on. Which runs stack is stack_plan.ts's decision; a stack resumes together (same step).
+// finishes, early-stops or diverges is recorded, and the rest go on as a smaller stack: they are
+// checkpointed and the stack is rebuilt from their checkpoints (the resume path), so a sweep's
+// finished runs stop costing GPU time (a masked replica would still run its forward and backward).
+// Which runs stack is stack_plan.ts's decision; a stack resumes together (same step).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -202,8 +204,12 @@ async function retire(st: Stack, r: Replica, outcomes: Map<RunSpec, RunOutcome>,
   outcomes.set(r.spec, { dir: r.dir, status, summary: s });
 }
 
-/** The stacked step loop, until every replica finished, stopped or failed, or the budget ends. */
-async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>): Promise<void> {
+/**
+ * The stacked step loop, until every replica finished, stopped or failed, or the budget ends; or
+ * until a replica retires while others go on: then those are checkpointed at this step and it
+ * returns 'restack'. `done` counts the steps of earlier stacks of this call (for opts.stopAfterSteps).
+ */
+async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>, done = 0): Promise<{ end: 'done' | 'restack'; steps: number }> {
   const { replicas, opts } = st;
   const total = Math.max(...replicas.map((r) => r.totalSteps));
   const bar = createProgress(st.label, opts.progress, replicas[0]!.unit);
@@ -268,7 +274,7 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>): P
         else if (r.state.step >= r.totalSteps) await retire(st, r, outcomes, 'finished', { stopped: 'max_steps' });
       }
       const budgetHit =
-        (opts.stopAfterSteps !== undefined && step + 1 - firstStep >= opts.stopAfterSteps) || (opts.deadline !== undefined && Date.now() >= opts.deadline) || opts.shouldStop?.() === true;
+        (opts.stopAfterSteps !== undefined && done + step + 1 - firstStep >= opts.stopAfterSteps) || (opts.deadline !== undefined && Date.now() >= opts.deadline) || opts.shouldStop?.() === true;
       if (budgetHit && replicas.some((r) => r.active)) {
         const left = replicas.filter((r) => r.active);
         await checkpointReplicas(st, left.filter((r) => !due.includes(r)));
@@ -279,10 +285,23 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>): P
       }
       const leaked = tf.memory().numTensors - n0;
       if (leaked > 0) throw new Error(`internal: ${leaked} tensors leaked in stacked training step ${step + 1}`);
+      const left = replicas.filter((r) => r.active);
+      if (left.length > 0 && left.length < replicas.length) {
+        await checkpointReplicas(st, left.filter((r) => !due.includes(r)));
+        opts.notice?.(`${st.label}: ${left.length} of its runs go on as a stack of ${left.length} from step ${left[0]!.state.step}`);
+        return { end: 'restack', steps: done + step + 1 - firstStep };
+      }
     }
+    return { end: 'done', steps: done + Math.max(...replicas.map((r) => r.state.step)) - firstStep };
   } finally {
     bar.stop();
   }
+}
+
+async function closeStack(st: Stack): Promise<void> {
+  st.model.dispose();
+  st.optim.dispose();
+  for (const r of st.replicas) await r.lock.release();
 }
 
 /**
@@ -295,10 +314,12 @@ export async function trainStack(specs: RunSpec[], opts: TrainOptions): Promise<
   let st: Stack | undefined;
   try {
     st = await openStack(specs, opts, outcomes);
-    if (st !== undefined) {
+    let steps = 0;
+    while (st !== undefined) {
       for (const r of st.replicas) await writeJson(join(r.dir, SUMMARY_FILE), summary(st, r, 'running'));
+      let end: 'done' | 'restack' = 'done';
       try {
-        await trainStackSteps(st, outcomes);
+        ({ end, steps } = await trainStackSteps(st, outcomes, steps));
       } catch (e0) {
         if (asStorageError(e0, opts.resultsDir) !== undefined) throw e0;
         const B = specs[0]!.train.micro_batch_size ?? specs[0]!.train.batch_size;
@@ -312,15 +333,17 @@ export async function trainStack(specs: RunSpec[], opts: TrainOptions): Promise<
         for (const r of st.replicas) if (r.active) await retire(st, r, outcomes, 'failed', { error: why !== undefined ? `${why}; ${keptMessage(r)}` : message });
         if (why === undefined) throw e0;
       }
+      if (end === 'done') break;
+      // The runs still training, rebuilt as a smaller stack from the checkpoints just written.
+      const left = st.replicas.filter((r) => r.active).map((r) => r.spec);
+      await closeStack(st);
+      st = undefined;
+      st = await openStack(left, opts, outcomes);
     }
   } catch (e) {
     throw asStorageError(e, opts.resultsDir) ?? e;
   } finally {
-    if (st !== undefined) {
-      st.model.dispose();
-      st.optim.dispose();
-      for (const r of st.replicas) await r.lock.release();
-    }
+    if (st !== undefined) await closeStack(st);
   }
   return specs.map((s) => outcomes.get(s) ?? { dir: join(opts.resultsDir, s.experiment, s.run_id), status: 'skipped', summary: {} });
 }

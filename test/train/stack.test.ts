@@ -1,8 +1,8 @@
 // Stacked sweeps (train.stack): runs trained as one model with a replica axis are the runs trained
 // alone. A 3-replica stack (own seeds, lrs, one early-stopping, one diverging) logs each replica's
-// losses, evaluations, summary and checkpoint as its run alone does; an interrupted stack resumes to
-// the same end; which runs may stack (stack_plan.ts) and its one-line errors; and the smoke sweep
-// through the CLI on wasm (`--set train.stack=2` vs off).
+// losses, evaluations, summary and checkpoint as its run alone does (the stack shrinking as they
+// retire); an interrupted stack resumes to the same end; which runs may stack (stack_plan.ts) and
+// its one-line errors; and the smoke sweep through the CLI on wasm (`--set train.stack=2` vs off).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,9 +85,17 @@ describe('stacked sweep = its runs alone (cpu)', () => {
     expect(runs).toHaveLength(3);
     for (const r of runs) await trainAlone(r, join(dir, 'alone'));
     const before = tf.memory().numTensors;
-    const outs = await trainStack(runs, { resultsDir: join(dir, 'stack'), backend, progress: false });
+    const notices: string[] = [];
+    const outs = await trainStack(runs, { resultsDir: join(dir, 'stack'), backend, progress: false, notice: (l) => notices.push(l) });
     expect(tf.memory().numTensors).toBe(before);
     expect(outs.map((o) => o.status)).toEqual(['finished', 'finished', 'failed']);
+    // A retired replica leaves the stack: the rest go on as a smaller one, rebuilt from checkpoints.
+    expect(notices.filter((l) => l.includes('go on as a stack'))).toEqual([
+      'tiny stack of 3: 2 of its runs go on as a stack of 2 from step 7',
+      'tiny stack of 2: 1 of its runs go on as a stack of 1 from step 15',
+    ]);
+    // Each summary names the stack the run last trained in.
+    const lastStack = [[runs[0]!], [runs[0]!, runs[1]!], runs];
     for (const r of runs) {
       const a = join(dir, 'alone', 'tiny', r.run_id);
       const s = join(dir, 'stack', 'tiny', r.run_id);
@@ -96,7 +104,8 @@ describe('stacked sweep = its runs alone (cpu)', () => {
       for (const k of ['status', 'stopped', 'steps', 'total_steps', 'params', 'seed', 'metric']) expect(ss[k], `${r.run_id} summary.${k}`).toEqual(sa[k]);
       expect((ss['best'] as { step: number }).step).toBe((sa['best'] as { step: number }).step);
       expect((ss['best'] as { accuracy: number }).accuracy).toBe((sa['best'] as { accuracy: number }).accuracy);
-      expect(ss['stack']).toEqual({ replicas: 3, runs: runs.map((x) => x.run_id) });
+      const with_ = lastStack[runs.indexOf(r)]!;
+      expect(ss['stack']).toEqual({ replicas: with_.length, runs: with_.map((x) => x.run_id) });
       expect(String(ss['error'] ?? '').replaceAll(join(dir, 'stack'), '…')).toBe(String(sa['error'] ?? '').replaceAll(join(dir, 'alone'), '…'));
       // The checkpoint: each parameter as the run alone left it (the diverged one: its last good one).
       const [ca, cs] = [await readSafetensors(join(a, 'checkpoint', 'model.safetensors')), await readSafetensors(join(s, 'checkpoint', 'model.safetensors'))];
