@@ -338,6 +338,7 @@ export async function trainStack(specs: RunSpec[], opts: TrainOptions): Promise<
       const left = st.replicas.filter((r) => r.active).map((r) => r.spec);
       await closeStack(st);
       st = undefined;
+      await releaseGpuPool(); // the larger stack's buffers, of sizes the smaller one never asks for
       st = await openStack(left, opts, outcomes);
     }
   } catch (e) {
