@@ -114,11 +114,11 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   // (tfjs keeps them all to the end of the pass; lean_backward.ts). On by default everywhere: on
   // webgpu it halves a step's peak in use (MetaLA d 512, 8 layers, 2,048 tokens on lavapipe: 1.77 GB
   // instead of 3.69 GB; results/bench/ref2-sixteenth-memory-flat-adamw-frees-lean-*-lavapipe.json).
-  // Its cost is host time: the early frees reshuffle which buffer an allocation gets, so fewer of a
-  // step's bind groups come from the dispatch cache (lavapipe after 12 steps: MetaLA d 128, 2 layers,
-  // vocab 8192: 75% instead of 91%, results/bench/mqar128-layout-bind-group-hits-lean-*-lavapipe.json;
-  // d 32, 4 layers: 92% instead of 96%), and a miss costs a createBindGroup, though that step's host
-  // time to record stayed 37.0 ms against 37.1. METALA_LEAN_BACKWARD=off gives tfjs's own pass.
+  // Its early frees shift which buffer an allocation gets; the step-repeating pool (webgpu_pool.ts)
+  // repeats that pattern too, so the dispatch cache still finds nearly every bind group (MQAR-128
+  // model on lavapipe: 335 of 336 with it, 334 without; results/bench/
+  // mqar128-layout-bind-group-hits-lean-*-two-step-pool-lavapipe.json). METALA_LEAN_BACKWARD=off
+  // gives tfjs's own pass.
   installLeanBackward(onOff('METALA_LEAN_BACKWARD', true));
   // Saved tensors as second references, not Identity kernels + tape nodes (host time per step),
   // and shape-only ones as stand-ins. METALA_LEAN_SAVES=off restores tfjs's (for an A/B).

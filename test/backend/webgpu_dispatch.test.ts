@@ -10,6 +10,7 @@ import { takePoolStats } from '../../src/backend/webgpu_pool.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { AdamW } from '../../src/train/optim.js';
+import { installLeanBackward } from '../../src/backend/lean_backward.js';
 import { labelIndex } from '../../src/data/labels.js';
 import { maskedCrossEntropy } from '../../src/train/loss.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
@@ -21,7 +22,7 @@ describe.skipIf(why !== undefined)('webgpu dispatch cache and step-repeating poo
     await shutdownBackend();
   });
 
-  it('a repeated training step takes ≥ 90% of its bind groups from the cache within 12 steps, and survives a pool release', async () => {
+  it('a repeated training step takes ≥ 98% of its bind groups from the cache within 12 steps, with the lean reverse pass and without, and survives a pool release', async () => {
     const cfg = lmSchema.parse({ d_model: 32, n_layers: 1, vocab_size: 64, mixer: { name: 'metala', num_heads: 2 }, max_seq_len: 16 });
     const model = new CausalLM(cfg as LmConfig, 0);
     const optim = new AdamW(model.params, { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
@@ -47,7 +48,16 @@ describe.skipIf(why !== undefined)('webgpu dispatch cache and step-repeating poo
     const first = rows[0]!;
     const last = rows.at(-1)!;
     expect(first.hits).toBe(0);
-    expect(last.hits / (last.hits + last.misses)).toBeGreaterThanOrEqual(0.9);
+    expect(last.hits / (last.hits + last.misses)).toBeGreaterThanOrEqual(0.98);
+    // tfjs's reverse pass frees later, so allocations land elsewhere; the pool repeats that too.
+    installLeanBackward(false);
+    try {
+      for (let i = 0; i < 12; i++) rows.push(await step());
+    } finally {
+      installLeanBackward(true);
+    }
+    const tfjsPass = rows.at(-1)!;
+    expect(tfjsPass.hits / (tfjsPass.hits + tfjsPass.misses)).toBeGreaterThanOrEqual(0.98);
     expect(last.preferred).toBeGreaterThan(last.other);
     // the model learns the fixed batch through the cached dispatches
     expect(last.loss).toBeLessThan(first.loss);
