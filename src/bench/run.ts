@@ -90,29 +90,60 @@ export interface StepTiming {
   host_us_per_dispatch: number;
   /** Dispatches whose bind group came from the dispatch cache (src/backend/webgpu_dispatch.ts). */
   bind_group_hits: number;
+  /** Garbage-collection pauses of the main thread while the step was recorded (part of host_record_ms). */
+  gc_record_ms: number;
+  /** All of the step's garbage-collection pauses, the wait for the GPU included. */
+  gc_step_ms: number;
 }
 
 /** Times `n` steps one by one with the GPU timer; each field is the median over the steps. */
 async function timeSteps(issue: () => tf.Tensor[], n: number): Promise<StepTiming> {
   const { startGpuTiming, stopGpuTiming } = await import('../backend/webgpu_timing.js');
   const { takeDispatchCacheStats } = await import('../backend/webgpu_dispatch.js');
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  // GC pauses (start, duration) as V8 reports them; the observer is called after the fact, so the
+  // step's pauses are read once the step's promise has settled.
+  const pauses: { start: number; ms: number }[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push({ start: e.startTime, ms: e.duration });
+  });
+  obs.observe({ entryTypes: ['gc'] });
   const rows: StepTiming[] = [];
-  for (let i = 0; i < n; i++) {
-    startGpuTiming();
-    takeDispatchCacheStats();
-    const t0 = performance.now();
-    const ts = issue();
-    const recorded = performance.now() - t0;
-    await ts[0]!.data();
-    const wall = performance.now() - t0;
-    tf.dispose(ts);
-    const g = await stopGpuTiming();
-    const cache = takeDispatchCacheStats();
-    const r = (x: number): number => Math.round(x * 100) / 100;
-    rows.push({ bind_group_hits: cache.hits, step_wall_ms: r(wall), host_record_ms: r(recorded), gpu_busy_ms: g.gpu_busy_ms, gpu_span_ms: g.gpu_span_ms, dispatches: g.dispatches, submits: g.submits, host_us_per_dispatch: r((1000 * recorded) / Math.max(1, g.dispatches)) });
+  try {
+    for (let i = 0; i < n; i++) {
+      startGpuTiming();
+      takeDispatchCacheStats();
+      const t0 = performance.now();
+      const ts = issue();
+      const t1 = performance.now();
+      await ts[0]!.data();
+      const t2 = performance.now();
+      tf.dispose(ts);
+      const g = await stopGpuTiming();
+      const cache = takeDispatchCacheStats();
+      await new Promise((resolve) => setImmediate(resolve)); // let the observer deliver this step's entries
+      const within = (a: number, b: number): number => pauses.filter((p) => p.start >= a && p.start < b).reduce((x, p) => x + p.ms, 0);
+      const r = (x: number): number => Math.round(x * 100) / 100;
+      const recorded = t1 - t0;
+      rows.push({
+        bind_group_hits: cache.hits,
+        step_wall_ms: r(t2 - t0),
+        host_record_ms: r(recorded),
+        gpu_busy_ms: g.gpu_busy_ms,
+        gpu_span_ms: g.gpu_span_ms,
+        dispatches: g.dispatches,
+        submits: g.submits,
+        host_us_per_dispatch: r((1000 * recorded) / Math.max(1, g.dispatches)),
+        gc_record_ms: r(within(t0, t1)),
+        gc_step_ms: r(within(t0, t2)),
+      });
+    }
+  } finally {
+    obs.disconnect();
   }
   const median = (k: keyof StepTiming): number => rows.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(n / 2)]!;
-  return { step_wall_ms: median('step_wall_ms'), host_record_ms: median('host_record_ms'), gpu_busy_ms: median('gpu_busy_ms'), gpu_span_ms: median('gpu_span_ms'), dispatches: median('dispatches'), submits: median('submits'), host_us_per_dispatch: median('host_us_per_dispatch'), bind_group_hits: median('bind_group_hits') };
+  const keys = Object.keys(rows[0]!) as (keyof StepTiming)[];
+  return Object.fromEntries(keys.map((k) => [k, median(k)])) as unknown as StepTiming;
 }
 
 /** Generates `n` tokens per sequence one at a time, sampling live tensor bytes at powers of two. */

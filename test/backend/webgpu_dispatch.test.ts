@@ -1,7 +1,8 @@
 // The dispatch cache and the step-repeating buffer pool (src/backend/webgpu_dispatch.ts,
 // webgpu_pool.ts) on a real WebGPU device (CI: lavapipe): after a dozen identical training steps
 // nearly every dispatch finds its bind group in the cache, most allocations get last step's
-// buffer, and releasing the pool (which destroys buffers) leaves training working.
+// buffer, and releasing the pool (which destroys buffers) leaves training working; and bench's
+// step timing that reports it.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { markGpuStep, releaseGpuPool, shutdownBackend, takeGpuError } from '../../src/backend/index.js';
@@ -13,6 +14,7 @@ import { AdamW } from '../../src/train/optim.js';
 import { installLeanBackward } from '../../src/backend/lean_backward.js';
 import { labelIndex } from '../../src/data/labels.js';
 import { maskedCrossEntropy } from '../../src/train/loss.js';
+import { benchCase } from '../../src/bench/run.js';
 import { webgpuOrWhy } from '../helpers/webgpu.js';
 
 const why = await webgpuOrWhy('webgpu dispatch cache tests');
@@ -70,5 +72,20 @@ describe.skipIf(why !== undefined)('webgpu dispatch cache and step-repeating poo
     idsT.dispose();
     optim.dispose();
     model.dispose();
+  });
+
+  it("bench --profile's step_timing: GPU busy time, launches, cache hits and the host's GC pauses, consistent with each other", async () => {
+    const c = { mixer: { name: 'metala', num_heads: 2 }, d_model: 32, n_layers: 1, batch: 2, seq_len: 16, vocab_size: 64 };
+    const r = await benchCase(c, { backend: 'webgpu', device: 'lavapipe' }, 1, 12, true);
+    expect(r.error).toBeUndefined();
+    const t = r.step_timing!;
+    expect(t.dispatches).toBeGreaterThan(50);
+    expect(t.bind_group_hits / t.dispatches).toBeGreaterThanOrEqual(0.98);
+    expect(t.gpu_busy_ms).toBeGreaterThan(0);
+    expect(t.host_record_ms).toBeLessThanOrEqual(t.step_wall_ms);
+    expect(t.gc_record_ms).toBeGreaterThanOrEqual(0);
+    expect(t.gc_record_ms).toBeLessThanOrEqual(t.host_record_ms);
+    expect(t.gc_step_ms).toBeGreaterThanOrEqual(t.gc_record_ms);
+    expect(t.host_us_per_dispatch).toBeCloseTo((1000 * t.host_record_ms) / t.dispatches, -1);
   });
 });
