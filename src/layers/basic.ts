@@ -52,6 +52,32 @@ export const silu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
+/**
+ * x ⊙ SiLU(g) for x, g of one shape: GLU channel mixers (SiLU(l1 x) ⊙ l2 x) and SiLU output
+ * gates. Autodiff of tf.mul(x, silu(g)) keeps x, g and SiLU(g) for the backward pass (the Multiply
+ * saves both factors, SiLU its input); this op keeps x and g and recomputes σ(g), one activation-sized
+ * buffer less per gate. The kernels and their order are those of the composition, so values and
+ * gradients are the same bits: ∂x = ∂y ⊙ SiLU(g), ∂g = (∂y ⊙ x) ⊙ σ(g)(1 + g(1 − σ(g))).
+ */
+const mulSiluOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const g = args[1] as tf.Tensor;
+  (args[2] as tf.GradSaveFunc)([x, g]);
+  return {
+    value: tf.mul(x, tf.mul(g, tf.sigmoid(g))),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, gs] = saved as [tf.Tensor, tf.Tensor];
+      const s = tf.sigmoid(gs);
+      return [tf.mul(dy, tf.mul(gs, s)), tf.mul(tf.mul(dy, xs), tf.mul(s, tf.add(1, tf.mul(gs, tf.sub(1, s)))))];
+    },
+  };
+}) as (x: tf.Tensor, g: tf.Tensor) => tf.Tensor;
+
+export function mulSilu(x: tf.Tensor, g: tf.Tensor): tf.Tensor {
+  if (!tf.util.arraysEqual(x.shape, g.shape)) throw new Error(`internal: mulSilu of [${x.shape}] and [${g.shape}] (it needs one shape)`);
+  return mulSiluOp(x, g);
+}
+
 /** log σ(x) = −softplus(−x); tf.logSigmoid's gradient loses its input under tidy (tfjs-in-node.md §2.5). */
 export function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));

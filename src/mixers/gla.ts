@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { gla as glaOp } from '../ops/gated_recurrence/index.js';
-import { dense, layerNorm, logSigmoid, rmsNorm, silu } from '../layers/basic.js';
+import { dense, layerNorm, logSigmoid, mulSilu, rmsNorm } from '../layers/basic.js';
 import { perRow } from '../layers/replicas.js';
 import { defineMixer, type MixerState } from './types.js';
 import { convTaps, qkvProjections, shortConv } from './common.js';
@@ -104,7 +104,7 @@ export const gla = defineMixer({
         );
         if (next !== undefined) next['S'] = r.finalState!;
         let out: tf.Tensor = normW !== undefined ? tf.mul(rmsNorm(r.o, o.norm_eps), perRow(normW, B, [1, 1, hv])) : layerNorm(r.o, o.norm_eps);
-        if (g !== undefined) out = tf.mul(out, silu(tf.reshape(dense(x, g.w, g.b), [B, T, H, hv])));
+        if (g !== undefined) out = mulSilu(out, tf.reshape(dense(x, g.w, g.b), [B, T, H, hv]));
         const y = dense(tf.reshape(out, [B, T, dv]), wo) as tf.Tensor3D;
         return next !== undefined ? { y, state: next } : { y };
       },

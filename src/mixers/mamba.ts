@@ -5,7 +5,7 @@
 // in_proj → (x, z); x ← SiLU(causal depthwise conv(x)); selective scan with D skip; ⊙ SiLU(z); out_proj.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { dense, silu } from '../layers/basic.js';
+import { dense, mulSilu, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
 import { selectiveScan } from '../ops/selective_scan/index.js';
 import { MetalaError } from '../util/errors.js';
@@ -123,7 +123,7 @@ export const mamba = defineMixer({
                 ),
                 finalState: undefined,
               };
-        const y = dense(tf.mul(r.y, silu(zg)), outW, outB) as tf.Tensor3D;
+        const y = dense(mulSilu(r.y, zg), outW, outB) as tf.Tensor3D;
         if (opts.wantState !== true) return { y };
         const state: MixerState = { conv: conv.cache, h: r.finalState!.re };
         return { y, state };

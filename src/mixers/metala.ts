@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { gla } from '../ops/gated_recurrence/index.js';
-import { dense, layerNorm, logSigmoid, silu } from '../layers/basic.js';
+import { dense, layerNorm, logSigmoid, mulSilu, silu } from '../layers/basic.js';
 import { causalConv1d } from '../layers/short_conv.js';
 import { perRow } from '../layers/replicas.js';
 import { defineMixer, type MixerState } from './types.js';
@@ -127,8 +127,7 @@ export const metala = defineMixer({
         }
         // 5. per-head LayerNorm without affine (eps 1e-5), merge heads, SiLU output gate, W_O.
         const o2 = tf.reshape(layerNorm(out, 1e-5), [B, T, d]);
-        const gate = silu(dense(u, g.w, g.b));
-        const y = dense(tf.mul(gate, o2), wo) as tf.Tensor3D;
+        const y = dense(mulSilu(o2, dense(u, g.w, g.b)), wo) as tf.Tensor3D;
         return opts.wantState === true ? { y, state } : { y };
       },
     };

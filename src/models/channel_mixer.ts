@@ -3,7 +3,7 @@
 // figure config).
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { dense, gelu, silu } from '../layers/basic.js';
+import { dense, gelu, mulSilu, silu } from '../layers/basic.js';
 import type { ParamScope } from '../layers/params.js';
 
 export const channelMixerSchema = z
@@ -42,6 +42,8 @@ export function createChannelMixer(
     const l1 = p.linear('l1', d, h, init).w;
     const l2 = p.linear('l2', d, h, init).w;
     const l3 = p.linear('l3', h, d, init).w;
+    // SiLU(l1 x) ⊙ l2 x; with SiLU as one op that keeps only the two projections for the backward pass.
+    if (c.act === 'silu') return (x) => dense(mulSilu(dense(x, l2), dense(x, l1)), l3) as tf.Tensor3D;
     return (x) => dense(tf.mul(act(dense(x, l1)), dense(x, l2)), l3) as tf.Tensor3D;
   }
   if (c.name === 'mlp') {

@@ -1,9 +1,9 @@
-// SiLU with its closed-form gradient (src/layers/basic.ts): the value and input gradient of tfjs's
-// autodiff of x·σ(x), while the backward pass keeps only x (autodiff keeps σ(x) too).
+// SiLU with its closed-form gradient and the gated product x ⊙ SiLU(g) (src/layers/basic.ts): the
+// values and gradients of tfjs's autodiff of the compositions, while the backward pass keeps less.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { silu } from '../../src/layers/basic.js';
+import { mulSilu, silu } from '../../src/layers/basic.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -42,5 +42,34 @@ describe('silu', () => {
     const s = 1 / (1 + Math.exp(-2.5));
     expect(Math.abs(ours.grad[7]! - 0.9 * s * (1 + 2.5 * (1 - s)))).toBeLessThan(1e-6);
     tf.dispose([x, w]);
+  });
+});
+
+describe('mulSilu', () => {
+  it('is x ⊙ silu(g) bit for bit in value and both gradients, keeping x and g but not silu(g)', () => {
+    const x = tf.variable(tf.tensor2d([[0.5, -2, 1.5], [3, -0.1, 0]]), true, 'mulsilu_x');
+    const g = tf.variable(tf.tensor2d([[-9, -1, 0], [0.3, 2, 11]]), true, 'mulsilu_g');
+    const w = tf.tensor2d([[1.2, -0.7, 0.4], [-1.5, 0.8, 2]]);
+    const run = (f: () => tf.Tensor): { loss: number; gx: Float32Array; gg: Float32Array; savedBytes: number } => {
+      let savedBytes = 0;
+      const r = tf.variableGrads(() => {
+        const y = tf.sum(tf.mul(f(), w)) as tf.Scalar;
+        const tape = (tf.engine() as unknown as { state: { activeTape: TapeNode[] } }).state.activeTape;
+        const ids = new Set<object>();
+        for (const node of tape) for (const t of node.saved ?? []) if (!ids.has(t.dataId)) ids.add(t.dataId) && (savedBytes += t.size * 4);
+        return y;
+      }, [x, g]);
+      const out = { loss: r.value.dataSync()[0]!, gx: r.grads[x.name]!.dataSync() as Float32Array, gg: r.grads[g.name]!.dataSync() as Float32Array, savedBytes };
+      tf.dispose([r.value, ...Object.values(r.grads)]);
+      return out;
+    };
+    const plain = run(() => tf.mul(x, silu(g)));
+    const ours = run(() => mulSilu(x, g));
+    expect(ours.loss).toBe(plain.loss);
+    expect([...ours.gx]).toEqual([...plain.gx]);
+    expect([...ours.gg]).toEqual([...plain.gg]);
+    expect(plain.savedBytes - ours.savedBytes).toBe(g.size * 4); // silu(g), one value per element
+    expect(() => mulSilu(x, tf.ones([3]))).toThrow(/one shape/);
+    tf.dispose([x, g, w]);
   });
 });
