@@ -33,6 +33,21 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
 }
 
 /**
+ * σ(x)(1 + x(1 − σ(x))) from s = σ(x) (disposed), each temporary freed once used: inside a gradient
+ * function they would otherwise all live until it returns, several activation-sized buffers at once.
+ */
+function siluDerivative(x: tf.Tensor, s: tf.Tensor): tf.Tensor {
+  const oneMinus = tf.sub(1, s);
+  const xo = tf.mul(x, oneMinus);
+  oneMinus.dispose();
+  const inner = tf.add(1, xo);
+  xo.dispose();
+  const d = tf.mul(s, inner);
+  tf.dispose([s, inner]);
+  return d;
+}
+
+/**
  * SiLU(x) = x·σ(x), with its gradient σ(x)·(1 + x·(1 − σ(x))) in closed form. Why: tfjs's autodiff
  * of x·σ(x) keeps σ(x) for the backward pass besides x (the Multiply saves both factors, the
  * Sigmoid its output), one activation-sized buffer per SiLU more than PyTorch's F.silu, which keeps
@@ -46,8 +61,10 @@ export const silu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
     value: tf.mul(x, tf.sigmoid(x)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const xs = saved[0]!;
-      const s = tf.sigmoid(xs);
-      return tf.mul(dy, tf.mul(s, tf.add(1, tf.mul(xs, tf.sub(1, s)))));
+      const der = siluDerivative(xs, tf.sigmoid(xs));
+      const dx = tf.mul(dy, der);
+      der.dispose();
+      return dx;
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor;
@@ -68,7 +85,14 @@ const mulSiluOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, gs] = saved as [tf.Tensor, tf.Tensor];
       const s = tf.sigmoid(gs);
-      return [tf.mul(dy, tf.mul(gs, s)), tf.mul(tf.mul(dy, xs), tf.mul(s, tf.add(1, tf.mul(gs, tf.sub(1, s)))))];
+      const silu = tf.mul(gs, s);
+      const dx = tf.mul(dy, silu);
+      silu.dispose();
+      const dyx = tf.mul(dy, xs);
+      const der = siluDerivative(gs, s);
+      const dg = tf.mul(dyx, der);
+      tf.dispose([dyx, der]);
+      return [dx, dg];
     },
   };
 }) as (x: tf.Tensor, g: tf.Tensor) => tf.Tensor;
