@@ -70,7 +70,7 @@ export const silu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
 }) as (x: tf.Tensor) => tf.Tensor;
 
 /**
- * x ⊙ SiLU(g) for x, g of one shape: GLU channel mixers (SiLU(l1 x) ⊙ l2 x) and SiLU output
+ * x ⊙ SiLU(g) for x, g of one shape: GLU channel mixers (SiLU(l1 x) ⊙ l2 x) and the mixers' SiLU
  * gates. Autodiff of tf.mul(x, silu(g)) keeps x, g and SiLU(g) for the backward pass (the Multiply
  * saves both factors, SiLU its input); this op keeps x and g and recomputes σ(g), one activation-sized
  * buffer less per gate. The kernels and their order are those of the composition, so values and

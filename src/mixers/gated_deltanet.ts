@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { gatedDeltaRule } from '../ops/gated_delta_rule/index.js';
-import { dense, rmsNorm, silu } from '../layers/basic.js';
+import { dense, mulSilu, rmsNorm } from '../layers/basic.js';
 import { defineMixer, type MixerState } from './types.js';
 import { convTaps, l2Normalize, qkvProjections, shortConv } from './common.js';
 
@@ -113,7 +113,7 @@ export const gatedDeltanet = defineMixer({
         });
         if (next !== undefined) next['S'] = r.finalState!;
         let out: tf.Tensor = tf.mul(rmsNorm(r.o, o.norm_eps), normW);
-        if (wg !== undefined) out = tf.mul(out, silu(tf.reshape(dense(x, wg), [B, T, H, hv])));
+        if (wg !== undefined) out = mulSilu(out, tf.reshape(dense(x, wg), [B, T, H, hv]));
         const y = dense(tf.reshape(out, [B, T, dv]), wo) as tf.Tensor3D;
         return next !== undefined ? { y, state: next } : { y };
       },

@@ -5,7 +5,7 @@
 //   y_t = (RMSNorm(h_t) ⊙ SiLU(xW_g + b_g)) W_O          (paper Tab. A3 GLRU row; Tab. 2: (K, Λ_t))
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { dense, logSigmoid, rmsNorm, silu } from '../layers/basic.js';
+import { dense, logSigmoid, mulSilu, rmsNorm } from '../layers/basic.js';
 import { hgrn as hgrnScan } from '../ops/hgrn/index.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer } from './types.js';
@@ -77,10 +77,10 @@ export const hgrn = defineMixer({
         const logF = (lb === 0 ? logSigmoid(zf) : tf.log(tf.add(lb, tf.mul(1 - lb, tf.sigmoid(zf))))) as tf.Tensor3D;
         // Tied input gate 1 − f = (1 − λ)σ(−z), exact even when f is close to 1.
         const gate = ig === undefined ? tf.mul(1 - lb, tf.sigmoid(tf.neg(zf))) : tf.sigmoid(dense(x, ig.w, ig.b));
-        const xin = tf.mul(silu(dense(x, c.w, c.b)), gate) as tf.Tensor3D;
+        const xin = mulSilu(gate, dense(x, c.w, c.b)) as tf.Tensor3D;
         const r = hgrnScan(xin, logF, { initialState: opts.state?.['h'] as tf.Tensor2D | undefined, wantState: opts.wantState === true });
         // fla FusedRMSNormGated: RMSNorm(h)·w ⊙ SiLU(g).
-        const o2 = tf.mul(tf.mul(rmsNorm(r.o, o.norm_eps), normW), silu(dense(x, g.w, g.b)));
+        const o2 = mulSilu(tf.mul(rmsNorm(r.o, o.norm_eps), normW), dense(x, g.w, g.b));
         const y = dense(o2, wo) as tf.Tensor3D;
         return opts.wantState === true ? { y, state: { h: r.finalState! } } : { y };
       },

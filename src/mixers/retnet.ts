@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { simpleGla } from '../ops/simple_gla/index.js';
-import { dense, layerNorm, rmsNorm, silu } from '../layers/basic.js';
+import { dense, layerNorm, mulSilu, rmsNorm } from '../layers/basic.js';
 import { MetalaError } from '../util/errors.js';
 import { defineMixer, type MixerState } from './types.js';
 import { perHead } from './common.js';
@@ -119,7 +119,7 @@ export const retnet = defineMixer({
         // GroupNorm with one group per head = LayerNorm over each head's d_v/H channels.
         let out: tf.Tensor = normW !== undefined ? tf.mul(rmsNorm(r.o, o.norm_eps), normW) : layerNorm(r.o, o.norm_eps);
         out = tf.reshape(out, [B, T, dv]);
-        if (wg !== undefined) out = tf.mul(silu(dense(x, wg)), out);
+        if (wg !== undefined) out = mulSilu(out, dense(x, wg));
         const y = dense(out, wo) as tf.Tensor3D;
         if (opts.wantState !== true) return { y };
         const state: MixerState = { S: r.finalState!, pos: tf.add(pos, T) };
