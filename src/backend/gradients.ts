@@ -42,11 +42,6 @@ export function tileGradient(dy: tf.Tensor, xShape: readonly number[], reps: rea
   return tf.reshape(tf.sum(tf.reshape(dy, dims.map((d) => d.size)), axes), xShape as number[]);
 }
 
-/**
- * Gradients of Sum and Mean that never materialise ones on the CPU, of Tile as one reduction, and
- * of Multiply without float32 casts (any backend; Sum, Mean and Multiply give the same numbers,
- * Tile the same sum).
- */
 /** ∂(a·b)/∂a = dy·b, summed over the axes a was broadcast along (tfjs's Multiply gradient, minus float32→float32 casts). */
 function mulGradient(dy: tf.Tensor, other: tf.Tensor, shape: number[], outShape: number[]): tf.Tensor {
   const res = tf.mul(dy, other.dtype === 'float32' ? other : tf.cast(other, 'float32'));
@@ -54,6 +49,11 @@ function mulGradient(dy: tf.Tensor, other: tf.Tensor, shape: number[], outShape:
   return axes.length > 0 ? tf.reshape(tf.sum(res, axes), shape) : res;
 }
 
+/**
+ * Gradients of Sum and Mean that never materialise ones on the CPU, of Tile as one reduction, and
+ * of Multiply without float32 casts (any backend; Sum, Mean and Multiply give the same numbers,
+ * Tile the same sum).
+ */
 export function registerGradientFixes(): void {
   tf.registerGradient({
     kernelName: 'Multiply',

@@ -1,6 +1,7 @@
 // `metala bench`: training and inference throughput of the LM backbone for chosen mixers ×
 // sequence lengths on the current backend. Ratios are only meaningful within one run (machines
 // are noisy), so every number of a comparison comes from the same invocation.
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CausalLM, Decoder } from '../models/lm.js';
 import type { LmConfig } from '../models/lm_config.js';
@@ -13,7 +14,6 @@ import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { leanBackwardOn } from '../backend/lean_backward.js';
-import { join } from 'node:path';
 import { atomicWriteFile } from '../results/store.js';
 
 export interface BenchCase {

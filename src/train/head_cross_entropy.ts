@@ -8,7 +8,7 @@
 // so the step holds one chunk of logits and one of their gradient, for a third more head FLOPs
 // (the recomputed forward). The same trade as Liger-Kernel's fused linear cross-entropy.
 import * as tf from '@tensorflow/tfjs';
-import { headLogitsMaxBytes } from '../models/head_rows.js';
+import { headLogitsMaxBytes } from '../backend/logits_limit.js';
 import type { HeadRows } from '../models/types.js';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 
@@ -63,14 +63,14 @@ export function headCrossEntropy(h: HeadRows, maxBytes = headLogitsMaxBytes()): 
     chunks.push({ from, c, y: tf.tensor1d(y, 'int32') });
   }
   const weights = tf.tensor2d(wPad, [R, n]);
-  // z_c [R·c, V] of one chunk: rows [R, c, d] × W.
-  const logits = (rows: tf.Tensor3D, w: tf.Tensor3D, from: number, c: number): tf.Tensor2D =>
-    tf.reshape(tf.matMul(tf.slice(rows, [0, from, 0], [R, c, d]), w, false, h.transposed), [R * c, V]) as tf.Tensor2D;
+  // A chunk's rows [R, c, d], and its logits z_c [R·c, V] = rows × W.
+  const chunkRows = (rows: tf.Tensor3D, from: number, c: number): tf.Tensor3D => tf.slice(rows, [0, from, 0], [R, c, d]);
+  const logits = (hc: tf.Tensor3D, w: tf.Tensor3D, c: number): tf.Tensor2D => tf.reshape(tf.matMul(hc, w, false, h.transposed), [R * c, V]) as tf.Tensor2D;
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const rows = args[0] as tf.Tensor3D;
     const w = args[1] as tf.Tensor3D;
     // (loss, lse) of each chunk, [R, c, 2]; the chunk's logits die inside its tidy.
-    const parts = chunks.map(({ from, c, y }) => tf.tidy(() => tf.reshape(rowLossLse(logits(rows, w, from, c), y), [R, c, 2])));
+    const parts = chunks.map(({ from, c, y }) => tf.tidy(() => tf.reshape(rowLossLse(logits(chunkRows(rows, from, c), w, c), y), [R, c, 2])));
     const s = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
     if (parts.length > 1) tf.dispose(parts);
     // Everything the backward pass reads is saved: the loss closure's own tensors (targets, row
@@ -87,11 +87,11 @@ export function headCrossEntropy(h: HeadRows, maxBytes = headLogitsMaxBytes()): 
         for (const [k, { from, c }] of chunks.entries()) {
           const y = ys[k]!;
           const [dr, dw] = tf.tidy(() => {
-            const z = logits(sr, sw, from, c);
+            const hc = chunkRows(sr, from, c);
+            const z = logits(hc, sw, c);
             const sc = tf.reshape(tf.slice(ss, [0, from, 0], [R, c, 2]), [R * c, 2]) as tf.Tensor2D;
             const gc = tf.reshape(tf.slice(g, [0, from], [R, c]), [R * c]) as tf.Tensor1D;
             const dz = tf.reshape(rowGrad(z, y, sc, gc), [R, c, V]) as tf.Tensor3D;
-            const hc = tf.slice(sr, [0, from, 0], [R, c, d]);
             // W [R, d, V]: ∂h = ∂z·Wᵀ, ∂W = hᵀ·∂z.  W [R, V, d]: ∂h = ∂z·W, ∂W = ∂zᵀ·h.
             const dRow = tf.matMul(dz, sw, false, !h.transposed) as tf.Tensor3D;
             const dWc = (h.transposed ? tf.matMul(dz, hc, true, false) : tf.matMul(hc, dz, true, false)) as tf.Tensor3D;

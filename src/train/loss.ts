@@ -6,7 +6,7 @@ import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 import type { LabelIndex } from '../data/labels.js';
 import type { HeadRows, Supervised } from '../models/types.js';
 import { MetalaError } from '../util/errors.js';
-import { headLogitsMaxBytes } from '../models/head_rows.js';
+import { headLogitsMaxBytes } from '../backend/logits_limit.js';
 import { headCrossEntropy } from './head_cross_entropy.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */

@@ -38,12 +38,13 @@ function drop<T>(f: (x: tf.Tensor) => T, x: tf.Tensor): T {
   return y;
 }
 
-/** β·s + (1 − β)·x: an exponential moving average (x disposed when `dropX`). */
-function ema(s: tf.Tensor, x: tf.Tensor, beta: number, dropX = false): tf.Tensor {
+/** β·s + (1 − β)·x: an exponential moving average. */
+function ema(s: tf.Tensor, x: tf.Tensor, beta: number): tf.Tensor {
   const a = tf.mul(s, beta);
   const b = tf.mul(x, 1 - beta);
-  if (dropX) x.dispose();
-  return drop((y) => drop((z) => tf.add(z, y), a), b);
+  const y = tf.add(a, b);
+  tf.dispose([a, b]);
+  return y;
 }
 
 export class AdamW {
@@ -123,16 +124,25 @@ export class AdamW {
   private update(g: tf.Tensor, keep: () => tf.Tensor, lr: number | tf.Tensor, bc1: number, bc2: number, axis: 0 | 1): void {
     const [b1, b2] = this.cfg.betas;
     const m2 = ema(this.m, g, b1);
-    const v2 = ema(this.v, drop(tf.square, g), b2, true);
+    const g2 = drop(tf.square, g);
+    const v2 = ema(this.v, g2, b2);
+    g2.dispose();
     this.m.assign(m2);
     this.v.assign(v2);
+    // m̂ / (√v̂ + ε)
     const den = drop((x) => tf.add(x, this.cfg.eps), drop(tf.sqrt, tf.mul(v2, 1 / bc2)));
-    const upd = drop((mh) => drop((d) => tf.div(mh, d), den), tf.mul(m2, 1 / bc1));
-    tf.dispose([m2, v2]);
-    const p0 = axis === 0 ? this.flat(this.names.map((n) => this.params.vars.get(n)!)) : this.rows(this.names.map((n) => this.params.vars.get(n)!));
-    const kept = drop((k) => drop((p) => tf.mul(p, k), p0), keep());
-    const p1 = drop((a) => drop((b) => tf.sub(a, b), tf.mul(upd, lr)), kept);
+    const mh = tf.mul(m2, 1 / bc1);
+    const upd = tf.div(mh, den);
+    tf.dispose([mh, den, m2, v2]);
+    const vars = this.names.map((n) => this.params.vars.get(n)!);
+    const p0 = axis === 0 ? this.flat(vars) : this.rows(vars);
+    const k = keep();
+    const kept = tf.mul(p0, k);
+    tf.dispose([p0, k]);
+    const step = tf.mul(upd, lr);
     upd.dispose();
+    const p1 = tf.sub(kept, step);
+    tf.dispose([kept, step]);
     const pieces = drop((x) => tf.split(x, this.sizes, axis), p1);
     this.names.forEach((n, i) => {
       const p = this.params.vars.get(n)!;

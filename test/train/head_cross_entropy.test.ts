@@ -2,18 +2,24 @@
 // training step's whole logits equals the plain path (logits whole, crossEntropy) in value and
 // gradients, chunked or not, padded replicas included; the LM hands it head rows exactly when the
 // logits exceed METALA_HEAD_LOGITS_MAX_BYTES, in training only; bad settings are one-line errors.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
-import { headLogitsMaxBytes } from '../../src/models/head_rows.js';
+import { headLogitsMaxBytes } from '../../src/backend/logits_limit.js';
 import { stackBatches, stackedLossAndGrads } from '../../src/train/stacked_batch.js';
 import { supervisedLoss } from '../../src/train/loss.js';
 import { MetalaError } from '../../src/util/errors.js';
 import { expectClose } from '../helpers/close.js';
 import { expectHeadMatchesPlain, randomHead } from '../helpers/head_rows.js';
 import { batchOf } from '../helpers/stacked.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -94,5 +100,18 @@ describe('the LM head', () => {
     process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = 'lots';
     expect(() => headLogitsMaxBytes()).toThrow(/^METALA_HEAD_LOGITS_MAX_BYTES: 'lots' is not a whole number of bytes/);
     model.dispose();
+  });
+
+  it('a bad METALA_HEAD_LOGITS_MAX_BYTES stops `metala train` with one line, exit 2, before any run folder', () => {
+    const results = mkdtempSync(join(tmpdir(), 'metala-head-'));
+    const r = spawnSync(process.execPath, [join(REPO, 'bin/metala.js'), 'train', join(REPO, 'configs/smoke/mqar.yaml'), '--backend', 'cpu', '--results', results], {
+      encoding: 'utf8',
+      env: { ...process.env, METALA_HEAD_LOGITS_MAX_BYTES: '1.5' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('metala: '))).toEqual([
+      "error: METALA_HEAD_LOGITS_MAX_BYTES: '1.5' is not a whole number of bytes (≥ 4). Unset it, or give e.g. 536870912",
+    ]);
+    expect(readdirSync(results)).toEqual([]);
   });
 });
