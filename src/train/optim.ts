@@ -117,7 +117,7 @@ export class AdamW {
    * p ← p·keep − lr·m̂/(√v̂ + ε), keep = 1 − lr·wd·mask. `lr` is a number, or a column [R, 1] of
    * per-replica values (stacked); `axis` is where the flat vector's pieces lie (0, or 1 when stacked).
    * Porting note: the same kernels in the same order as the expression form (so the same bits), but
-   * each temporary freed once used: inside one tidy they all lived to its end, ~22 copies of the flat
+   * each temporary freed once used: inside one tidy they all lived to its end, ~25 copies of the flat
    * vector at once (the peak of a step of a model with few activations: 2.65 GB of a 25.5M-parameter
    * MetaLA on a 2,048-token batch, measured on lavapipe), now at most ~6.
    */
