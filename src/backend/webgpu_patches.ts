@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GpuBufferLimitError } from '../util/errors.js';
 import { clearDispatchCache } from './webgpu_dispatch.js';
 import { resetPoolHistory } from './webgpu_pool.js';
+import { noteOutsideWork, noteUploadSource } from './step_replay.js';
 
 // The pieces of tfjs-backend-webgpu's WebGPUBackend that the upload patch touches.
 interface TensorData {
@@ -50,6 +51,7 @@ export function patchWebgpuUploads(): void {
     const buffer = this.bufferManager.acquireBuffer(4 * n, usage, false);
     const v = d.values;
     const data = d.dtype === 'float32' ? (v instanceof Float32Array ? v : Float32Array.from(v)) : v instanceof Int32Array ? v : Int32Array.from(v);
+    if (data === v) noteUploadSource(data);
     this.queue.writeBuffer(buffer, 0, data);
     d.resource = buffer;
     d.values = null;
@@ -77,6 +79,7 @@ export function releaseFreeBuffers(backend: unknown): number {
   // Cached bind groups and the pool's step history may reference the buffers destroyed below.
   clearDispatchCache();
   resetPoolHistory();
+  noteOutsideWork();
   let bytes = 0;
   for (const list of pool.freeBuffers.values()) {
     for (const b of list) {

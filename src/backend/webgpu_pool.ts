@@ -52,6 +52,16 @@ export function takePeakBytesUsed(): number {
   return p;
 }
 
+/** The peak since the last takePeakBytesUsed, without restarting it. */
+export function peekPeakBytesUsed(): number {
+  return peakUsed;
+}
+
+/** A replayed step (step_replay.ts) used the buffers of its capture, whose peak this was. */
+export function notePeakBytesUsed(bytes: number): void {
+  if (bytes > peakUsed) peakUsed = bytes;
+}
+
 /** Marks the start of a training step (no-op unless the webgpu pool is patched). */
 export function markGpuStep(): void {
   if (patchedManager === undefined) return;

@@ -14,6 +14,7 @@ import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { leanBackwardOn } from '../backend/lean_backward.js';
+import { StepReplay } from '../backend/step_replay.js';
 import { atomicWriteFile } from '../results/store.js';
 
 export interface BenchCase {
@@ -52,6 +53,18 @@ export interface BenchResult extends BenchCase {
   gpu_peak_bytes_used?: number;
   /** Whether the lean reverse pass (src/backend/lean_backward.ts, METALA_LEAN_BACKWARD) was on. */
   lean_backward?: boolean;
+  /**
+   * Step replay (src/backend/step_replay.ts, METALA_STEP_REPLAY) over the timed steps: how many
+   * ran their JavaScript (captured) and how many were replayed, and why a captured step could not
+   * be replayed. Absent where replay is off or not on webgpu.
+   */
+  step_replay?: { captured: number; replayed: number; why_not?: string };
+  /**
+   * Host time to issue one timed step (median, ms): from the step's start to its last submit,
+   * before waiting for the GPU — the step's JavaScript, or a replay's re-encoding — and the kernels
+   * (dispatches) it issued. Webgpu only; with replay on, the median over replayed steps when any.
+   */
+  host_issue?: { ms: number; dispatches?: number; replayed: boolean };
   /** webgpu: fused kernel families left out for this case (METALA_NO_FUSED, or `bench --fused-off`). */
   fused_off?: string[];
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
@@ -223,19 +236,29 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   };
   const vars = [...model.params.vars.values()];
   const idsT = tf.tensor2d(batch.ids, [R * B, T], 'int32');
-  /** Records one training step (nothing waits for the GPU); the loss first. */
-  const issueStep = (): tf.Tensor[] => {
-    markGpuStep();
+  const lr = R > 1 ? new Array<number>(R).fill(1e-4) : 1e-4;
+  const clip = new Array<number>(R).fill(1);
+  /** The step's GPU work from the optimizer's last stepInputs: loss and gradient norm, gradients freed. */
+  const body = (): tf.Tensor[] => {
     const { value, grads } = tf.variableGrads(loss, vars);
     const named: Record<string, tf.Tensor> = {};
     for (const [vn, g] of Object.entries(grads)) named[model.params.byVarName.get(vn)!] = g;
-    const norm = R > 1 ? optim.stepReplicas(named, new Array<number>(R).fill(1e-4), new Array<number>(R).fill(1)) : optim.step(named, 1e-4, 1);
-    return [value, norm, ...Object.values(grads)];
+    const norm = optim.apply(named, clip);
+    tf.dispose(Object.values(grads));
+    return [value, norm];
   };
+  /** Records one training step (nothing waits for the GPU); the loss first. */
+  const issueStep = (): tf.Tensor[] => {
+    markGpuStep();
+    optim.stepInputs(lr);
+    return body();
+  };
+  // As training runs its steps: captured, then replayed while the step repeats (step_replay.ts).
+  const replay = new StepReplay();
+  const issues: StepReplay['lastIssue'][] = [];
   const trainStep = async (): Promise<void> => {
-    const ts = issueStep();
-    await ts[0]!.data();
-    tf.dispose(ts);
+    await replay.run([batch.ids, batch.labels, ...optim.stepInputs(lr)], body);
+    issues.push(replay.lastIssue);
   };
   const infer = async (): Promise<void> => {
     if (R > 1) {
@@ -258,7 +281,17 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     takePeakBytesUsed();
     await trainStep();
     const peakUsed = takePeakBytesUsed();
+    const replayBefore = { ...replay.stats };
+    issues.length = 0;
     const stepMs = cpuProfile === undefined ? await timeIt(steps, trainStep) : await withCpuProfile(cpuProfile, `${c.mixer.name}${R > 1 ? `-x${R}` : ''}-d${c.d_model}-T${T}-B${B}`, () => timeIt(steps, trainStep));
+    const replayed = { captured: replay.stats.captured - replayBefore.captured, replayed: replay.stats.replayed - replayBefore.replayed };
+    const stepReplay = replay.enabled ? { step_replay: { ...replayed, ...(replay.whyNot !== undefined && replayed.replayed === 0 ? { why_not: replay.whyNot } : {}) } } : {};
+    const timed = issues.some((i) => i.replayed) ? issues.filter((i) => i.replayed) : issues;
+    const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const hostIssue =
+      backend.backend === 'webgpu' && timed.length > 0
+        ? { host_issue: { ms: Math.round(medianOf(timed.map((i) => i.ms)) * 100) / 100, ...(timed[0]!.dispatches > 0 ? { dispatches: timed[0]!.dispatches } : {}), replayed: timed[0]!.replayed } }
+        : {};
     await infer();
     const inferMs = await timeIt(steps, infer);
     const prof = await tf.profile(trainStep);
@@ -303,6 +336,8 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
       ...dec,
       ...(mem.numBytesAllocatedInGPU !== undefined ? { gpu_bytes_allocated: mem.numBytesAllocatedInGPU, gpu_peak_bytes_used: peakUsed } : {}),
       ...base,
+      ...stepReplay,
+      ...hostIssue,
       train_step_ms: Math.round(stepMs * 10) / 10,
       train_tokens_per_s: Math.round((R * B * T * 1000) / stepMs),
       infer_tokens_per_s: Math.round((R * B * T * 1000) / inferMs),
@@ -311,6 +346,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   } catch (e) {
     return { ...base, train_step_ms: NaN, train_tokens_per_s: NaN, infer_tokens_per_s: NaN, peak_bytes: NaN, error: (e as Error).message.split('\n')[0] };
   } finally {
+    replay.dispose();
     idsT.dispose();
     optim.dispose();
     model.dispose();

@@ -3,6 +3,7 @@
 // their counting sort costs O(N + V) on the CPU; other backends use plain tf.gather.
 import * as tf from '@tensorflow/tfjs';
 import { SORTED_SEGMENT_SUM } from './embedding_webgpu.js';
+import { derived } from '../backend/host_inputs.js';
 
 /** Counting sort of ids in [0, V): positions grouped by id (perm) and each id's range (offsets [V+1]). */
 export function sortIds(ids: Int32Array, V: number): { perm: Int32Array; offsets: Int32Array } {
@@ -23,7 +24,10 @@ export function embedLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
     value: tf.gather(args[0] as tf.Tensor, tf.tensor1d(ids, 'int32')),
     gradFunc: (dy: tf.Tensor) => {
-      const { perm, offsets } = sortIds(ids, V);
+      const [perm, offsets] = derived((x) => {
+        const s = sortIds(x as Int32Array, V);
+        return [s.perm, s.offsets];
+      }, ids) as [Int32Array, Int32Array];
       return tf.engine().runKernel(SORTED_SEGMENT_SUM, { dy, perm: tf.tensor1d(perm, 'int32'), offsets: tf.tensor1d(offsets, 'int32') }, { segments: V } as never) as tf.Tensor;
     },
   }));

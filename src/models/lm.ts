@@ -12,6 +12,7 @@ import type { LmConfig } from './lm_config.js';
 import { Params } from '../layers/params.js';
 import type { Batch } from '../tasks/types.js';
 import { labelIndex, type LabelIndex } from '../data/labels.js';
+import { derived, guarded } from '../backend/host_inputs.js';
 import { embedLookup } from '../layers/embedding.js';
 import { replicaMatMul } from '../layers/replicas.js';
 import type { Classified, HeadRows, SupervisedOptions, TrainableModel } from './types.js';
@@ -21,6 +22,15 @@ import { recompute } from '../layers/recompute.js';
 export interface LmForwardResult {
   logits: tf.Tensor3D;
   states?: MixerState[];
+}
+
+/** Label positions and targets of a batch, recomputed when a training step is replayed (host_inputs.ts). */
+function labelIndexOf(labels: Int32Array): LabelIndex {
+  const [rows, targets] = derived((y) => {
+    const i = labelIndex(y as Int32Array);
+    return [i.rows, i.targets];
+  }, labels) as Int32Array[];
+  return { rows: rows!, targets: targets! };
 }
 
 export class CausalLM implements TrainableModel {
@@ -116,7 +126,7 @@ export class CausalLM implements TrainableModel {
     const table = tf.reshape(this.embed, [R * V, this.config.d_model]) as tf.Tensor2D;
     const perReplica = ids.size / R;
     if (idsCpu !== undefined) {
-      const shifted = idsCpu.map((id, i) => id + Math.floor(i / perReplica) * V);
+      const shifted = derived((x) => (x as Int32Array).map((id, i) => id + Math.floor(i / perReplica) * V), idsCpu);
       return embedLookup(table, shifted);
     }
     const shift = tf.mul(tf.floorDiv(tf.range(0, ids.size, 1, 'int32'), perReplica), V);
@@ -154,7 +164,7 @@ export class CausalLM implements TrainableModel {
   supervised(batch: Batch, opts?: SupervisedOptions & { training?: false }): Classified;
   supervised(batch: Batch, opts?: SupervisedOptions): Classified | HeadRows;
   supervised(batch: Batch, opts: SupervisedOptions = {}): Classified | HeadRows {
-    const idx = labelIndex(batch.labels);
+    const idx = labelIndexOf(batch.labels);
     const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), { recompute: opts.recompute }, batch.ids);
     if (this.params.stacked) return this.stackedSupervised(hidden, idx, batch.labels.length, opts.training === true);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
@@ -182,8 +192,14 @@ export class CausalLM implements TrainableModel {
   private stackedSupervised(hidden: tf.Tensor2D, idx: LabelIndex, positions: number, training: boolean): Classified | HeadRows {
     const R = this.params.replicas;
     const per = positions / R;
-    const units = new Array<number>(R).fill(0);
-    for (const row of idx.rows) units[Math.floor(row / per)]! += 1;
+    // The head's shapes and path depend on each replica's count: a replayed step needs the same counts.
+    const units = Array.from(
+      guarded((rows) => {
+        const u = new Int32Array(R);
+        for (const row of rows) u[Math.floor(row / per)]! += 1;
+        return u;
+      }, idx.rows),
+    );
     const n = Math.max(...units);
     const chunked = training && logitsTooLarge(R * n, this.config.vocab_size);
     if (units.every((u) => u === n)) {
@@ -191,15 +207,18 @@ export class CausalLM implements TrainableModel {
       if (chunked) return this.headRows(tf.reshape(rows, [R, n, this.config.d_model]) as tf.Tensor3D, idx.targets, units);
       return { logits: this.project(rows), targets: idx.targets, replicaUnits: units };
     }
-    const padded = new Int32Array(R * n);
-    const keep = new Int32Array(idx.rows.length);
-    let i = 0;
-    for (let r = 0; r < R; r++) {
-      const u = units[r]!;
-      for (let j = 0; j < n; j++) padded[r * n + j] = j < u ? idx.rows[i + j]! : u > 0 ? idx.rows[i]! : r * per;
-      for (let j = 0; j < u; j++) keep[i + j] = r * n + j;
-      i += u;
-    }
+    const [padded, keep] = derived((rows) => {
+      const padded = new Int32Array(R * n);
+      const keep = new Int32Array(rows.length);
+      let i = 0;
+      for (let r = 0; r < R; r++) {
+        const u = units[r]!;
+        for (let j = 0; j < n; j++) padded[r * n + j] = j < u ? rows[i + j]! : u > 0 ? rows[i]! : r * per;
+        for (let j = 0; j < u; j++) keep[i + j] = r * n + j;
+        i += u;
+      }
+      return [padded, keep];
+    }, idx.rows);
     const paddedRows = tf.gather(hidden, tf.tensor1d(padded, 'int32')) as tf.Tensor2D;
     if (chunked) return this.headRows(tf.reshape(paddedRows, [R, n, this.config.d_model]) as tf.Tensor3D, idx.targets, units);
     const z = this.project(paddedRows);

@@ -8,6 +8,7 @@
 // so the step holds one chunk of logits and one of their gradient, for a third more head FLOPs
 // (the recomputed forward). The same trade as Liger-Kernel's fused linear cross-entropy.
 import * as tf from '@tensorflow/tfjs';
+import { derived } from '../backend/host_inputs.js';
 import { headLogitsMaxBytes } from '../backend/logits_limit.js';
 import type { HeadRows } from '../models/types.js';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
@@ -41,28 +42,33 @@ function rowGrad(z: tf.Tensor2D, y: tf.Tensor1D, s: tf.Tensor2D, g: tf.Tensor1D)
 export function headCrossEntropy(h: HeadRows, maxBytes = headLogitsMaxBytes()): tf.Tensor1D {
   const [R, n, d] = h.rows.shape;
   const V = h.transposed ? h.weight.shape[1] : h.weight.shape[2];
-  // Per padded row: its target (0 on padding) and its weight in its replica's mean (0 on padding).
-  const yPad = new Int32Array(R * n);
-  const wPad = new Float32Array(R * n);
-  let i = 0;
-  for (let r = 0; r < R; r++) {
-    const u = h.replicaUnits[r]!;
-    for (let j = 0; j < u; j++) {
-      yPad[r * n + j] = h.targets[i + j]!;
-      wPad[r * n + j] = 1 / u;
-    }
-    i += u;
-  }
-  if (i !== h.targets.length) throw new Error(`internal: head rows hold ${i} units for ${h.targets.length} targets`);
   const chunk = Math.max(1, Math.min(n, Math.floor(maxBytes / (R * V * 4))));
-  const chunks: { from: number; c: number; y: tf.Tensor1D }[] = [];
-  for (let from = 0; from < n; from += chunk) {
-    const c = Math.min(chunk, n - from);
-    const y = new Int32Array(R * c);
-    for (let r = 0; r < R; r++) y.set(yPad.subarray(r * n + from, r * n + from + c), r * c);
-    chunks.push({ from, c, y: tf.tensor1d(y, 'int32') });
-  }
-  const weights = tf.tensor2d(wPad, [R, n]);
+  // Per padded row: its weight in its replica's mean (0 on padding) [R·n], then each chunk's targets
+  // (0 on padding) [R·c]. replicaUnits are the same in a replayed step (lm.ts guards them).
+  const [wPad, ...ys] = derived((targets) => {
+    const yPad = new Int32Array(R * n);
+    const wPad = new Float32Array(R * n);
+    let i = 0;
+    for (let r = 0; r < R; r++) {
+      const u = h.replicaUnits[r]!;
+      for (let j = 0; j < u; j++) {
+        yPad[r * n + j] = targets[i + j]!;
+        wPad[r * n + j] = 1 / u;
+      }
+      i += u;
+    }
+    if (i !== targets.length) throw new Error(`internal: head rows hold ${i} units for ${targets.length} targets`);
+    const ys: Int32Array[] = [];
+    for (let from = 0; from < n; from += chunk) {
+      const c = Math.min(chunk, n - from);
+      const y = new Int32Array(R * c);
+      for (let r = 0; r < R; r++) y.set(yPad.subarray(r * n + from, r * n + from + c), r * c);
+      ys.push(y);
+    }
+    return [wPad, ...ys];
+  }, h.targets);
+  const chunks: { from: number; c: number; y: tf.Tensor1D }[] = ys.map((y, k) => ({ from: k * chunk, c: Math.min(chunk, n - k * chunk), y: tf.tensor1d(y as Int32Array, 'int32') }));
+  const weights = tf.tensor2d(wPad as Float32Array, [R, n]);
   // A chunk's rows [R, c, d], and its logits z_c [R·c, V] = rows × W.
   const chunkRows = (rows: tf.Tensor3D, from: number, c: number): tf.Tensor3D => tf.slice(rows, [0, from, 0], [R, c, d]);
   const logits = (hc: tf.Tensor3D, w: tf.Tensor3D, c: number): tf.Tensor2D => tf.reshape(tf.matMul(hc, w, false, h.transposed), [R * c, V]) as tf.Tensor2D;

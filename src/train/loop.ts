@@ -17,13 +17,15 @@ import type { RunStatus, RunSummary } from '../results/store.js';
 import { assignParams, exportParams, saveCheckpointTensors } from '../checkpoint/io.js';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors.js';
 import { GpuBufferLimitError, MetalaError, RunError } from '../util/errors.js';
-import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
+import { releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
 import { crossEntropy, meanSquaredError } from './loss.js';
 import { lossAndGrads } from './micro_batch.js';
+import { StepReplay } from '../backend/step_replay.js';
+import type { HostArray } from '../backend/host_inputs.js';
 import { createProgress, type Progress } from './progress.js';
 import { asStorageError, assertWritable, readCheckpointJson, readPreviousSummary, removeOrphanTmps, RunLock, truncateMetrics } from './run_folder.js';
 
@@ -189,6 +191,8 @@ interface RunSession extends RunPlan {
   model: TrainableModel;
   optim: AdamW;
   varList: tf.Variable[];
+  /** The run's training steps, replayed on webgpu while they repeat (step_replay.ts). */
+  replay: StepReplay;
 }
 
 const ckptDirOf = (s: RunPlan): string => join(s.dir, CHECKPOINT_DIR);
@@ -330,7 +334,7 @@ async function openRun(spec: RunSpec, opts: TrainOptions, dir: string): Promise<
     optim.dispose();
     throw e;
   }
-  return { ...plan, base: { ...plan.base, params: model.params.count() }, model, optim, varList: [...model.params.vars.values()] };
+  return { ...plan, base: { ...plan.base, params: model.params.count() }, model, optim, varList: [...model.params.vars.values()], replay: new StepReplay() };
 }
 
 /** How a training step computes its loss and gradients, from the run's train config. */
@@ -345,18 +349,33 @@ export function byParamName(model: TrainableModel, grads: tf.NamedTensorMap): Re
   return named;
 }
 
+/**
+ * Says when a run on webgpu replayed none of its steps (step_replay.ts): each then ran its
+ * JavaScript, at several times the host cost, and `why` names what changed between two steps.
+ */
+export function replayNotice(label: string, replay: StepReplay, notice: TrainOptions['notice']): void {
+  if (replay.enabled && replay.stats.replayed === 0 && replay.stats.captured >= 4 && replay.whyNot !== undefined) {
+    notice?.(`${label}: no training step was replayed on webgpu (${replay.whyNot}); each step ran in full`);
+  }
+}
+
+/** A batch's host arrays: the inputs of a training step (step_replay.ts writes a replayed step's from these). */
+export function batchArrays(b: Batch): HostArray[] {
+  const all: (HostArray | undefined)[] = [b.ids, b.labels, b.lengths, b.ids2, b.lengths2, b.pixels, b.features, b.targets];
+  return all.filter((a): a is HostArray => a !== undefined);
+}
+
 /** One optimizer step on batch b; returns its loss and pre-clip gradient norm (read back). */
 async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: number; gn: number }> {
   const t = s.spec.train;
-  markGpuStep();
-  const { value, grads } = lossAndGrads(s.model, b, s.varList, stepOptions(t));
-  const named = byParamName(s.model, grads);
-  const gnorm = s.optim.step(named, lr, t.grad_clip);
-  for (const g of Object.values(grads)) g.dispose();
-  const loss = (await value.data())[0]!;
-  const gn = (await gnorm.data())[0]!;
-  value.dispose();
-  gnorm.dispose();
+  const [lossA, gnA] = await s.replay.run([...batchArrays(b), ...s.optim.stepInputs(lr)], () => {
+    const { value, grads } = lossAndGrads(s.model, b, s.varList, stepOptions(t));
+    const gnorm = s.optim.apply(byParamName(s.model, grads), [t.grad_clip]);
+    tf.dispose(Object.values(grads));
+    return [value, gnorm];
+  });
+  const loss = lossA![0]!;
+  const gn = gnA![0]!;
   const gpuError = await takeGpuError();
   if (gpuError !== undefined) throw new RunError(`${s.label}: GPU error at step ${s.state.step + 1}: ${gpuError}; ${keptMessage(s)}`);
   if (!Number.isFinite(loss) || !Number.isFinite(gn)) {
@@ -510,6 +529,7 @@ async function trainRunIn(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome
       throw e;
     }
     bar.stop();
+    replayNotice(s.label, s.replay, opts.notice);
     if (ended === 'interrupted') {
       const summary = summaryOf(s, 'interrupted');
       await writeJson(summaryPath, summary);
@@ -520,6 +540,7 @@ async function trainRunIn(spec: RunSpec, opts: TrainOptions): Promise<RunOutcome
     await writeJson(summaryPath, summary);
     return { dir, status: 'finished', summary };
   } finally {
+    s?.replay.dispose();
     s?.model.dispose();
     s?.optim.dispose();
     await lock.release();

@@ -7,6 +7,7 @@ import type { LabelIndex } from '../data/labels.js';
 import type { HeadRows, Supervised } from '../models/types.js';
 import { MetalaError } from '../util/errors.js';
 import { headLogitsMaxBytes } from '../backend/logits_limit.js';
+import { derived } from '../backend/host_inputs.js';
 import { headCrossEntropy } from './head_cross_entropy.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */
@@ -49,8 +50,7 @@ export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array, labelSmoo
   const [N, C] = logits.shape;
   if (N === 0) return tf.scalar(0);
   if (labelSmoothing === 0 && fusedCrossEntropyAvailable()) return fusedMeanCrossEntropy(logits, targets);
-  const pickIdx = new Int32Array(N);
-  for (let n = 0; n < N; n++) pickIdx[n] = n * C + targets[n]!;
+  const pickIdx = derived((t) => Int32Array.from(t, (y, n) => n * C + y), targets);
   const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(pickIdx, 'int32'));
   if (labelSmoothing > 0) {
     const target = tf.add(tf.mul(picked, 1 - labelSmoothing), tf.mul(tf.mean(logits, -1), labelSmoothing));
@@ -70,8 +70,7 @@ export function maskedCrossEntropy(logits: tf.Tensor3D, idx: LabelIndex): tf.Sca
   const flat = tf.reshape(logits, [B * T, V]);
   const sel = M === B * T ? flat : tf.gather(flat, tf.tensor1d(idx.rows, 'int32'));
   if (fusedCrossEntropyAvailable()) return fusedMeanCrossEntropy(sel as tf.Tensor2D, idx.targets);
-  const pickIdx = new Int32Array(M);
-  for (let m = 0; m < M; m++) pickIdx[m] = m * V + idx.targets[m]!;
+  const pickIdx = derived((t) => Int32Array.from(t, (y, m) => m * V + y), idx.targets);
   const picked = tf.gather(tf.reshape(sel, [-1]), tf.tensor1d(pickIdx, 'int32'));
   return tf.mean(tf.sub(tf.logSumExp(sel, -1), picked)) as tf.Scalar;
 }

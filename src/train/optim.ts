@@ -7,6 +7,7 @@
 // Stacked replicas (train.stack): the flat vector becomes [R, P], one row per replica, with its own
 // lr, weight decay, clip norm and gradient norm; replica r's row is updated exactly as a run alone.
 import * as tf from '@tensorflow/tfjs';
+import { assignInPlace } from '../backend/assign_in_place.js';
 import type { Params } from '../layers/params.js';
 
 export interface AdamWConfig {
@@ -59,6 +60,8 @@ export class AdamW {
   t = 0;
   /** Stacked replicas (rows of m and v); 1 for a plain model. */
   private readonly R: number;
+  /** This step's host values (stepInputs writes them, apply uploads them). */
+  private readonly hyper: { invBc1: Float32Array; invBc2: Float32Array; lr: Float32Array; lrWd: Float32Array };
 
   constructor(
     private readonly params: Params,
@@ -78,10 +81,35 @@ export class AdamW {
       off += this.sizes[i]!;
     });
     this.decayMask = tf.tensor1d(mask);
+    this.hyper = { invBc1: new Float32Array(1), invBc2: new Float32Array(1), lr: new Float32Array(this.R), lrWd: new Float32Array(this.R) };
   }
 
+  /** One flat vector of these tensors; the views freed at once (a parameter shared by a view is not updated in place). */
   private flat(ts: tf.Tensor[]): tf.Tensor1D {
-    return tf.concat(ts.map((t) => tf.reshape(t, [-1])), 0) as tf.Tensor1D;
+    const views = ts.map((t) => tf.reshape(t, [-1]));
+    const y = tf.concat(views, 0) as tf.Tensor1D;
+    tf.dispose(views);
+    return y;
+  }
+
+  /**
+   * The host values of the next update, computed now (the update count advances): 1/(1−β₁ᵗ),
+   * 1/(1−β₂ᵗ), then per replica lr and lr·weight decay. These arrays are the optimizer's inputs to a
+   * step (step_replay.ts replays a step with new ones); `apply` uploads them. lr: one value, or one
+   * per stacked replica (0 leaves a replica's parameters as they are: finished or diverged).
+   */
+  stepInputs(lr: number | readonly number[]): Float32Array[] {
+    const lrs = perReplica(lr, this.R, 'lr');
+    const wd = perReplica(this.cfg.weightDecay, this.R, 'weight decay');
+    this.t += 1;
+    const [b1, b2] = this.cfg.betas;
+    this.hyper.invBc1[0] = 1 / (1 - Math.pow(b1, this.t));
+    this.hyper.invBc2[0] = 1 / (1 - Math.pow(b2, this.t));
+    lrs.forEach((l, r) => {
+      this.hyper.lr[r] = l;
+      this.hyper.lrWd[r] = l * wd[r]!;
+    });
+    return [this.hyper.invBc1, this.hyper.invBc2, this.hyper.lr, this.hyper.lrWd];
   }
 
   /**
@@ -90,25 +118,42 @@ export class AdamW {
    */
   step(grads: Record<string, tf.Tensor>, lr: number, clip: number): tf.Scalar {
     if (this.params.stacked) throw new Error('internal: a stacked model steps with stepReplicas');
-    const wd = this.cfg.weightDecay;
-    if (typeof wd !== 'number') throw new Error('internal: per-replica weight decay on a plain model');
-    this.t += 1;
-    const [b1, b2] = this.cfg.betas;
-    const bc1 = 1 - Math.pow(b1, this.t);
-    const bc2 = 1 - Math.pow(b2, this.t);
+    if (typeof this.cfg.weightDecay !== 'number') throw new Error('internal: per-replica weight decay on a plain model');
+    this.stepInputs(lr);
+    return this.apply(grads, [clip]) as tf.Scalar;
+  }
+
+  /**
+   * The update with the values of the last `stepInputs`: clip is the clip norm (0 = none), one
+   * per replica when stacked. Returns the pre-clip gradient norm: a scalar, or [R] when stacked.
+   */
+  apply(grads: Record<string, tf.Tensor>, clip: readonly number[]): tf.Tensor {
+    if (clip.length !== this.R) throw new Error(`internal: clip for ${clip.length} of ${this.R} replicas`);
+    const gradOf = (n: string): tf.Tensor => {
+      const g = grads[n];
+      if (g === undefined) throw new Error(`internal: no gradient for parameter ${n}`);
+      return g;
+    };
+    const h = this.hyper;
     return tf.tidy(() => {
-      const g0 = this.flat(
-        this.names.map((n) => {
-          const g = grads[n];
-          if (g === undefined) throw new Error(`internal: no gradient for parameter ${n}`);
-          return g;
-        }),
-      );
-      const norm = tf.sqrt(drop(tf.sum, tf.square(g0))) as tf.Scalar;
-      // scale = min(1, clip / (norm + 1e-6)), computed on device (no sync).
-      const g = clip > 0 ? drop((x) => tf.mul(x, tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)))), g0) : g0;
-      this.update(g, () => tf.sub(1, tf.mul(this.decayMask, lr * wd)), lr, bc1, bc2, 0);
-      return norm;
+      if (!this.params.stacked) {
+        const g0 = this.flat(this.names.map(gradOf));
+        const norm = tf.sqrt(drop(tf.sum, tf.square(g0))) as tf.Scalar;
+        // scale = min(1, clip / (norm + 1e-6)), computed on device (no sync).
+        const c = clip[0]!;
+        const g = c > 0 ? drop((x) => tf.mul(x, tf.minimum(1, tf.div(c, tf.add(norm, 1e-6)))), g0) : g0;
+        this.update(g, () => tf.sub(1, tf.mul(this.decayMask, tf.tensor(h.lrWd, []))), tf.tensor(h.lr, []), 0);
+        return norm;
+      }
+      const R = this.R;
+      const col = (xs: Float32Array): tf.Tensor2D => tf.tensor2d(xs, [R, 1]);
+      const g0 = this.rows(this.names.map(gradOf));
+      const norm = tf.sqrt(drop((x) => tf.sum(x, 1, true), tf.square(g0))); // [R, 1]
+      // As a plain model: scale = min(1, clip / (norm + 1e-6)); no clip = an infinite one.
+      const clips = col(Float32Array.from(clip, (c) => (c > 0 ? c : Infinity)));
+      const g = drop((x) => tf.mul(x, tf.minimum(1, tf.div(clips, tf.add(norm, 1e-6)))), g0);
+      this.update(g, () => tf.sub(1, tf.mul(this.decayMask, col(h.lrWd))), col(h.lr), 1);
+      return tf.reshape(norm, [R]);
     });
   }
 
@@ -121,19 +166,19 @@ export class AdamW {
    * vector at once (the peak of a step of a model with few activations: 2.65 GB of a 25.5M-parameter
    * MetaLA on a 2,048-token batch, measured on lavapipe), now at most ~6.
    */
-  private update(g: tf.Tensor, keep: () => tf.Tensor, lr: number | tf.Tensor, bc1: number, bc2: number, axis: 0 | 1): void {
+  private update(g: tf.Tensor, keep: () => tf.Tensor, lr: tf.Tensor, axis: 0 | 1): void {
     const [b1, b2] = this.cfg.betas;
     const m2 = ema(this.m, g, b1);
     const g2 = drop(tf.square, g);
     const v2 = ema(this.v, g2, b2);
     g2.dispose();
-    this.m.assign(m2);
-    this.v.assign(v2);
     // m̂ / (√v̂ + ε)
-    const den = drop((x) => tf.add(x, this.cfg.eps), drop(tf.sqrt, tf.mul(v2, 1 / bc2)));
-    const mh = tf.mul(m2, 1 / bc1);
+    const den = drop((x) => tf.add(x, this.cfg.eps), drop(tf.sqrt, tf.mul(v2, tf.tensor(this.hyper.invBc2, []))));
+    const mh = tf.mul(m2, tf.tensor(this.hyper.invBc1, []));
     const upd = tf.div(mh, den);
-    tf.dispose([mh, den, m2, v2]);
+    tf.dispose([mh, den]);
+    assignInPlace(this.m, m2);
+    assignInPlace(this.v, v2);
     const vars = this.names.map((n) => this.params.vars.get(n)!);
     const p0 = axis === 0 ? this.flat(vars) : this.rows(vars);
     const k = keep();
@@ -146,12 +191,15 @@ export class AdamW {
     const pieces = drop((x) => tf.split(x, this.sizes, axis), p1);
     this.names.forEach((n, i) => {
       const p = this.params.vars.get(n)!;
-      p.assign(drop((x) => tf.reshape(x, p.shape), pieces[i]!));
+      assignInPlace(p, drop((x) => tf.reshape(x, p.shape), pieces[i]!));
     });
   }
 
   private rows(ts: tf.Tensor[]): tf.Tensor2D {
-    return tf.concat(ts.map((t) => tf.reshape(t, [this.R, -1])), 1) as tf.Tensor2D;
+    const views = ts.map((t) => tf.reshape(t, [this.R, -1]));
+    const y = tf.concat(views, 1) as tf.Tensor2D;
+    tf.dispose(views);
+    return y;
   }
 
   /**
@@ -160,28 +208,9 @@ export class AdamW {
    * diverged replica, masked out). Returns each replica's pre-clip gradient norm [R].
    */
   stepReplicas(grads: Record<string, tf.Tensor>, lr: readonly number[], clip: readonly number[]): tf.Tensor1D {
-    const R = this.R;
-    const wd = perReplica(this.cfg.weightDecay, R, 'weight decay');
-    if (lr.length !== R || clip.length !== R) throw new Error(`internal: lr/clip for ${lr.length}/${clip.length} of ${R} replicas`);
-    this.t += 1;
-    const [b1, b2] = this.cfg.betas;
-    const bc1 = 1 - Math.pow(b1, this.t);
-    const bc2 = 1 - Math.pow(b2, this.t);
-    const col = (xs: readonly number[]): tf.Tensor2D => tf.tensor2d(Float32Array.from(xs), [R, 1]);
-    return tf.tidy(() => {
-      const g0 = this.rows(
-        this.names.map((n) => {
-          const g = grads[n];
-          if (g === undefined) throw new Error(`internal: no gradient for parameter ${n}`);
-          return g;
-        }),
-      );
-      const norm = tf.sqrt(drop((x) => tf.sum(x, 1, true), tf.square(g0))); // [R, 1]
-      // As `step`: scale = min(1, clip / (norm + 1e-6)); no clip = an infinite one.
-      const g = drop((x) => tf.mul(x, tf.minimum(1, tf.div(col(clip.map((c) => (c > 0 ? c : Infinity))), tf.add(norm, 1e-6)))), g0);
-      this.update(g, () => tf.sub(1, tf.mul(this.decayMask, col(lr.map((l, r) => l * wd[r]!)))), col(lr), bc1, bc2, 1);
-      return tf.reshape(norm, [R]) as tf.Tensor1D;
-    });
+    if (lr.length !== this.R || clip.length !== this.R) throw new Error(`internal: lr/clip for ${lr.length}/${clip.length} of ${this.R} replicas`);
+    this.stepInputs(lr);
+    return this.apply(grads, clip) as tf.Tensor1D;
   }
 
   /**

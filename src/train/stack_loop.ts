@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../config/schema.js';
-import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
+import { releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
 import { assignReplicaParams, exportReplicaParams } from '../checkpoint/io.js';
 import { BACKBONES } from '../models/registry.js';
 import type { TrainableModel } from '../models/types.js';
@@ -21,12 +21,14 @@ import { GpuBufferLimitError, MetalaError, RunError } from '../util/errors.js';
 import {
   applyResume,
   asOutOfMemory,
+  batchArrays,
   batchStream,
   byParamName,
   keptMessage,
   logStep,
   prepareRun,
   recordEval,
+  replayNotice,
   resumeError,
   stepOptions,
   summaryOf,
@@ -37,6 +39,7 @@ import {
   type TrainOptions,
 } from './loop.js';
 import { AdamW } from './optim.js';
+import { StepReplay } from '../backend/step_replay.js';
 import { createProgress } from './progress.js';
 import { assertWritable, asStorageError, readPreviousSummary, RunLock } from './run_folder.js';
 import { lrAt } from './schedule.js';
@@ -57,6 +60,8 @@ interface Stack {
   model: TrainableModel;
   optim: AdamW;
   varList: tf.Variable[];
+  /** The stack's training steps, replayed on webgpu while they repeat (step_replay.ts). */
+  replay: StepReplay;
   label: string;
   opts: TrainOptions;
 }
@@ -169,6 +174,7 @@ async function openStack(specs: RunSpec[], opts: TrainOptions, outcomes: Map<Run
       model,
       optim,
       varList: [...model.params.vars.values()],
+      replay: new StepReplay(),
       label: `${spec0.experiment} stack of ${replicas.length}`,
       opts,
     };
@@ -222,14 +228,14 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>, do
       const batches = replicas.map((r) => r.stream.next().value as Batch);
       const lrs = replicas.map((r) => (r.active ? lrAt(r.state.step, r.totalSteps, r.spec.train) : 0));
       const t0 = performance.now();
-      markGpuStep();
       const weights = replicas.map((r) => (r.active ? 1 : 0));
-      const { losses, grads } = stackedLossAndGrads(st.model, batches, weights, st.varList, stepOptions(replicas[0]!.spec.train));
-      const norms = st.optim.stepReplicas(byParamName(st.model, grads), lrs, replicas.map((r) => r.spec.train.grad_clip));
-      tf.dispose(Object.values(grads));
-      const loss = await losses.data();
-      const gn = await norms.data();
-      tf.dispose([losses, norms]);
+      const roots = [...batches.flatMap(batchArrays), ...st.optim.stepInputs(lrs)];
+      const [loss, gn] = (await st.replay.run(roots, () => {
+        const { losses, grads } = stackedLossAndGrads(st.model, batches, weights, st.varList, stepOptions(replicas[0]!.spec.train));
+        const norms = st.optim.apply(byParamName(st.model, grads), replicas.map((r) => r.spec.train.grad_clip));
+        tf.dispose(Object.values(grads));
+        return [losses, norms];
+      })) as [Float32Array, Float32Array];
       const gpuError = await takeGpuError();
       if (gpuError !== undefined) throw new RunError(`${st.label}: GPU error at step ${step + 1}: ${gpuError}`);
       const dt = (performance.now() - t0) / 1000;
@@ -299,6 +305,8 @@ async function trainStackSteps(st: Stack, outcomes: Map<RunSpec, RunOutcome>, do
 }
 
 async function closeStack(st: Stack): Promise<void> {
+  replayNotice(st.label, st.replay, st.opts.notice);
+  st.replay.dispose();
   st.model.dispose();
   st.optim.dispose();
   for (const r of st.replicas) await r.lock.release();

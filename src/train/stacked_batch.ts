@@ -4,12 +4,18 @@
 // share no parameter), so with w_r = 1 each replica gets the gradient of its run alone, and a
 // finished or diverged replica (w_r = 0) gets none.
 import * as tf from '@tensorflow/tfjs';
+import { derived, guarded } from '../backend/host_inputs.js';
 import { IGNORE_INDEX, type Batch } from '../tasks/types.js';
 import type { Supervised, SupervisedOptions, TrainableModel } from '../models/types.js';
 import { crossEntropy, headLoss } from './loss.js';
 import { sliceBatch } from './micro_batch.js';
 
-function cat<A extends Int32Array | Float32Array>(xs: A[]): A {
+/** The arrays one after another (recomputed when a training step is replayed: host_inputs.ts). */
+function cat<A extends Int32Array | Float32Array | Uint8Array>(xs: A[]): A {
+  return derived((...ys) => concatArrays(ys as A[]), ...xs);
+}
+
+function concatArrays<A extends Int32Array | Float32Array | Uint8Array>(xs: A[]): A {
   const out = new (xs[0]!.constructor as new (n: number) => A)(xs.reduce((n, x) => n + x.length, 0));
   let o = 0;
   for (const x of xs) {
@@ -94,7 +100,10 @@ export function stackedLossAndGrads(
   for (let from = 0; from < B; from += micro) {
     const parts = bs.map((b) => (micro === B ? b : sliceBatch(b, from, Math.min(B, from + micro))));
     // Replica r's share of its batch in this micro-batch (1 without micro-batches).
-    const share = parts.map((p, r) => (micro === B ? 1 : totals[r]! === 0 ? 0 : unitsOf(p) / totals[r]!));
+    // Recomputed in a replayed step; its values decide which micro-batches run, so they must repeat.
+    const share = Array.from(
+      guarded((...labels) => Float32Array.from(parts, (p, r) => (micro === B ? 1 : totals[r]! === 0 ? 0 : unitsOf({ ...p, labels: labels[r] as Int32Array }) / totals[r]!)), ...parts.map((p) => p.labels)),
+    );
     if (share.every((x, r) => x * weights[r]! === 0)) continue; // nothing to learn here (tf.variableGrads refuses a constant)
     let part: tf.Tensor1D | undefined;
     const r = tf.variableGrads(() => {

@@ -1,0 +1,69 @@
+// Step replay (src/backend/step_replay.ts) on a real WebGPU device (CI: lavapipe): a run whose steps
+// are replayed — its batches, label positions, embedding-gradient sort and learning rate change
+// every step, evaluations interrupt it — logs exactly the losses, gradient norms and evaluations of
+// the same run with every step's JavaScript run (METALA_STEP_REPLAY=off), for a plain run and a
+// stack of two; and most of its steps were replayed.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { initBackend, shutdownBackend } from '../../src/backend/index.js';
+import { takeReplayTotals } from '../../src/backend/step_replay.js';
+import { loadExperiment } from '../../src/config/load.js';
+import { trainRun } from '../../src/train/loop.js';
+import { trainStack } from '../../src/train/stack_loop.js';
+import { webgpuOrWhy } from '../helpers/webgpu.js';
+
+const why = await webgpuOrWhy('webgpu step replay test');
+
+// Cosine lr with warmup: the optimizer's per-step scalars change every step.
+const CONFIG = `
+name: tiny
+task: { name: mqar, vocab_size: 96, input_seq_len: 64, num_kv_pairs: 4, train_examples: 256, test_examples: 32 }
+model: { d_model: 32, n_layers: 2, mixer: { name: metala, num_heads: 2, key_dim_ratio: 1, conv_size: 2 }, max_seq_len: 64 }
+train: { batch_size: 16, max_steps: 16, lr: 3.0e-3, warmup_steps: 3, eval_every: 8, log_every: 1, grad_clip: 1.0 }
+sweep:
+  - { seed: [3, 4] }
+`;
+
+type Line = { step?: number; loss?: number; grad_norm?: number; lr?: number; eval?: { loss: number; accuracy: number } };
+const strip = (l: Line) => ({ step: l.step, loss: l.loss, grad_norm: l.grad_norm, lr: l.lr, eval: l.eval });
+
+afterEach(() => {
+  delete process.env['METALA_STEP_REPLAY'];
+});
+afterAll(() => shutdownBackend());
+
+describe.skipIf(why !== undefined)('step replay on webgpu', () => {
+  it('replayed steps log exactly what the steps run in full log (a run, and a stack of 2)', async () => {
+    const backend = await initBackend('webgpu');
+    const dir = mkdtempSync(join(tmpdir(), 'metala-step-replay-'));
+    const file = join(dir, 'tiny.yaml');
+    writeFileSync(file, CONFIG);
+    const runs = loadExperiment(file).runs;
+    const read = (where: string, id: string): Line[] =>
+      readFileSync(join(dir, where, 'tiny', id, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => strip(JSON.parse(l) as Line));
+
+    takeReplayTotals();
+    await trainRun(runs[0]!, { resultsDir: join(dir, 'replay'), backend, progress: false });
+    const plain = takeReplayTotals();
+    await trainStack(runs, { resultsDir: join(dir, 'stack-replay'), backend, progress: false });
+    const stacked = takeReplayTotals();
+    process.env['METALA_STEP_REPLAY'] = 'off';
+    await trainRun(runs[0]!, { resultsDir: join(dir, 'full'), backend, progress: false });
+    await trainStack(runs, { resultsDir: join(dir, 'stack-full'), backend, progress: false });
+    expect(takeReplayTotals()).toEqual({ captured: 0, replayed: 0 });
+
+    // 16 steps, an evaluation after step 8: two captures to start, at most two after it.
+    expect(plain.replayed).toBeGreaterThanOrEqual(10);
+    expect(plain.captured + plain.replayed).toBe(16);
+    expect(stacked.replayed).toBeGreaterThanOrEqual(10);
+    const a = read('replay', runs[0]!.run_id);
+    expect(a.filter((l) => l.loss !== undefined)).toHaveLength(16);
+    expect(a).toEqual(read('full', runs[0]!.run_id));
+    for (const r of runs) expect(read('stack-replay', r.run_id)).toEqual(read('stack-full', r.run_id));
+  }, 300_000);
+});
