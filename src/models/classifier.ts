@@ -8,6 +8,7 @@
 // reverse scan reverses within each real length, and pooling only reads real positions, so padding
 // never changes a prediction. Upstream reference: LRA `classifier_head(_dual)`, S4 `SequenceDecoder`.
 import * as tf from '@tensorflow/tfjs';
+import { derived } from '../backend/host_inputs.js';
 import { dense, gelu, layerNorm, rmsNorm } from '../layers/basic.js';
 import type { Batch } from '../tasks/types.js';
 import { MetalaError } from '../util/errors.js';
@@ -84,14 +85,14 @@ export class SequenceClassifier implements TrainableModel {
       this.embedBias === undefined
         ? (tf.reshape(embedLookup(this.embed as tf.Tensor2D, ids), [B, T, d]) as tf.Tensor3D)
         : (tf.add(tf.mul(tf.reshape(tf.div(tf.cast(idT, 'float32'), Math.max(1, c.vocab_size - 1)), [B, T, 1]), tf.reshape(this.embed, [1, 1, d])), this.embedBias) as tf.Tensor3D);
-    let L = lengths ?? new Int32Array(B).fill(T);
-    let Tn = T;
-    if (this.cls !== undefined) {
-      h = tf.concat([tf.tile(this.cls, [B, 1, 1]) as tf.Tensor3D, h], 1);
-      L = L.map((x) => x + 1);
-      Tn = T + 1;
-    }
-    const rev = tf.tensor1d(reversalIndex(L, B, Tn), 'int32');
+    const Tn = this.cls !== undefined ? T + 1 : T;
+    if (this.cls !== undefined) h = tf.concat([tf.tile(this.cls, [B, 1, 1]) as tf.Tensor3D, h], 1);
+    // The arrays computed from the lengths: recomputed when a training step is replayed
+    // (host_inputs.ts); without lengths every sequence is full and they are constants.
+    const fromLengths = (len: Int32Array): [Int32Array, Int32Array | Float32Array] => this.lengthArrays(len, B, Tn);
+    const [revIdx, pool] =
+      lengths === undefined ? fromLengths(new Int32Array(B).fill(T)) : (derived((len) => fromLengths(len as Int32Array), lengths) as [Int32Array, Int32Array | Float32Array]);
+    const rev = tf.tensor1d(revIdx, 'int32');
     for (let i = 0; i < this.mixers.length; i++) {
       if (recomputeBlocks) {
         // Recomputation replays the block, so it must be deterministic (checked in supervised()).
@@ -102,14 +103,22 @@ export class SequenceClassifier implements TrainableModel {
     }
     const hn = this.norm(h);
     if (c.pooling === 'cls') return tf.reshape(tf.slice(hn, [0, 0, 0], [B, 1, d]), [B, d]) as tf.Tensor2D;
-    if (c.pooling === 'last') {
-      const rows = Int32Array.from({ length: B }, (_, b) => b * Tn + Math.max(0, L[b]! - 1));
-      return tf.gather(tf.reshape(hn, [B * Tn, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
-    }
+    if (c.pooling === 'last') return tf.gather(tf.reshape(hn, [B * Tn, d]), tf.tensor1d(pool as Int32Array, 'int32')) as tf.Tensor2D;
     // Mean over real positions: Σ_t m_bt h_bt / L_b.
+    return tf.sum(tf.mul(hn, tf.tensor3d(pool as Float32Array, [B, Tn, 1])), 1) as tf.Tensor2D;
+  }
+
+  /**
+   * From each sequence's length (before a CLS token): the reversal index of the bidirectional
+   * mixers [B·Tn], and the pooling's rows (last: [B]) or weights (mean: 1/L_b on real positions, [B·Tn]).
+   */
+  private lengthArrays(lengths: Int32Array, B: number, Tn: number): [Int32Array, Int32Array | Float32Array] {
+    const L = this.cls !== undefined ? lengths.map((x) => x + 1) : lengths;
+    const rev = reversalIndex(L, B, Tn);
+    if (this.config.pooling === 'last') return [rev, Int32Array.from({ length: B }, (_, b) => b * Tn + Math.max(0, L[b]! - 1))];
     const mask = new Float32Array(B * Tn);
     for (let b = 0; b < B; b++) mask.fill(1 / Math.max(1, L[b]!), b * Tn, b * Tn + L[b]!);
-    return tf.sum(tf.mul(hn, tf.tensor3d(mask, [B, Tn, 1])), 1) as tf.Tensor2D;
+    return [rev, mask];
   }
 
   /** Pre-norm block i (Eq. A39–A43): h + Drop(Mix(Norm(h))), then + Drop(GLU(Norm(·))); [B, T, d]. */

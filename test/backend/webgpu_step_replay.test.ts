@@ -5,7 +5,7 @@
 // stack of two; and most of its steps were replayed.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { initBackend, shutdownBackend } from '../../src/backend/index.js';
 import { takeReplayTotals } from '../../src/backend/step_replay.js';
@@ -24,6 +24,16 @@ model: { d_model: 32, n_layers: 2, mixer: { name: metala, num_heads: 2, key_dim_
 train: { batch_size: 16, max_steps: 16, lr: 3.0e-3, warmup_steps: 3, eval_every: 8, log_every: 1, grad_clip: 1.0 }
 sweep:
   - { seed: [3, 4] }
+`;
+
+// The classifier on LRA ListOps (generated in memory): lengths vary per example, so the reversal
+// index and the mean-pooling weights change every step; padded to one length (112) so shapes repeat.
+const LISTOPS = `
+include: ${resolve('configs/lra/listops.yaml')}
+name: listops-tiny
+task: { source: generated, train_examples: 2000, test_examples: 64, min_length: 10, max_length: 100, max_depth: 3, max_args: 4, pad_multiple: 112 }
+model: { n_layers: 2, mixer: { num_heads: 2 } }
+train: { batch_size: 16, max_steps: 12, lr: 3.0e-3, warmup_steps: 4, eval_every: 6, log_every: 1 }
 `;
 
 type Line = { step?: number; loss?: number; grad_norm?: number; lr?: number; eval?: { loss: number; accuracy: number } };
@@ -65,5 +75,26 @@ describe.skipIf(why !== undefined)('step replay on webgpu', () => {
     expect(a.filter((l) => l.loss !== undefined)).toHaveLength(16);
     expect(a).toEqual(read('full', runs[0]!.run_id));
     for (const r of runs) expect(read('stack-replay', r.run_id)).toEqual(read('stack-full', r.run_id));
+  }, 300_000);
+
+  it('a ListOps classifier (lengths vary per example) logs exactly what it logs with every step run in full', async () => {
+    const backend = await initBackend('webgpu');
+    const dir = mkdtempSync(join(tmpdir(), 'metala-step-replay-listops-'));
+    const file = join(dir, 'listops.yaml');
+    writeFileSync(file, LISTOPS);
+    const [run] = loadExperiment(file).runs;
+    const read = (where: string): Line[] =>
+      readFileSync(join(dir, where, 'listops-tiny', run!.run_id, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => strip(JSON.parse(l) as Line));
+    takeReplayTotals();
+    await trainRun(run!, { resultsDir: join(dir, 'replay'), backend, progress: false });
+    const t = takeReplayTotals();
+    process.env['METALA_STEP_REPLAY'] = 'off';
+    await trainRun(run!, { resultsDir: join(dir, 'full'), backend, progress: false });
+    expect(t.replayed).toBeGreaterThanOrEqual(6);
+    expect(read('replay').filter((l) => l.loss !== undefined)).toHaveLength(12);
+    expect(read('replay')).toEqual(read('full'));
   }, 300_000);
 });
