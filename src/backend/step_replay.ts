@@ -259,6 +259,29 @@ interface Recording {
   /** Peak GPU bytes in use during the captured step (a replayed step has the same). */
   peak: number;
   dispatches: number;
+  /** The events as a replay issues them (replayPlan), made at the first replay. */
+  plan?: StepEvent[];
+}
+
+/**
+ * The captured events with each run of submits that no write separates merged into one submit of
+ * one compute pass (ended only around copies). A write lands on the queue between the submits
+ * around it, so those boundaries stay; within a pass, WebGPU orders the dispatches' buffer accesses
+ * as across passes. Fewer encoders, passes and submits for Dawn to process per step.
+ */
+function replayPlan(events: readonly StepEvent[]): StepEvent[] {
+  const plan: StepEvent[] = [];
+  for (const e of events) {
+    const last = plan[plan.length - 1];
+    if (e.k === 'submit') {
+      const ops = e.ops.filter((o) => o.k === 'dispatch' || o.k === 'copy');
+      if (last?.k === 'submit') last.ops.push(...ops);
+      else plan.push({ k: 'submit', ops });
+    } else {
+      plan.push(e);
+    }
+  }
+  return plan;
 }
 
 /** Where two captures of a step differ, or undefined if they are the same. */
@@ -317,7 +340,7 @@ export class StepReplay {
    * Host time to issue the last step: from the call to its last submit, before waiting for the
    * GPU (the step's JavaScript, or the replay's re-encoding), ms; and whether it was replayed.
    */
-  lastIssue = { ms: 0, replayed: false, dispatches: 0 };
+  lastIssue: { ms: number; replayed: boolean; dispatches: number; submits?: number } = { ms: 0, replayed: false, dispatches: 0 };
   /** False on other backends and with METALA_STEP_REPLAY=off: every step runs its JavaScript. */
   readonly enabled: boolean;
 
@@ -395,6 +418,7 @@ export class StepReplay {
       }
       const dispatches = captured.reduce((n, e) => n + (e.k === 'submit' ? e.ops.filter((o) => o.k === 'dispatch').length : 0), 0);
       this.lastIssue.dispatches = dispatches;
+      this.lastIssue.submits = captured.filter((e) => e.k === 'submit').length;
       const rec: Recording = { events: captured, graph: host.graph, outputs, peak: peekPeakBytesUsed(), dispatches };
       const diff = this.rec === undefined ? 'it is the first step captured' : difference(this.rec, rec);
       this.confirmed = diff === undefined;
@@ -411,51 +435,62 @@ export class StepReplay {
   private async replay(r: Raw, rec: Recording, host: HostArray[][]): Promise<Float32Array[]> {
     inStep = true;
     try {
-      for (const e of rec.events) {
-        if (e.k === 'write') {
-          r.writeBuffer(e.buffer, e.offset, e.ref !== undefined ? hostBytes(host, e.ref) : e.bytes!);
-          continue;
-        }
-        const enc = r.createCommandEncoder();
-        let pass: PassLike | undefined;
-        for (const op of e.ops) {
-          if (op.k === 'dispatch') {
-            pass!.setPipeline(op.pipeline);
-            pass!.setBindGroup(0, op.group);
-            pass!.dispatchWorkgroups(op.x, op.y, op.z);
-          } else if (op.k === 'begin') {
-            pass = enc.beginComputePass({});
-          } else if (op.k === 'end') {
-            pass!.end();
-            pass = undefined;
-          } else {
-            enc.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
-          }
-        }
-        r.submit([enc.finish()]);
-      }
-      // Read the outputs back through one staging buffer.
+      // Read the outputs back through one staging buffer, copied at the end of the last submit.
       const total = rec.outputs.reduce((n, o) => n + o.bytes, 0);
       if (this.staging === undefined || this.staging.size < total) {
         this.staging?.destroy();
         this.staging = r.device.createBuffer({ size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       }
       const staging = this.staging;
-      const enc = r.createCommandEncoder();
-      let off = 0;
-      for (const o of rec.outputs) {
-        enc.copyBufferToBuffer(o.buffer, 0, staging, off, o.bytes);
-        off += o.bytes;
+      const plan = (rec.plan ??= replayPlan(rec.events));
+      plan.forEach((e, i) => {
+        if (e.k === 'write') {
+          r.writeBuffer(e.buffer, e.offset, e.ref !== undefined ? hostBytes(host, e.ref) : e.bytes!);
+          return;
+        }
+        const enc = r.createCommandEncoder();
+        let pass: PassLike | undefined;
+        let pipeline: unknown;
+        for (const op of e.ops) {
+          if (op.k === 'dispatch') {
+            pass ??= enc.beginComputePass({});
+            if (op.pipeline !== pipeline) pass.setPipeline((pipeline = op.pipeline));
+            pass.setBindGroup(0, op.group);
+            pass.dispatchWorkgroups(op.x, op.y, op.z);
+          } else if (op.k === 'copy') {
+            pass?.end();
+            pass = undefined;
+            pipeline = undefined;
+            enc.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+          }
+        }
+        pass?.end();
+        if (i === plan.length - 1) {
+          let off = 0;
+          for (const o of rec.outputs) {
+            enc.copyBufferToBuffer(o.buffer, 0, staging, off, o.bytes);
+            off += o.bytes;
+          }
+        }
+        r.submit([enc.finish()]);
+      });
+      if (plan.length === 0 || plan[plan.length - 1]!.k !== 'submit') {
+        const enc = r.createCommandEncoder();
+        let off = 0;
+        for (const o of rec.outputs) {
+          enc.copyBufferToBuffer(o.buffer, 0, staging, off, o.bytes);
+          off += o.bytes;
+        }
+        r.submit([enc.finish()]);
       }
-      r.submit([enc.finish()]);
-      this.lastIssue = { ms: performance.now() - this.issueStart, replayed: true, dispatches: rec.dispatches };
+      this.lastIssue = { ms: performance.now() - this.issueStart, replayed: true, dispatches: rec.dispatches, submits: plan.filter((e) => e.k === 'submit').length };
       await staging.mapAsync(GPUMapMode.READ);
       const all = new Float32Array(staging.getMappedRange().slice(0, total));
       staging.unmap();
       this.stats.replayed++;
       totals.replayed++;
       notePeakBytesUsed(rec.peak);
-      off = 0;
+      let off = 0;
       return rec.outputs.map((o) => {
         const v = all.slice(off / 4, (off + o.bytes) / 4);
         off += o.bytes;

@@ -62,9 +62,9 @@ export interface BenchResult extends BenchCase {
   /**
    * Host time to issue one timed step (median, ms): from the step's start to its last submit,
    * before waiting for the GPU — the step's JavaScript, or a replay's re-encoding — and the kernels
-   * (dispatches) it issued. Webgpu only; with replay on, the median over replayed steps when any.
+   * (dispatches) and queue submits it issued. Webgpu only; with replay on, the median over replayed steps when any.
    */
-  host_issue?: { ms: number; dispatches?: number; replayed: boolean };
+  host_issue?: { ms: number; dispatches?: number; submits?: number; replayed: boolean };
   /** webgpu: fused kernel families left out for this case (METALA_NO_FUSED, or `bench --fused-off`). */
   fused_off?: string[];
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
@@ -290,7 +290,14 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const hostIssue =
       backend.backend === 'webgpu' && timed.length > 0
-        ? { host_issue: { ms: Math.round(medianOf(timed.map((i) => i.ms)) * 100) / 100, ...(timed[0]!.dispatches > 0 ? { dispatches: timed[0]!.dispatches } : {}), replayed: timed[0]!.replayed } }
+        ? {
+            host_issue: {
+              ms: Math.round(medianOf(timed.map((i) => i.ms)) * 100) / 100,
+              ...(timed[0]!.dispatches > 0 ? { dispatches: timed[0]!.dispatches } : {}),
+              ...(timed[0]!.submits !== undefined ? { submits: timed[0]!.submits } : {}),
+              replayed: timed[0]!.replayed,
+            },
+          }
         : {};
     await infer();
     const inferMs = await timeIt(steps, infer);
