@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerGradientFixes } from './gradients.js';
 import { installLeanBackward, installLeanSaves } from './lean_backward.js';
 import { headLogitsMaxBytes } from './logits_limit.js';
+import { stepReplayEnabled } from './step_replay.js';
 import { MetalaError } from '../util/errors.js';
 
 import { BACKENDS, setBackendShutdown, type BackendInfo, type BackendName } from './types.js';
@@ -125,6 +126,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<BackendIn
   // and shape-only ones as stand-ins. METALA_LEAN_SAVES=off restores tfjs's (for an A/B).
   installLeanSaves(onOff('METALA_LEAN_SAVES', true));
   headLogitsMaxBytes(); // a bad METALA_HEAD_LOGITS_MAX_BYTES is one line now, not in a run's first step
+  stepReplayEnabled(); // the same for METALA_STEP_REPLAY (step_replay.ts; webgpu only)
   applyFlagOverrides();
   current = info;
   setBackendShutdown(shutdownBackend);

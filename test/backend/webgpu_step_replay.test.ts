@@ -3,7 +3,8 @@
 // every step, evaluations interrupt it — logs exactly the losses, gradient norms and evaluations of
 // the same run with every step's JavaScript run (METALA_STEP_REPLAY=off), for a plain run and a
 // stack of two; and most of its steps were replayed.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +44,19 @@ afterEach(() => {
   delete process.env['METALA_STEP_REPLAY'];
 });
 afterAll(() => shutdownBackend());
+
+describe('METALA_STEP_REPLAY', () => {
+  it('a bad value stops `metala train` with one line, exit 2, before any run folder', () => {
+    const results = mkdtempSync(join(tmpdir(), 'metala-replay-env-'));
+    const r = spawnSync(process.execPath, [resolve('bin/metala.js'), 'train', resolve('configs/smoke/mqar.yaml'), '--backend', 'cpu', '--results', results], {
+      encoding: 'utf8',
+      env: { ...process.env, METALA_STEP_REPLAY: 'yes' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('metala: '))).toEqual(["error: METALA_STEP_REPLAY: 'yes' is not on or off. Set METALA_STEP_REPLAY=on (the default) or off"]);
+    expect(readdirSync(results)).toEqual([]);
+  });
+});
 
 describe.skipIf(why !== undefined)('step replay on webgpu', () => {
   it('replayed steps log exactly what the steps run in full log (a run, and a stack of 2)', async () => {
