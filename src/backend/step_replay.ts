@@ -91,6 +91,8 @@ let unsupported: string | undefined;
 let outside = 0;
 /** True from a step's start to its end (its own read-back included). */
 let inStep = false;
+/** The StepReplay whose step ran last: another's steps move buffers too (e.g. two models in one process). */
+let lastOwner: object | undefined;
 /** The host array an upload is writing (set by the upload patch for the one writeBuffer that follows). */
 let uploadSource: ArrayBufferView | undefined;
 
@@ -354,8 +356,12 @@ export class StepReplay {
     // tf.profile times kernels through tfjs's own dispatch path: those steps run as they are.
     const profiling = (tf.engine() as unknown as { state: { profiling: boolean } }).state.profiling;
     if (!this.enabled || profiling || be.activeTimers != null) return this.plain(body);
+    // Steps do not overlap (the loops await each one): the outside-work count relies on it.
+    if (inStep) throw new Error('internal: a training step started while another was in flight');
     const r = install(be);
-    if (this.rec !== undefined && this.confirmed && outside === this.outsideAtEnd) {
+    const mine = lastOwner === this;
+    lastOwner = this;
+    if (this.rec !== undefined && this.confirmed && mine && outside === this.outsideAtEnd) {
       const host = evaluateHostGraph(this.rec.graph, roots);
       if (host !== undefined) return this.replay(r, this.rec, host);
     }
