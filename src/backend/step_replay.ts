@@ -13,14 +13,18 @@
 // (host_inputs.ts `derived`), which the replay recomputes and writes where the captured step wrote
 // them. Every other upload is a constant of the step and must be byte-identical in the two captures.
 //
-// A replayed step is not replayed when:
+// A step runs in full (and is captured again) instead of being replayed when:
 //   - GPU commands ran since the last step outside it (an evaluation, a checkpoint's read-back,
-//     buffers destroyed): the next step runs and is captured again, and replay resumes once it
-//     matches the recording (buffers may have moved);
-//   - its recomputed host arrays differ in length from the captured ones (shapes changed);
+//     buffers destroyed), or another StepReplay's step ran: replay resumes once a capture matches
+//     the recording again (buffers may have moved);
+//   - its recomputed host arrays differ in length, or a guard in value, from the captured ones
+//     (shapes or control flow changed);
 //   - tfjs's profiler is on (its timers need tfjs's own dispatch path).
 // A step whose two captures differ is not replayed; `whyNot` says where they differ (e.g. dropout,
 // whose random masks are uploaded from the host and change every step).
+// Porting note: CUDA graphs capture one stream with static input buffers; here the inputs are
+// host arrays the replay writes into the captured upload buffers, and the graph is a list of
+// Dawn calls re-issued (WebGPU has no compute bundles).
 // METALA_STEP_REPLAY=off turns replay off (every step runs its JavaScript, as before).
 import * as tf from '@tensorflow/tfjs';
 import { MetalaError } from '../util/errors.js';

@@ -172,13 +172,14 @@ export class AdamW {
     const g2 = drop(tf.square, g);
     const v2 = ema(this.v, g2, b2);
     g2.dispose();
-    // m̂ / (√v̂ + ε)
-    const den = drop((x) => tf.add(x, this.cfg.eps), drop(tf.sqrt, tf.mul(v2, tf.tensor(this.hyper.invBc2, []))));
-    const mh = tf.mul(m2, tf.tensor(this.hyper.invBc1, []));
-    const upd = tf.div(mh, den);
-    tf.dispose([mh, den]);
+    // The old moments are freed before the update's temporaries exist (m, v now hold m2, v2).
     assignInPlace(this.m, m2);
     assignInPlace(this.v, v2);
+    // m̂ / (√v̂ + ε)
+    const den = drop((x) => tf.add(x, this.cfg.eps), drop(tf.sqrt, tf.mul(this.v, tf.tensor(this.hyper.invBc2, []))));
+    const mh = tf.mul(this.m, tf.tensor(this.hyper.invBc1, []));
+    const upd = tf.div(mh, den);
+    tf.dispose([mh, den]);
     const vars = this.names.map((n) => this.params.vars.get(n)!);
     const p0 = axis === 0 ? this.flat(vars) : this.rows(vars);
     const k = keep();
