@@ -64,7 +64,15 @@ export interface BenchResult extends BenchCase {
    * before waiting for the GPU — the step's JavaScript, or a replay's re-encoding — and the kernels
    * (dispatches) and queue submits it issued. Webgpu only; with replay on, the median over replayed steps when any.
    */
-  host_issue?: { ms: number; dispatches?: number; submits?: number; replayed: boolean };
+  host_issue?: {
+    ms: number;
+    dispatches?: number;
+    submits?: number;
+    replayed: boolean;
+    /** With --profile: one replayed step's GPU time from timestamps per compute pass (busy: Σ passes; span: first start to last end). */
+    gpu_busy_ms?: number;
+    gpu_span_ms?: number;
+  };
   /** webgpu: fused kernel families left out for this case (METALA_NO_FUSED, or `bench --fused-off`). */
   fused_off?: string[];
   /** With `profile`: ms of forward+backward without the optimizer, and of the optimizer alone. */
@@ -304,6 +312,18 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
     const prof = await tf.profile(trainStep);
     let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total' | 'kernel_calls' | 'step_timing'> = {};
     if (profile && backend.backend === 'webgpu') extra.step_timing = await timeSteps(issueStep, 3);
+    if (profile && hostIssue.host_issue?.replayed === true) {
+      // A replayed step's GPU time: replay once to confirm the recording after the profiling above,
+      // then once with timestamps around each of its compute passes.
+      const { gpuTimingAvailable, startGpuTiming, stopGpuTiming } = await import('../backend/webgpu_timing.js');
+      for (let i = 0; i < 3 && !(replay.lastIssue.replayed && i > 0); i++) await trainStep();
+      if (gpuTimingAvailable() && replay.lastIssue.replayed) {
+        startGpuTiming();
+        await trainStep();
+        const g = await stopGpuTiming();
+        if (replay.lastIssue.replayed) Object.assign(hostIssue.host_issue, { gpu_busy_ms: g.gpu_busy_ms, gpu_span_ms: g.gpu_span_ms });
+      }
+    }
     if (profile) {
       const fwdBwd = async (): Promise<void> => {
         const { value, grads } = tf.variableGrads(loss, vars);
