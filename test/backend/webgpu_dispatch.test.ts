@@ -87,5 +87,13 @@ describe.skipIf(why !== undefined)('webgpu dispatch cache and step-repeating poo
     expect(t.gc_record_ms).toBeLessThanOrEqual(t.host_record_ms);
     expect(t.gc_step_ms).toBeGreaterThanOrEqual(t.gc_record_ms);
     expect(t.host_us_per_dispatch).toBeCloseTo((1000 * t.host_record_ms) / t.dispatches, -1);
+    // The timed step was replayed (step_replay.ts): the same kernels, issued without tfjs.
+    expect(r.step_replay).toEqual({ captured: 0, replayed: 1 });
+    const h = r.host_issue!;
+    expect(h.replayed).toBe(true);
+    expect(h.dispatches).toBe(t.dispatches);
+    expect(h.ms).toBeLessThan(t.host_record_ms);
+    expect(h.gpu_busy_ms).toBeGreaterThan(0);
+    expect(h.gpu_busy_ms!).toBeLessThanOrEqual(h.gpu_span_ms!);
   });
 });
