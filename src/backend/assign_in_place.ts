@@ -14,6 +14,8 @@ declare const GPUBuffer: abstract new () => object;
 interface TensorData {
   resource: unknown;
   refCount: number;
+  /** tfjs's CPU copy of the values, kept after a read (data()); stale once the buffer is written. */
+  values: unknown;
 }
 interface WebgpuInternals {
   tensorMap: { get(id: object): TensorData | undefined };
@@ -34,6 +36,8 @@ export function assignInPlace(v: tf.Variable, x: tf.Tensor): void {
       be.endComputePassEncoder();
       be.ensureCommandEncoderReady();
       be.commandEncoder!.copyBufferToBuffer(src.resource, 0, dst.resource, 0, 4 * x.size);
+      // A read of v (a checkpoint) left its values cached on the CPU, which the next read would return.
+      dst.values = null;
       // Neither buffer may be reused before this copy is submitted (tfjs defers their release).
       be.commandQueueOwnedIds.add(x.dataId);
       be.commandQueueOwnedIds.add(v.dataId);

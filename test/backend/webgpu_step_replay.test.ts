@@ -37,6 +37,24 @@ model: { n_layers: 2, mixer: { num_heads: 2 } }
 train: { batch_size: 16, max_steps: 12, lr: 3.0e-3, warmup_steps: 4, eval_every: 6, log_every: 1 }
 `;
 
+// Fig. 3's six mixers as configs/mqar-fig3-t256.yaml sets them, each as a stack of two learning rates.
+const FIG3_MIXERS: [string, string][] = [
+  ['softmax', '{ name: softmax, num_heads: 1 }'],
+  ['metala', '{ name: metala, num_heads: 2, key_dim_ratio: 1, conv_size: 2 }'],
+  ['based', '{ name: based }'],
+  ['gla', '{ name: gla, num_heads: 2, key_dim_ratio: 1 }'],
+  ['rwkv4', '{ name: rwkv4 }'],
+  ['mamba', '{ name: mamba }'],
+];
+const fig3Config = (mixer: string): string => `
+name: fig3-tiny
+task: { name: mqar, vocab_size: 96, input_seq_len: 64, num_kv_pairs: 4, train_examples: 256, test_examples: 32 }
+model: { d_model: 32, n_layers: 2, mixer: ${mixer}, max_seq_len: 64 }
+train: { batch_size: 16, max_steps: 10, lr: 3.0e-3, eval_every: 5, log_every: 1 }
+sweep:
+  - { train.lr: [1.0e-3, 3.0e-3] }
+`;
+
 type Line = { step?: number; loss?: number; grad_norm?: number; lr?: number; eval?: { loss: number; accuracy: number } };
 const strip = (l: Line) => ({ step: l.step, loss: l.loss, grad_norm: l.grad_norm, lr: l.lr, eval: l.eval });
 
@@ -90,6 +108,30 @@ describe.skipIf(why !== undefined)('step replay on webgpu', () => {
     expect(a).toEqual(read('full', runs[0]!.run_id));
     for (const r of runs) expect(read('stack-replay', r.run_id)).toEqual(read('stack-full', r.run_id));
   }, 300_000);
+
+  for (const [name, mixer] of FIG3_MIXERS) {
+    it(`Fig. 3's ${name} as a stack of 2: replayed steps log exactly what full steps log`, async () => {
+      const backend = await initBackend('webgpu');
+      const dir = mkdtempSync(join(tmpdir(), `metala-step-replay-${name}-`));
+      const file = join(dir, 'fig3.yaml');
+      writeFileSync(file, fig3Config(mixer));
+      const runs = loadExperiment(file).runs;
+      const read = (where: string, id: string): Line[] =>
+        readFileSync(join(dir, where, 'fig3-tiny', id, 'metrics.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => strip(JSON.parse(l) as Line));
+      takeReplayTotals();
+      await trainStack(runs, { resultsDir: join(dir, 'replay'), backend, progress: false });
+      const t = takeReplayTotals();
+      process.env['METALA_STEP_REPLAY'] = 'off';
+      await trainStack(runs, { resultsDir: join(dir, 'full'), backend, progress: false });
+      // 10 steps, an evaluation (and checkpoint) after step 5: replay resumes after two or three
+      // captures each time.
+      expect(t.replayed).toBeGreaterThanOrEqual(4);
+      for (const r of runs) expect(read('replay', r.run_id)).toEqual(read('full', r.run_id));
+    }, 300_000);
+  }
 
   it('a ListOps classifier (lengths vary per example) logs exactly what it logs with every step run in full', async () => {
     const backend = await initBackend('webgpu');
