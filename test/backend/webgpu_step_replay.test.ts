@@ -109,6 +109,27 @@ describe.skipIf(why !== undefined)('step replay on webgpu', () => {
     for (const r of runs) expect(read('stack-replay', r.run_id)).toEqual(read('stack-full', r.run_id));
   }, 300_000);
 
+  it('a run interrupted after checkpoints and resumed ends as the uninterrupted one (checkpoints hold the replayed steps\' parameters)', async () => {
+    const backend = await initBackend('webgpu');
+    const dir = mkdtempSync(join(tmpdir(), 'metala-step-replay-resume-'));
+    const file = join(dir, 'tiny.yaml');
+    writeFileSync(file, CONFIG.replace('eval_every: 8', 'eval_every: 4'));
+    const [run] = loadExperiment(file).runs;
+    const read = (where: string): Line[] =>
+      readFileSync(join(dir, where, 'tiny', run!.run_id, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => strip(JSON.parse(l) as Line));
+    await trainRun(run!, { resultsDir: join(dir, 'whole'), backend, progress: false });
+    // Checkpoints at steps 4 and 8, and at 10 where it stops; the resumed half replays again.
+    const first = await trainRun(run!, { resultsDir: join(dir, 'resumed'), backend, progress: false, stopAfterSteps: 10 });
+    expect(first.status).toBe('interrupted');
+    takeReplayTotals();
+    await trainRun(run!, { resultsDir: join(dir, 'resumed'), backend, progress: false });
+    expect(takeReplayTotals().replayed).toBeGreaterThanOrEqual(2);
+    expect(read('resumed')).toEqual(read('whole'));
+  }, 300_000);
+
   for (const [name, mixer] of FIG3_MIXERS) {
     it(`Fig. 3's ${name} as a stack of 2: replayed steps log exactly what full steps log`, async () => {
       const backend = await initBackend('webgpu');
