@@ -7,11 +7,13 @@
 // dispatch cache (webgpu_dispatch.ts) then misses: measured 0–30% hits over 12 steps (lavapipe,
 // MetaLA d 64). Here, between markGpuStep() calls, the k-th allocation of a size prefers the buffer
 // that the k-th allocation of that size got in the previous step, when it is free, else the one it
-// got two steps ago, else tfjs's LIFO choice. Two steps, because the weights and moments alternate
-// between two buffers: the buffer allocation k got last step is often still held (by the weights it
-// became), while the one from two steps ago is free again. With only the last step, the MQAR-128
-// model (lavapipe, after 12 steps) found 306 of a step's 336 bind groups in the cache, and 253 with
-// the lean reverse pass (whose early frees shift more allocations); with both steps, 334 and 335.
+// got two steps ago, else tfjs's LIFO choice. Two steps, because the weights and moments alternated
+// between two buffers (tf.Variable.assign takes over the new value's buffer): the buffer allocation
+// k got last step was often still held (by the weights it became), while the one from two steps ago
+// was free again. With only the last step, the MQAR-128 model (lavapipe, after 12 steps) found 306
+// of a step's 336 bind groups in the cache, and 253 with the lean reverse pass (whose early frees
+// shift more allocations); with both steps, 334 and 335. AdamW now updates them in place
+// (assign_in_place.ts, for step replay), so each step's allocations repeat the last step's exactly.
 // Without markGpuStep calls (evaluation, decoding) this is tfjs's pool.
 import * as tf from '@tensorflow/tfjs';
 
