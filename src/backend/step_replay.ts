@@ -20,8 +20,8 @@
 //   - its recomputed host arrays differ in length, or a guard in value, from the captured ones
 //     (shapes or control flow changed);
 //   - tfjs's profiler is on (its timers need tfjs's own dispatch path).
-// A step whose two captures differ is not replayed; `whyNot` says where they differ (e.g. dropout,
-// whose random masks are uploaded from the host and change every step).
+// A step whose two captures differ is not replayed; `whyNot` says where they differ (e.g. random
+// numbers drawn on the host, as ViT's drop path does; dropout draws on the GPU: layers/dropout.ts).
 // Porting note: CUDA graphs capture one stream with static input buffers; here the inputs are
 // host arrays the replay writes into the captured upload buffers, and the graph is a list of
 // Dawn calls re-issued (WebGPU has no compute bundles).
@@ -302,7 +302,7 @@ function difference(a: Recording, b: Recording): string | undefined {
       if (x.buffer !== y.buffer || x.offset !== y.offset || x.byteLength !== y.byteLength) return `upload ${i} went to another buffer`;
       if (x.ref !== undefined && y.ref !== undefined && sameRef(x.ref, y.ref)) continue;
       if (x.bytes !== undefined && y.bytes !== undefined && sameBytes(x.bytes, y.bytes)) continue;
-      return `upload ${i} (${x.byteLength} bytes) changes from step to step and is not computed from the step's inputs (dropout masks are)`;
+      return `upload ${i} (${x.byteLength} bytes) changes from step to step and is not computed from the step's inputs (e.g. random numbers drawn on the host)`;
     }
     if (x.k === 'submit' && y.k === 'submit') {
       if (x.ops.length !== y.ops.length) return `submit ${i} encodes ${y.ops.length} commands, ${x.ops.length} the step before`;

@@ -9,6 +9,7 @@
 // never changes a prediction. Upstream reference: LRA `classifier_head(_dual)`, S4 `SequenceDecoder`.
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../backend/host_inputs.js';
+import { seededDropout } from '../layers/dropout.js';
 import { dense, gelu, layerNorm, rmsNorm } from '../layers/basic.js';
 import type { Batch } from '../tasks/types.js';
 import { MetalaError } from '../util/errors.js';
@@ -65,9 +66,14 @@ export class SequenceClassifier implements TrainableModel {
     return (this.config.norm === 'simplermsnorm' ? rmsNorm(x, 1e-6) : layerNorm(x, 1e-5)) as tf.Tensor3D;
   }
 
+  /** The seed of the forward pass being traced and the count of its dropout calls (their sites). */
+  private dropState: { seed?: Int32Array; site: number } = { site: 0 };
+
   private drop(x: tf.Tensor3D, training: boolean): tf.Tensor3D {
     const p = this.config.dropout;
-    return training && p > 0 ? (tf.dropout(x, p) as tf.Tensor3D) : x;
+    if (!training || p <= 0) return x;
+    const seed = this.dropState.seed;
+    return seed !== undefined ? seededDropout(x, p, seed, this.dropState.site++) : (tf.dropout(x, p) as tf.Tensor3D);
   }
 
   /**
@@ -157,7 +163,12 @@ export class SequenceClassifier implements TrainableModel {
     if (opts.recompute === true && training && this.config.dropout > 0) {
       throw new MetalaError(`classifier: train.recompute replays each block, so it needs model.dropout 0 (got ${this.config.dropout}). Set train.recompute: false`);
     }
-    return { logits: this.forward(batch, training, opts.recompute === true && training), targets: batch.labels };
+    this.dropState = { seed: opts.dropoutSeed, site: 0 };
+    try {
+      return { logits: this.forward(batch, training, opts.recompute === true && training), targets: batch.labels };
+    } finally {
+      this.dropState = { site: 0 };
+    }
   }
 
   dispose(): void {

@@ -53,6 +53,11 @@ export type Supervised = Classified | Regressed | HeadRows;
 export interface SupervisedOptions {
   training?: boolean;
   recompute?: boolean;
+  /**
+   * This training step's dropout seed [1] (src/layers/dropout.ts): a step input, so a replayed step
+   * draws new masks. Without it, dropout draws with tf.dropout (CPU random numbers, unseeded).
+   */
+  dropoutSeed?: Int32Array;
 }
 
 export interface TrainableModel {

@@ -24,6 +24,7 @@ import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
 import { crossEntropy, meanSquaredError } from './loss.js';
 import { lossAndGrads } from './micro_batch.js';
+import { hash32 } from '../layers/dropout.js';
 import { StepReplay } from '../backend/step_replay.js';
 import type { HostArray } from '../backend/host_inputs.js';
 import { createProgress, type Progress } from './progress.js';
@@ -368,8 +369,11 @@ export function batchArrays(b: Batch): HostArray[] {
 /** One optimizer step on batch b; returns its loss and pre-clip gradient norm (read back). */
 async function trainStep(s: RunSession, b: Batch, lr: number): Promise<{ loss: number; gn: number }> {
   const t = s.spec.train;
-  const [lossA, gnA] = await s.replay.run([...batchArrays(b), ...s.optim.stepInputs(lr)], () => {
-    const { value, grads } = lossAndGrads(s.model, b, s.varList, stepOptions(t));
+  // This step's dropout seed: a function of the run's seed and the step, so a resumed run draws
+  // the masks it would have drawn (src/layers/dropout.ts).
+  const dropoutSeed = Int32Array.of(hash32((Math.imul(s.spec.seed, 0x9e3779b9) + s.state.step) >>> 0) | 0);
+  const [lossA, gnA] = await s.replay.run([...batchArrays(b), dropoutSeed, ...s.optim.stepInputs(lr)], () => {
+    const { value, grads } = lossAndGrads(s.model, b, s.varList, { ...stepOptions(t), dropoutSeed });
     const gnorm = s.optim.apply(byParamName(s.model, grads), [t.grad_clip]);
     tf.dispose(Object.values(grads));
     return [value, gnorm];

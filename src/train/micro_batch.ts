@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IGNORE_INDEX, type Batch } from '../tasks/types.js';
 import { supervisedLoss } from './loss.js';
+import { derived } from '../backend/host_inputs.js';
 import type { SupervisedOptions, TrainableModel } from '../models/types.js';
 
 /** Examples [from, to) of a batch (views where the arrays allow it). */
@@ -45,10 +46,13 @@ export function lossAndGrads(
   vars: tf.Variable[],
   opts: SupervisedOptions & { labelSmoothing?: number; micro?: number },
 ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-  const run = (mb: Batch) => {
+  const run = (mb: Batch, m = 0) => {
     let n = 0;
+    // Micro-batch m draws its own dropout masks: the step's seed moved by m (a step input; host_inputs.ts).
+    const seed = opts.dropoutSeed;
+    const dropoutSeed = seed === undefined || m === 0 ? seed : derived((x) => Int32Array.of((x[0]! + Math.imul(m, 0x632be5ab)) | 0), seed);
     const r = tf.variableGrads(() => {
-      const s = model.supervised(mb, { training: opts.training, recompute: opts.recompute });
+      const s = model.supervised(mb, { training: opts.training, recompute: opts.recompute, dropoutSeed });
       n = s.targets.length;
       return supervisedLoss(s, opts.labelSmoothing);
     }, vars);
@@ -68,8 +72,8 @@ export function lossAndGrads(
   let value: tf.Scalar = tf.scalar(0);
   let grads: tf.NamedTensorMap = {};
   let total = 0;
-  for (const mb of parts) {
-    const r = run(mb);
+  for (const [m, mb] of parts.entries()) {
+    const r = run(mb, m);
     total += r.n;
     // Accumulate n_m·(ℓ_m, ∇ℓ_m) (each gradient has its variable's shape); scaled by 1/N at the end.
     const prev = { value, grads };

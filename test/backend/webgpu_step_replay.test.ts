@@ -150,20 +150,27 @@ describe.skipIf(why !== undefined)('step replay on webgpu', () => {
     }, 300_000);
   }
 
-  it('a ListOps classifier (lengths vary per example) logs exactly what it logs with every step run in full', async () => {
-    const backend = await initBackend('webgpu');
-    const dir = mkdtempSync(join(tmpdir(), 'metala-step-replay-listops-'));
-    const file = join(dir, 'listops.yaml');
-    writeFileSync(file, LISTOPS);
-    const [run] = loadExperiment(file).runs;
-    const read = (where: string): Line[] => readMetrics(join(dir, where, 'listops-tiny', run!.run_id));
-    takeReplayTotals();
-    await trainRun(run!, { resultsDir: join(dir, 'replay'), backend, progress: false });
-    const t = takeReplayTotals();
-    process.env['METALA_STEP_REPLAY'] = 'off';
-    await trainRun(run!, { resultsDir: join(dir, 'full'), backend, progress: false });
-    expect(t.replayed).toBeGreaterThanOrEqual(6);
-    expect(read('replay').filter((l) => l.loss !== undefined)).toHaveLength(12);
-    expect(read('replay')).toEqual(read('full'));
-  }, 300_000);
+  const firstLoss = new Map<number, number>();
+  for (const dropout of [0, 0.1]) {
+    it(`a ListOps classifier (lengths vary per example; dropout ${dropout}) logs exactly what it logs with every step run in full`, async () => {
+      const backend = await initBackend('webgpu');
+      const dir = mkdtempSync(join(tmpdir(), 'metala-step-replay-listops-'));
+      const file = join(dir, 'listops.yaml');
+      // Seeded dropout (src/layers/dropout.ts) draws its masks on the GPU from the step's seed.
+      writeFileSync(file, LISTOPS.replace('mixer: { num_heads: 2 } }', `mixer: { num_heads: 2 }, dropout: ${dropout} }`));
+      const [run] = loadExperiment(file).runs;
+      const read = (where: string): Line[] => readMetrics(join(dir, where, 'listops-tiny', run!.run_id));
+      takeReplayTotals();
+      await trainRun(run!, { resultsDir: join(dir, 'replay'), backend, progress: false });
+      const t = takeReplayTotals();
+      process.env['METALA_STEP_REPLAY'] = 'off';
+      await trainRun(run!, { resultsDir: join(dir, 'full'), backend, progress: false });
+      expect(t.replayed).toBeGreaterThanOrEqual(6);
+      expect(read('replay').filter((l) => l.loss !== undefined)).toHaveLength(12);
+      expect(read('replay')).toEqual(read('full'));
+      // The masks did drop something: the first step's loss moved (same init, same batch).
+      firstLoss.set(dropout, read('replay')[0]!.loss!);
+      if (dropout > 0 && firstLoss.has(0)) expect(firstLoss.get(dropout)).not.toBe(firstLoss.get(0));
+    }, 300_000);
+  }
 });

@@ -27,6 +27,8 @@ export const KERNEL_FAMILIES = [
   'xent',
   // tiled matrix products (BatchMatMul) with split-K for long K; tfjs's own kernels for the rest
   'matmul',
+  // seeded dropout: the mask hashed on the GPU from the step's seed (layers/dropout_webgpu.ts)
+  'dropout',
 ] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 
