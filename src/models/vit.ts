@@ -5,6 +5,8 @@
 // Follows timm `vision_transformer.py::VisionTransformer` (patch embed as a dense layer on flattened
 // patches instead of a stride-P conv, which is the same map), with the mixer and GLU of the authors' reply.
 import * as tf from '@tensorflow/tfjs';
+import { derived } from '../backend/host_inputs.js';
+import { dropoutMask } from '../layers/dropout.js';
 import { InputError, MetalaError } from '../util/errors.js';
 import { dense, layerNorm, rmsNorm } from '../layers/basic.js';
 import type { Batch } from '../tasks/types.js';
@@ -92,11 +94,25 @@ export class VisionTransformer implements TrainableModel {
     return (x) => tf.add(tf.mul(layerNorm(x, 1e-6), g), b);
   }
 
-  /** Per-sample stochastic depth (timm DropPath): keep with prob 1 − r, rescale by 1/(1 − r). */
+  /** The seed of the forward pass being traced and the count of its drop-path calls (their sites). */
+  private dropState: { seed?: Int32Array; site: number } = { site: 0 };
+
+  /**
+   * Per-sample stochastic depth (timm DropPath): keep with prob 1 − r, rescale by 1/(1 − r). With
+   * the step's dropout seed (a training step) the B draws are dropout.ts's hash of (seed, call
+   * site, sample), recomputed by a replayed step; without one, tf.randomUniform as before.
+   */
   private dropPath(x: tf.Tensor3D, rate: number): tf.Tensor3D {
     if (rate <= 0) return x;
+    const B = x.shape[0];
+    const seed = this.dropState.seed;
+    if (seed !== undefined) {
+      const site = this.dropState.site++;
+      const mask = derived((s) => dropoutMask(s[0]!, site, B, rate), seed);
+      return tf.mul(x, tf.tensor3d(mask, [B, 1, 1])) as tf.Tensor3D;
+    }
     const keep = 1 - rate;
-    const u = tf.randomUniform([x.shape[0], 1, 1], 0, 1, 'float32', this.seed * 7919 + this.dropCalls++);
+    const u = tf.randomUniform([B, 1, 1], 0, 1, 'float32', this.seed * 7919 + this.dropCalls++);
     return tf.mul(x, tf.div(tf.floor(tf.add(u, keep)), keep)) as tf.Tensor3D;
   }
 
@@ -118,6 +134,7 @@ export class VisionTransformer implements TrainableModel {
     // Every image has all T tokens, so the backward direction simply reverses the whole sequence.
     const rev = tf.tensor1d(c.bidirectional ? reversalIndex(undefined, B, h.shape[1]) : new Int32Array(0), 'int32');
     const training = opts.training === true;
+    this.dropState = { seed: training ? opts.dropoutSeed : undefined, site: 0 };
     if (opts.recompute === true && training && c.drop_path > 0) {
       throw new MetalaError(`vit: train.recompute replays each block, so it needs model.drop_path 0 (got ${c.drop_path}). Set train.recompute: false`);
     }

@@ -81,6 +81,21 @@ describe('VisionTransformer', () => {
     m.dispose();
   });
 
+  it('drop path with a step seed: the same seed draws the same samples, another seed others', async () => {
+    const m = new VisionTransformer(config({ drop_path: 0.5, n_layers: 3 }), 0);
+    const b = batch(8);
+    const logits = async (seed: number): Promise<number[]> => {
+      const l = tf.tidy(() => m.supervised(b, { training: true, dropoutSeed: Int32Array.of(seed) }).logits);
+      const v = Array.from(await l.data());
+      l.dispose();
+      return v;
+    };
+    const [a, a2, c] = [await logits(1), await logits(1), await logits(2)];
+    expect(a2).toEqual(a);
+    expect(c).not.toEqual(a);
+    m.dispose();
+  });
+
   it('rejects images of the wrong size with a one-line fix', () => {
     const m = new VisionTransformer(config(), 0);
     expect(() => m.supervised({ ...batch(1), imageShape: [16, 16, 2] })).toThrow(/built for 8×8×2 images but the task gives 16×16×2\. Set model\.image_size: 16/);
