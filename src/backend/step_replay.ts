@@ -287,6 +287,8 @@ function replayPlan(events: readonly StepEvent[]): StepEvent[] {
       plan.push(e);
     }
   }
+  // The outputs are copied out at the end of the last submit: there must be one after every write.
+  if (plan[plan.length - 1]?.k !== 'submit') plan.push({ k: 'submit', ops: [] });
   return plan;
 }
 
@@ -484,15 +486,6 @@ export class StepReplay {
         }
         r.submit([enc.finish()]);
       });
-      if (plan.length === 0 || plan[plan.length - 1]!.k !== 'submit') {
-        const enc = r.createCommandEncoder();
-        let off = 0;
-        for (const o of rec.outputs) {
-          enc.copyBufferToBuffer(o.buffer, 0, staging, off, o.bytes);
-          off += o.bytes;
-        }
-        r.submit([enc.finish()]);
-      }
       this.lastIssue = { ms: performance.now() - this.issueStart, replayed: true, dispatches: rec.dispatches, submits: plan.filter((e) => e.k === 'submit').length };
       await staging.mapAsync(GPUMapMode.READ);
       const all = new Float32Array(staging.getMappedRange().slice(0, total));

@@ -316,7 +316,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
       // A replayed step's GPU time: replay once to confirm the recording after the profiling above,
       // then once with timestamps around each of its compute passes.
       const { gpuTimingAvailable, startGpuTiming, stopGpuTiming } = await import('../backend/webgpu_timing.js');
-      for (let i = 0; i < 3 && !(replay.lastIssue.replayed && i > 0); i++) await trainStep();
+      for (let i = 0; i < 3 && (i === 0 || !replay.lastIssue.replayed); i++) await trainStep();
       if (gpuTimingAvailable() && replay.lastIssue.replayed) {
         startGpuTiming();
         await trainStep();
