@@ -1,7 +1,7 @@
-// How many bytes of logits a training step may form at once. Larger heads are chunked
-// (src/models/head_rows.ts hands the loss the head's rows, src/train/head_cross_entropy.ts computes
-// the cross-entropy chunk by chunk). Read and checked when the backend starts (index.ts), so a bad
-// value stops before any run folder is written.
+// How many bytes of logits a training step or an evaluation batch may form at once. Larger heads
+// are chunked (src/models/head_rows.ts hands the loss the head's rows, src/train/head_cross_entropy.ts
+// computes the cross-entropy and the argmax chunk by chunk). Read and checked when the backend
+// starts (index.ts), so a bad value stops before any run folder is written.
 import { MetalaError } from '../util/errors.js';
 
 const DEFAULT_MAX_BYTES = 2 ** 30;

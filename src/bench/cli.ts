@@ -101,7 +101,9 @@ function fmt(r: BenchResult): string {
   const mixer = benchLabel(r);
   if (r.error !== undefined) return `| ${r.backend} | ${mixer} | ${r.seq_len} | error: ${r.error} | | | | |`;
   const ref = r.reference !== undefined ? `${r.reference.tokens_per_s.toLocaleString('en-US')} (${((100 * r.train_tokens_per_s) / r.reference.tokens_per_s).toFixed(0)}%)` : '';
-  return `| ${r.backend} | ${mixer} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${r.infer_tokens_per_s.toLocaleString('en-US')} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} | ${ref} |`;
+  // A failed inference arrives as null (NaN through JSON), with its reason in infer_error.
+  const infer = r.infer_error !== undefined || !Number.isFinite(r.infer_tokens_per_s) ? `failed: ${r.infer_error ?? 'no number'}` : r.infer_tokens_per_s.toLocaleString('en-US');
+  return `| ${r.backend} | ${mixer} | ${r.seq_len} | ${r.train_tokens_per_s.toLocaleString('en-US')} | ${r.train_step_ms} | ${infer} | ${(r.peak_bytes / 2 ** 20).toFixed(1)} | ${ref} |`;
 }
 
 async function readReference(file: string): Promise<string> {

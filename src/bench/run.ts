@@ -10,6 +10,7 @@ import { resolveMixer } from '../mixers/registry.js';
 import { AdamW } from '../train/optim.js';
 import { supervisedLoss } from '../train/loss.js';
 import { replicaLosses, stackBatches } from '../train/stacked_batch.js';
+import { headCrossEntropy } from '../train/head_cross_entropy.js';
 import type { Batch } from '../tasks/types.js';
 import type { BackendInfo } from '../backend/index.js';
 import { markGpuStep, releaseGpuPool, takeGpuError, takePeakBytesUsed } from '../backend/index.js';
@@ -40,8 +41,14 @@ export interface BenchResult extends BenchCase {
   /** Mean over measured steps (fwd + bwd + AdamW, loss read back). */
   train_step_ms: number;
   train_tokens_per_s: number;
-  /** Parallel-form forward only, logits read back. */
+  /**
+   * Parallel-form forward only, logits read back. A stack whose logits exceed
+   * METALA_HEAD_LOGITS_MAX_BYTES forms them in chunks and reads back each replica's loss instead
+   * (src/train/head_cross_entropy.ts). NaN (null in the JSON) where inference failed: see infer_error.
+   */
   infer_tokens_per_s: number;
+  /** Why inference failed (first line); the case's training numbers still stand. */
+  infer_error?: string;
   /**
    * Peak bytes held by TF.js tensors during one training step (tf.profile). Reliable on cpu/wasm;
    * on webgpu it over-counts (it sums buffers across the step), so see `gpu_bytes_allocated`.
@@ -270,8 +277,13 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
   };
   const infer = async (): Promise<void> => {
     if (R > 1) {
-      // A stack has no plain forward (its head reads each replica's rows): the supervised logits.
-      const l = tf.tidy(() => (model.supervised(batch) as { logits: tf.Tensor2D }).logits);
+      // A stack has no plain forward (its head reads each replica's rows): the supervised logits, or
+      // where those are too large to form at once (4 × 32768 × 8192 floats = 4 GiB at MQAR-128's
+      // shape, over WebGPU's 2 GiB binding limit) each replica's loss through the chunked head.
+      const l = tf.tidy(() => {
+        const s = model.supervised(batch);
+        return s.kind === 'head' ? headCrossEntropy(s) : s.logits;
+      });
       await l.data();
       l.dispose();
       return;
@@ -307,8 +319,20 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
             },
           }
         : {};
-    await infer();
-    const inferMs = await timeIt(steps, infer);
+    // Training's GPU errors are its own (they fail the case); inference's only lose its number.
+    const trainGpuError = await takeGpuError();
+    if (trainGpuError !== undefined) throw new Error(`GPU error: ${trainGpuError}`);
+    let inferMs = Number.NaN;
+    let inferError: string | undefined;
+    try {
+      await infer();
+      inferMs = await timeIt(steps, infer);
+      const gpuError = await takeGpuError();
+      if (gpuError !== undefined) throw new Error(`GPU error: ${gpuError}`);
+    } catch (e) {
+      inferMs = Number.NaN;
+      inferError = (e as Error).message.split('\n')[0];
+    }
     const prof = await tf.profile(trainStep);
     let extra: Pick<BenchResult, 'phases' | 'kernels' | 'kernel_launches' | 'kernel_ms_total' | 'kernel_calls' | 'step_timing'> = {};
     if (profile && backend.backend === 'webgpu') extra.step_timing = await timeSteps(issueStep, 3);
@@ -368,6 +392,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
       train_step_ms: Math.round(stepMs * 10) / 10,
       train_tokens_per_s: Math.round((R * B * T * 1000) / stepMs),
       infer_tokens_per_s: Math.round((R * B * T * 1000) / inferMs),
+      ...(inferError !== undefined ? { infer_error: inferError } : {}),
       peak_bytes: prof.peakBytes,
     };
   } catch (e) {

@@ -160,15 +160,15 @@ export class CausalLM implements TrainableModel {
    * Logits at the labelled positions (label ≠ −100): MQAR queries, or every next token. The rows
    * are picked before the head, so unlabelled positions never pay for the [·, V] product (at MQAR's
    * vocab 8192, B = 256, T = 256 the full product would be a 2 GiB tensor, over WebGPU's binding limit).
+   * Where even the labelled rows' logits are over METALA_HEAD_LOGITS_MAX_BYTES (training or
+   * evaluation), the head's rows and weight instead (HeadRows).
    */
-  supervised(batch: Batch, opts?: SupervisedOptions & { training?: false }): Classified;
-  supervised(batch: Batch, opts?: SupervisedOptions): Classified | HeadRows;
   supervised(batch: Batch, opts: SupervisedOptions = {}): Classified | HeadRows {
     const idx = labelIndexOf(batch.labels);
     const { hidden } = this.body(tf.tensor2d(batch.ids, [batch.batch, batch.seqLen], 'int32'), { recompute: opts.recompute }, batch.ids);
-    if (this.params.stacked) return this.stackedSupervised(hidden, idx, batch.labels.length, opts.training === true);
+    if (this.params.stacked) return this.stackedSupervised(hidden, idx, batch.labels.length);
     const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
-    if (opts.training === true && logitsTooLarge(rows.shape[0], this.config.vocab_size)) {
+    if (logitsTooLarge(rows.shape[0], this.config.vocab_size)) {
       return this.headRows(tf.reshape(rows, [1, rows.shape[0], this.config.d_model]) as tf.Tensor3D, idx.targets, [rows.shape[0]]);
     }
     return { logits: this.project(rows), targets: idx.targets };
@@ -189,7 +189,7 @@ export class CausalLM implements TrainableModel {
    * replicas' labelled counts differ, each is padded with copies of its first row, whose logits are
    * dropped again.
    */
-  private stackedSupervised(hidden: tf.Tensor2D, idx: LabelIndex, positions: number, training: boolean): Classified | HeadRows {
+  private stackedSupervised(hidden: tf.Tensor2D, idx: LabelIndex, positions: number): Classified | HeadRows {
     const R = this.params.replicas;
     const per = positions / R;
     // The head's shapes and path depend on each replica's count: a replayed step needs the same counts.
@@ -201,7 +201,7 @@ export class CausalLM implements TrainableModel {
       }, idx.rows),
     );
     const n = Math.max(...units);
-    const chunked = training && logitsTooLarge(R * n, this.config.vocab_size);
+    const chunked = logitsTooLarge(R * n, this.config.vocab_size);
     if (units.every((u) => u === n)) {
       const rows = idx.rows.length === hidden.shape[0] ? hidden : (tf.gather(hidden, tf.tensor1d(idx.rows, 'int32')) as tf.Tensor2D);
       if (chunked) return this.headRows(tf.reshape(rows, [R, n, this.config.d_model]) as tf.Tensor3D, idx.targets, units);

@@ -30,10 +30,11 @@ export interface Regressed {
 }
 
 /**
- * Classified through a linear head whose logits are too large to form at once (training with a
- * large vocabulary: [N, V] beyond METALA_HEAD_LOGITS_MAX_BYTES, e.g. over WebGPU's 2 GiB binding
- * limit): the rows before the head and its weight. The loss forms the logits chunk by chunk and
- * recomputes them for the backward pass (src/train/head_cross_entropy.ts); evaluation never gets this.
+ * Classified through a linear head whose logits are too large to form at once (a large vocabulary:
+ * [N, V] beyond METALA_HEAD_LOGITS_MAX_BYTES, e.g. over WebGPU's 2 GiB binding limit), in training
+ * and evaluation alike: the rows before the head and its weight. The loss forms the logits chunk by
+ * chunk and recomputes them for the backward pass (headCrossEntropy), evaluation takes the argmax
+ * from the same chunks (headPredictions; both in src/train/head_cross_entropy.ts).
  */
 export interface HeadRows {
   kind: 'head';

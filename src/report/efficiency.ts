@@ -108,9 +108,13 @@ function section(f: BenchFile): string {
     }
     const d = r.decode;
     const live = d !== undefined && d.live_bytes.length > 0 ? `${mib(d.live_bytes[0]!.bytes)} @${d.live_bytes[0]!.at} → ${mib(d.live_bytes.at(-1)!.bytes)} @${d.live_bytes.at(-1)!.at}` : '';
+    // A case whose inference failed keeps its training numbers; the reason is listed under the table.
+    const infer = r.infer_error !== undefined ? 'failed' : int(r.infer_tokens_per_s);
     const ref = withRef ? ` ${r.reference !== undefined ? `${int(r.reference.tokens_per_s)} (${r.reference.framework} ${r.reference.dtype})` : ''} | ${refShare(r)} | ${r.reference?.peak_gb ?? ''} |` : '';
-    lines.push(`| ${benchLabel(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${int(r.infer_tokens_per_s)} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |${ref}`);
+    lines.push(`| ${benchLabel(r)} | ${r.seq_len} | ${int(r.train_tokens_per_s)} | ${r.train_step_ms} | ${infer} | ${mib(memory(r).bytes)} | ${d !== undefined ? int(d.tokens_per_s) : ''} | ${live} |${ref}`);
   }
+  const inferFailed = rows.filter((r) => r.error === undefined && r.infer_error !== undefined).map((r) => `${benchLabel(r)} T=${r.seq_len}: ${r.infer_error}`);
+  if (inferFailed.length > 0) lines.push('', `Inference failed (training measured): ${inferFailed.join('; ')}.`);
   // Ratios against softmax at equal T, when both ran in this invocation.
   const ratios: string[] = [];
   for (const r of ok) {
@@ -153,7 +157,7 @@ export async function renderEfficiency(benchDir: string, outDir: string): Promis
         params: r.params,
         train_tokens_per_s: r.train_tokens_per_s,
         train_step_ms: r.train_step_ms,
-        infer_tokens_per_s: r.infer_tokens_per_s,
+        infer_tokens_per_s: Number.isFinite(r.infer_tokens_per_s) ? r.infer_tokens_per_s : '',
         memory_bytes: m.bytes ?? '',
         memory_source: m.source,
         decode_tokens_per_s: r.decode?.tokens_per_s ?? '',
@@ -162,6 +166,7 @@ export async function renderEfficiency(benchDir: string, outDir: string): Promis
         reference_train_tokens_per_s: r.reference?.tokens_per_s ?? '',
         train_ratio_to_reference: r.reference === undefined || !Number.isFinite(r.train_tokens_per_s) ? '' : Math.round((1000 * r.train_tokens_per_s) / r.reference.tokens_per_s) / 1000,
         reference_peak_gb: r.reference?.peak_gb ?? '',
+        infer_error: r.infer_error ?? '',
         error: r.error ?? '',
       };
     }),
@@ -170,7 +175,7 @@ export async function renderEfficiency(benchDir: string, outDir: string): Promis
   const md = [
     '# Efficiency: throughput and memory vs sequence length (MetaLA Fig. A2)',
     '',
-    'From `metala bench` (results/bench/*.json), one section per invocation, oldest first. Train = forward + backward + AdamW on the LM backbone with next-token loss at every position; infer = parallel forward with logits read back; memory = bytes of the webgpu buffer pool after the case (each length in its own process; bench files from 2026-11-23T22:00 on release the pool between mixers, in earlier ones the second mixer\'s figure also counts buffers the first left in the pool) or the tf.profile peak on cpu/wasm; decode = recurrent generation one token per step, live tensor bytes sampled at powers of two (flat for linear mixers: constant memory per token).',
+    'From `metala bench` (results/bench/*.json), one section per invocation, oldest first. Train = forward + backward + AdamW on the LM backbone with next-token loss at every position; infer = parallel forward with logits read back (a stack whose logits are over METALA_HEAD_LOGITS_MAX_BYTES: formed in chunks, each replica\'s loss read back; `failed` where inference failed, its training numbers kept); memory = bytes of the webgpu buffer pool after the case (each length in its own process; bench files from 2026-11-23T22:00 on release the pool between mixers, in earlier ones the second mixer\'s figure also counts buffers the first left in the pool) or the tf.profile peak on cpu/wasm; decode = recurrent generation one token per step, live tensor bytes sampled at powers of two (flat for linear mixers: constant memory per token).',
     '',
     ...files.map(section).flatMap((s) => [s, '']),
     ...(skipped.length > 0 ? [`Skipped: ${skipped.join('; ')}`, ''] : []),

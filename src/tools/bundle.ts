@@ -33,6 +33,9 @@ async function main(): Promise<void> {
     target: 'node20',
     // METALA_BUNDLE_MINIFY=0 keeps function names readable in `node --cpu-prof` profiles.
     minify: process.env['METALA_BUNDLE_MINIFY'] !== '0',
+    // Class and function names survive minifying: errors name kernels by their program's class
+    // (webgpu_patches.ts: an H200 run printed "GPU kernel e" without this).
+    keepNames: true,
     sourcemap: false,
     // Optional at run time, located through METALA_DAWN_NODE / installed packages.
     external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'esbuild'],

@@ -7,9 +7,11 @@
 //              ∂h_c = ∂z_c·Wᵀ,   ∂W += h_cᵀ·∂z_c
 // so the step holds one chunk of logits and one of their gradient, for a third more head FLOPs
 // (the recomputed forward). The same trade as Liger-Kernel's fused linear cross-entropy.
+// Evaluation reads the argmax of each row from the same chunks (headPredictions).
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../backend/host_inputs.js';
 import { headLogitsMaxBytes } from '../backend/logits_limit.js';
+import { replicaMatMul } from '../layers/replicas.js';
 import type { HeadRows } from '../models/types.js';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 
@@ -35,14 +37,21 @@ function rowGrad(z: tf.Tensor2D, y: tf.Tensor1D, s: tf.Tensor2D, g: tf.Tensor1D)
   return tf.mul(tf.sub(tf.exp(tf.sub(z, lse)), tf.oneHot(y, V)), tf.reshape(g, [N, 1])) as tf.Tensor2D;
 }
 
+/** Rows per replica in one chunk: R·chunk·V float32 logits within maxBytes (at least one row). */
+function rowsPerChunk(R: number, n: number, V: number, maxBytes: number): number {
+  return Math.max(1, Math.min(n, Math.floor(maxBytes / (R * V * 4))));
+}
+
+const classesOf = (h: HeadRows): number => (h.transposed ? h.weight.shape[1] : h.weight.shape[2]);
+
 /**
  * Each replica's mean cross-entropy [R] of the head rows h.rows through h.weight, with the
  * gradients of both; never more than `maxBytes` of logits at once.
  */
 export function headCrossEntropy(h: HeadRows, maxBytes = headLogitsMaxBytes()): tf.Tensor1D {
   const [R, n, d] = h.rows.shape;
-  const V = h.transposed ? h.weight.shape[1] : h.weight.shape[2];
-  const chunk = Math.max(1, Math.min(n, Math.floor(maxBytes / (R * V * 4))));
+  const V = classesOf(h);
+  const chunk = rowsPerChunk(R, n, V, maxBytes);
   // Per padded row: its weight in its replica's mean (0 on padding) [R·n], then each chunk's targets
   // (0 on padding) [R·c]. replicaUnits are the same in a replayed step (lm.ts guards them).
   const [wPad, ...ys] = derived((targets) => {
@@ -115,4 +124,29 @@ export function headCrossEntropy(h: HeadRows, maxBytes = headLogitsMaxBytes()): 
     };
   });
   return run(h.rows, h.weight) as tf.Tensor1D;
+}
+
+/**
+ * The argmax class of every real row of h (int32 [Σ replicaUnits], replica-major as h.targets;
+ * padding rows dropped), as tf.argMax of the whole logits gives it: the rows are chunked as in
+ * headCrossEntropy, so never more than `maxBytes` of logits at once. No gradient (evaluation).
+ */
+export function headPredictions(h: HeadRows, maxBytes = headLogitsMaxBytes()): tf.Tensor1D {
+  const [R, n, d] = h.rows.shape;
+  const chunk = rowsPerChunk(R, n, classesOf(h), maxBytes);
+  return tf.tidy(() => {
+    // Each chunk's argmax [R, c]; its logits [R, c, V] die in the inner tidy. The product is the
+    // plain path's (lm.ts project: replicaMatMul), so ties break as they would there.
+    const parts: tf.Tensor2D[] = [];
+    for (let from = 0; from < n; from += chunk) {
+      const c = Math.min(chunk, n - from);
+      parts.push(tf.tidy(() => tf.argMax(replicaMatMul(tf.slice(h.rows, [0, from, 0], [R, c, d]), h.weight, h.transposed), -1) as tf.Tensor2D));
+    }
+    if (parts.length === 0) return tf.tensor1d([], 'int32');
+    const all = tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts, 1), [R * n]) as tf.Tensor1D;
+    if (h.replicaUnits.every((u) => u === n)) return all;
+    // Row j of replica r sits at r·n + j; rows j ≥ replicaUnits[r] are padding.
+    const keep = Int32Array.from(h.replicaUnits.flatMap((u, r) => Array.from({ length: u }, (_, j) => r * n + j)));
+    return tf.gather(all, tf.tensor1d(keep, 'int32')) as tf.Tensor1D;
+  });
 }

@@ -23,6 +23,7 @@ import { gitCommit } from '../util/git.js';
 import { AdamW } from './optim.js';
 import { lrAt } from './schedule.js';
 import { crossEntropy, meanSquaredError } from './loss.js';
+import { headCrossEntropy, headPredictions } from './head_cross_entropy.js';
 import { lossAndGrads } from './micro_batch.js';
 import { hash32 } from '../layers/dropout.js';
 import { StepReplay } from '../backend/step_replay.js';
@@ -74,7 +75,8 @@ export async function evaluateSplit(model: TrainableModel, split: TaskData['test
     const { preds, lossT, targets } = tf.tidy(() => {
       const s = model.supervised(b);
       if (s.kind === 'regression') return { preds: undefined, lossT: tf.mul(meanSquaredError(s.predictions, s.targets), s.targets.length), targets: s.targets };
-      if (s.kind === 'head') throw new Error('internal: evaluation got head rows (a model gives them only when training)');
+      // Logits too large to form at once: the argmax and each replica's mean CE (× its units) from chunks of rows.
+      if (s.kind === 'head') return { preds: headPredictions(s), lossT: tf.sum(tf.mul(headCrossEntropy(s), tf.tensor1d(Float32Array.from(s.replicaUnits)))), targets: s.targets };
       return { preds: tf.argMax(s.logits, -1), lossT: tf.mul(crossEntropy(s.logits, s.targets), s.targets.length), targets: s.targets };
     });
     lossSum += (await lossT.data())[0]!;

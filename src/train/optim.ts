@@ -6,9 +6,12 @@
 // per-parameter AdamW was ~20 launches × every tensor (measured 0.9 s of a 2.2 s H100 step).
 // Stacked replicas (train.stack): the flat vector becomes [R, P], one row per replica, with its own
 // lr, weight decay, clip norm and gradient norm; replica r's row is updated exactly as a run alone.
+// The gradient norms are row sums of squares (sum_squares.ts: on webgpu a two-stage reduction with
+// many workgroups per row; tfjs's Sum gave the 25.5M-float ref2 gradient one workgroup, 19.9 ms).
 import * as tf from '@tensorflow/tfjs';
 import { assignInPlace } from '../backend/assign_in_place.js';
 import type { Params } from '../layers/params.js';
+import { rowSumSquares } from './sum_squares.js';
 
 export interface AdamWConfig {
   betas: [number, number];
@@ -138,7 +141,10 @@ export class AdamW {
     return tf.tidy(() => {
       if (!this.params.stacked) {
         const g0 = this.flat(this.names.map(gradOf));
-        const norm = tf.sqrt(drop(tf.sum, tf.square(g0))) as tf.Scalar;
+        // ‖g‖ as the one row of [1, P]: the same kernel, so the same bits, as a stacked replica's row
+        // (the [1, P] view is freed at once: it would keep g0's buffer alive after g0 is dropped)
+        const ss = drop((x) => rowSumSquares(x as tf.Tensor2D), tf.reshape(g0, [1, -1]));
+        const norm = tf.sqrt(drop((x) => tf.reshape(x, []), ss)) as tf.Scalar;
         // scale = min(1, clip / (norm + 1e-6)), computed on device (no sync).
         const c = clip[0]!;
         const g = c > 0 ? drop((x) => tf.mul(x, tf.minimum(1, tf.div(c, tf.add(norm, 1e-6)))), g0) : g0;
@@ -148,7 +154,7 @@ export class AdamW {
       const R = this.R;
       const col = (xs: Float32Array): tf.Tensor2D => tf.tensor2d(xs, [R, 1]);
       const g0 = this.rows(this.names.map(gradOf));
-      const norm = tf.sqrt(drop((x) => tf.sum(x, 1, true), tf.square(g0))); // [R, 1]
+      const norm = tf.sqrt(drop((x) => tf.reshape(x, [R, 1]), rowSumSquares(g0))); // [R, 1]
       // As a plain model: scale = min(1, clip / (norm + 1e-6)); no clip = an infinite one.
       const clips = col(Float32Array.from(clip, (c) => (c > 0 ? c : Infinity)));
       const g = drop((x) => tf.mul(x, tf.minimum(1, tf.div(clips, tf.add(norm, 1e-6)))), g0);

@@ -43,6 +43,7 @@ import { StepReplay } from '../backend/step_replay.js';
 import { createProgress } from './progress.js';
 import { assertWritable, asStorageError, readPreviousSummary, RunLock } from './run_folder.js';
 import { lrAt } from './schedule.js';
+import { headPredictions } from './head_cross_entropy.js';
 import { replicaLosses, stackBatches, stackedLossAndGrads } from './stacked_batch.js';
 
 /** One run of a stack while it trains. */
@@ -74,7 +75,7 @@ const summary = (st: Stack, r: Replica, status: RunSummary['status'], extra: Pic
  * Evaluates every replica on its own split (test or validation) in one pass of stacked batches:
  * each replica's accuracy and mean loss, as evaluateSplit gives them alone.
  */
-async function evaluateStack(model: TrainableModel, splits: TaskData['test'][], batchSize: number, score: TaskDef['score']): Promise<EvalResult[]> {
+export async function evaluateStack(model: TrainableModel, splits: TaskData['test'][], batchSize: number, score: TaskDef['score']): Promise<EvalResult[]> {
   const R = splits.length;
   const acc = Array.from({ length: R }, () => ({ correct: 0, total: 0, lossSum: 0, units: 0 }));
   const gens = splits.map((s) => s.batches(batchSize)[Symbol.iterator]());
@@ -86,9 +87,10 @@ async function evaluateStack(model: TrainableModel, splits: TaskData['test'][], 
     const out = tf.tidy(() => {
       const s = model.supervised(stackBatches(bs));
       if (s.kind === 'regression') throw new Error('internal: stacked regression is not supported');
-      if (s.kind === 'head') throw new Error('internal: evaluation got head rows (a model gives them only when training)');
       const units = s.replicaUnits!;
-      return { preds: tf.argMax(s.logits, -1), losses: tf.mul(replicaLosses(s, R), tf.tensor1d(Float32Array.from(units))), targets: s.targets, units };
+      // Head rows (logits too large to form at once): the argmax from chunks of rows; replicaLosses chunks the CE alike.
+      const preds = s.kind === 'head' ? headPredictions(s) : tf.argMax(s.logits, -1);
+      return { preds, losses: tf.mul(replicaLosses(s, R), tf.tensor1d(Float32Array.from(units))), targets: s.targets, units };
     });
     const preds = (await out.preds.data()) as Int32Array;
     const losses = await out.losses.data();

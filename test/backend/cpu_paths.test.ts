@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, takeGpuError } from '../../src/backend/index.js';
-import { pickSplits, TILES, tiledMatmulApplies, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
+import { pickSplits, pretransposeB, TILES, tiledMatmulApplies, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
 import { embedLookup, sortIds } from '../../src/layers/embedding.js';
 import { glaSplits } from '../../src/ops/gated_recurrence/webgpu_recurrent.js';
 import { disabledFamilies } from '../../src/backend/kernels/index.js';
@@ -51,19 +51,30 @@ describe('METALA_NO_FUSED', () => {
   it('names the fused kernel families to leave out; all = every family; unknown names are a one-line error', () => {
     expect([...disabledFamilies('')]).toEqual([]);
     expect([...disabledFamilies(' conv, norm ')].sort()).toEqual(['conv', 'norm']);
-    expect([...disabledFamilies('all')].sort()).toEqual(['conv', 'dropout', 'embedding', 'gla', 'matmul', 'norm', 'rwkv4', 'scan', 'xent']);
-    expect(() => disabledFamilies('conv,fast')).toThrow(/^METALA_NO_FUSED: unknown kernel family 'fast'\. Use a comma-separated list of gla, conv, norm, rwkv4, scan, embedding, xent, matmul, dropout, or all$/);
+    expect([...disabledFamilies('all')].sort()).toEqual(['conv', 'dropout', 'embedding', 'gla', 'gradnorm', 'matmul', 'norm', 'rwkv4', 'scan', 'xent']);
+    expect(() => disabledFamilies('conv,fast')).toThrow(/^METALA_NO_FUSED: unknown kernel family 'fast'\. Use a comma-separated list of gla, conv, norm, rwkv4, scan, embedding, xent, matmul, dropout, gradnorm, or all$/);
   });
 });
 
 describe('tiled matmul routing and K splits (decided on the host)', () => {
   const d = (M: number, N: number, K: number, transA = false, transB = false, batch = 1): MatmulDims => ({ batch, batchA: batch, batchB: batch, M, N, K, transA, transB });
-  it('takes training products, leaves vector shapes and the LM head forward to tfjs', () => {
+  it('takes training products and the LM head forward, leaves vector shapes to tfjs', () => {
     expect(tiledMatmulApplies(d(32768, 128, 128))).toBe(true);
     expect(tiledMatmulApplies(d(32768, 128, 8192, false, true))).toBe(true); // head input gradient
     expect(tiledMatmulApplies(d(128, 8192, 32768, true))).toBe(true); // head weight gradient
-    expect(tiledMatmulApplies(d(32768, 8192, 128))).toBe(false); // head forward: tfjs measured faster
+    expect(tiledMatmulApplies(d(32768, 8192, 128))).toBe(true); // head forward: measured faster than tfjs's
     expect(tiledMatmulApplies(d(1, 300, 64))).toBe(false); // decode row
+  });
+  it('transposes a weight-sized Bᵀ first, not an attention-sized one; a bad METALA_MATMUL_PRETRANSPOSE is one line', () => {
+    expect(pretransposeB(d(32768, 512, 512, false, true))).toBe(true); // input gradient ∂y·Wᵀ
+    expect(pretransposeB(d(2048, 128, 256, true, true, 4))).toBe(true); // a stack's [R, N, K] weights
+    expect(pretransposeB(d(512, 512, 64, false, true, 64))).toBe(false); // attention Q·Kᵀ: B as large as A
+    expect(pretransposeB(d(32768, 512, 512))).toBe(false); // nothing to transpose
+    process.env['METALA_MATMUL_PRETRANSPOSE'] = 'off';
+    expect(pretransposeB(d(32768, 512, 512, false, true))).toBe(false);
+    process.env['METALA_MATMUL_PRETRANSPOSE'] = 'yes';
+    expect(() => pretransposeB(d(32768, 512, 512, false, true))).toThrow(/^METALA_MATMUL_PRETRANSPOSE: 'yes' is not on or off\. Unset it, or set on or off$/);
+    delete process.env['METALA_MATMUL_PRETRANSPOSE'];
   });
   it('splits a long K only while the output tiles are too few, in BK multiples', () => {
     expect(pickSplits(d(32768, 128, 128), TILES.large)).toEqual({ splits: 1, kChunk: 128 });

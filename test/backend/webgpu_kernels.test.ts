@@ -18,6 +18,7 @@ import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
 import { goldenTensor, loadGolden } from '../ops/harness.js';
 import { CausalLM } from '../../src/models/lm.js';
+import type { Classified } from '../../src/models/types.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { GpuBufferLimitError } from '../../src/util/errors.js';
 import { maxRel } from '../helpers/close.js';
@@ -160,7 +161,7 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
       const m = new CausalLM(cfg as LmConfig, 1);
       const batch = { ids: Int32Array.from({ length: 24 }, (_, i) => (i * 7 + 3) % 24), labels: Int32Array.from({ length: 24 }, (_, i) => (i * 5) % 24), batch: 2, seqLen: 12 };
       const prof = await tf.profile(() => {
-        const { value, grads } = tf.variableGrads(() => tf.sum(m.supervised(batch).logits));
+        const { value, grads } = tf.variableGrads(() => tf.sum((m.supervised(batch) as Classified).logits));
         tf.dispose([value, ...Object.values(grads)]);
       });
       const names = new Set(prof.kernels.map((k) => k.name));

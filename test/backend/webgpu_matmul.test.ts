@@ -51,6 +51,7 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
     delete process.env['METALA_MATMUL_TILE'];
     delete process.env['METALA_MATMUL_TARGET_WORKGROUPS'];
     delete process.env['METALA_MATMUL_KERNEL'];
+    delete process.env['METALA_MATMUL_PRETRANSPOSE'];
   });
   afterAll(async () => {
     await shutdownBackend();
@@ -74,6 +75,9 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
         dims(1, 2, 20, 136, 24, false, true),
         dims(3, 1, 128, 64, 64, true, true),
         dims(1, 1, 64, 128, 40, false, true),
+        // Bᵀ small next to A: transposed into its own buffer first (pretransposeB), also batched
+        dims(1, 1, 132, 20, 44, false, true),
+        dims(2, 2, 96, 16, 24, true, true),
       ];
       for (const [i, d] of cases.entries()) {
         const r = await check(d, 10 * i + 1);
@@ -102,6 +106,25 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
     }
     process.env['METALA_MATMUL_KERNEL'] = 'fast';
     expect(() => tf.matMul(tf.ones([20, 20]), tf.ones([20, 20]))).toThrow(/METALA_MATMUL_KERNEL: 'fast' is not staged or pipelined/);
+  });
+
+  it('a pre-transposed Bᵀ gives the in-kernel transpose\'s product, for plain and stacked weights, and frees its copy', async () => {
+    for (const d of [dims(1, 1, 200, 36, 52, false, true), dims(3, 3, 130, 24, 40, false, true), dims(4, 1, 96, 20, 28, true, true)]) {
+      const a = tf.randomNormal(d.transA ? [d.batchA, d.K, d.M] : [d.batchA, d.M, d.K], 0, 1, 'float32', 21);
+      const b = tf.randomNormal([d.batchB, d.N, d.K], 0, 1, 'float32', 22);
+      const ids = (): number => tf.backend().numDataIds();
+      const n0 = ids();
+      const got = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, d.transA, true);
+      expect(ids()).toBe(n0 + 1); // the product only: Bᵀ's buffer was given back
+      process.env['METALA_MATMUL_PRETRANSPOSE'] = 'off';
+      const direct = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, d.transA, true);
+      delete process.env['METALA_MATMUL_PRETRANSPOSE'];
+      const want = reference((await a.data()) as Float32Array, (await b.data()) as Float32Array, d);
+      expect(maxRel(await got.data(), want), JSON.stringify(d)).toBeLessThan(1e-5);
+      expect(maxRel(await got.data(), await direct.data())).toBeLessThan(1e-5);
+      tf.dispose([a, b, got, direct]);
+    }
+    expect(await takeGpuError()).toBeUndefined();
   });
 
   it('rank-4 operands keep their outer shape; vector-shaped products fall back to tfjs and agree', async () => {

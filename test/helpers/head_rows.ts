@@ -1,8 +1,10 @@
-// The chunked head cross-entropy (src/train/head_cross_entropy.ts) against the plain path: logits
-// formed whole, crossEntropy per replica. Shared by the cpu suite and the webgpu (lavapipe) one.
+// The chunked head cross-entropy and argmax (src/train/head_cross_entropy.ts) against the plain
+// path: logits formed whole, crossEntropy and tf.argMax per replica. Shared by the cpu suite and
+// the webgpu (lavapipe) one.
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import type { HeadRows } from '../../src/models/types.js';
-import { headCrossEntropy } from '../../src/train/head_cross_entropy.js';
+import { headCrossEntropy, headPredictions } from '../../src/train/head_cross_entropy.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from './close.js';
@@ -66,4 +68,22 @@ export async function expectHeadMatchesPlain(h: HeadRows, chunkRows: number, nam
   expectClose(chunked.loss, plain.loss, { name: `${name} losses`, rtol: 1e-5 });
   expectClose(chunked.dRows, plain.dRows, { name: `${name} ∂rows`, rtol: 1e-5 });
   expectClose(chunked.dW, plain.dW, { name: `${name} ∂W`, rtol: 1e-5 });
+}
+
+/** headPredictions in chunks of `chunkRows` rows per replica equals tf.argMax of each replica's real rows' whole logits. */
+export async function expectPredictionsMatchPlain(h: HeadRows, chunkRows: number, name: string): Promise<void> {
+  const [R, , d] = h.rows.shape;
+  const V = h.transposed ? h.weight.shape[1] : h.weight.shape[2];
+  const got = headPredictions(h, chunkRows * R * V * 4);
+  const want = tf.tidy(() => {
+    const per = h.replicaUnits.map((u, r) => {
+      const hr = tf.reshape(tf.slice(h.rows, [r, 0, 0], [1, u, d]), [u, d]) as tf.Tensor2D;
+      const wr = tf.reshape(tf.slice(h.weight, [r, 0, 0], [1, h.weight.shape[1], h.weight.shape[2]]), [h.weight.shape[1], h.weight.shape[2]]) as tf.Tensor2D;
+      return tf.argMax(tf.matMul(hr, wr, false, h.transposed), -1);
+    });
+    return tf.concat(per);
+  });
+  expect(got.dtype, `${name} dtype`).toBe('int32');
+  expect([...(await got.data())], `${name} argmax`).toEqual([...(await want.data())]);
+  tf.dispose([got, want]);
 }

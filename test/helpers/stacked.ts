@@ -42,6 +42,7 @@ export async function lossesAndGrads(model: CausalLM, b: Batch): Promise<{ losse
   let kept: tf.Tensor1D | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const s = model.supervised(b);
+    if (s.kind === 'head') throw new Error('lossesAndGrads: the plain path wanted, got head rows (METALA_HEAD_LOGITS_MAX_BYTES set low?)');
     const units = s.replicaUnits ?? [s.targets.length];
     let from = 0;
     const per = units.map((u) => {

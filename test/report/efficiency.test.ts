@@ -97,6 +97,23 @@ describe('figA2_efficiency', () => {
     expect(csv).toContain(',pytorch+fla fp32,40000,0.25,2.3,');
   });
 
+  it('keeps the training numbers of a case whose inference failed and lists why under the table', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
+    dirs.push(root);
+    await mkdir(join(root, 'bench'), { recursive: true });
+    // As bench writes it: NaN tokens/s is null in the JSON.
+    const failed = { ...record('metala', 256, 10000, 100 * 2 ** 20), stack: 4, infer_tokens_per_s: null, infer_error: 'GPU kernel BatchMatMul: over the limit' };
+    await writeFile(join(root, 'bench', 's.json'), JSON.stringify({ created: '2026-01-05T00:00:00Z', settings: 'B=128 d=128', results: [failed] }));
+    const out = join(root, 'tables');
+    await runReport({ resultsDir: root, outDir: out, only: ['figA2_efficiency'] });
+    const md = await readFile(join(out, 'figA2_efficiency.md'), 'utf8');
+    expect(md).toMatch(/\| 256 \| 10,000 \| 25\.6 \| failed \| 100 \|/);
+    expect(md).toMatch(/Inference failed \(training measured\): .* T=256: GPU kernel BatchMatMul: over the limit\./);
+    const [header, row] = (await readFile(join(out, 'figA2_efficiency.csv'), 'utf8')).trim().split('\n').map((l) => l.split(','));
+    const csv = Object.fromEntries(header!.map((h, i) => [h, row![i]]));
+    expect([csv['train_tokens_per_s'], csv['infer_tokens_per_s'], csv['infer_error'], csv['error']]).toEqual(['10000', '', 'GPU kernel BatchMatMul: over the limit', '']);
+  });
+
   it('is listed as empty when there are no bench files', async () => {
     const root = await mkdtemp(join(tmpdir(), 'metala-eff-'));
     dirs.push(root);

@@ -1,7 +1,8 @@
 // The LM head's chunked cross-entropy (src/train/head_cross_entropy.ts): the loss that never forms a
 // training step's whole logits equals the plain path (logits whole, crossEntropy) in value and
-// gradients, chunked or not, padded replicas included; the LM hands it head rows exactly when the
-// logits exceed METALA_HEAD_LOGITS_MAX_BYTES, in training only; bad settings are one-line errors.
+// gradients, chunked or not, padded replicas included, and its chunked argmax is tf.argMax's; the LM
+// hands it head rows exactly when the logits exceed METALA_HEAD_LOGITS_MAX_BYTES, in training and
+// evaluation, and evaluation gives the same metrics either way; bad settings are one-line errors.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +14,14 @@ import { CausalLM } from '../../src/models/lm.js';
 import { lmSchema, type LmConfig } from '../../src/models/lm_config.js';
 import { headLogitsMaxBytes } from '../../src/backend/logits_limit.js';
 import { stackBatches, stackedLossAndGrads } from '../../src/train/stacked_batch.js';
+import { evaluateSplit, type EvalResult } from '../../src/train/loop.js';
+import { evaluateStack } from '../../src/train/stack_loop.js';
+import { mqarAccuracy } from '../../src/tasks/mqar.js';
+import type { Batch } from '../../src/tasks/types.js';
 import { supervisedLoss } from '../../src/train/loss.js';
 import { MetalaError } from '../../src/util/errors.js';
 import { expectClose } from '../helpers/close.js';
-import { expectHeadMatchesPlain, randomHead } from '../helpers/head_rows.js';
+import { expectHeadMatchesPlain, expectPredictionsMatchPlain, randomHead } from '../helpers/head_rows.js';
 import { batchOf } from '../helpers/stacked.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -47,11 +52,21 @@ describe('headCrossEntropy', () => {
   });
 });
 
+describe('headPredictions', () => {
+  it('is the argmax of the whole logits of the real rows, padded replicas, ragged chunks and a tied head included', async () => {
+    const h = randomHead(5, [7, 3, 5], 5, 13, false);
+    const before = tf.memory().numTensors;
+    for (const chunk of [7, 3, 1]) await expectPredictionsMatchPlain(h, chunk, `R 3 padded, chunk ${chunk}`);
+    expect(tf.memory().numTensors).toBe(before);
+    await expectPredictionsMatchPlain(randomHead(6, [2, 6], 4, 9, true), 4, 'R 2 transposed');
+  });
+});
+
 describe('the LM head', () => {
   const cfg = (tie: boolean): LmConfig =>
     lmSchema.parse({ d_model: 8, n_layers: 1, vocab_size: 24, mixer: { name: 'metala', num_heads: 2 }, max_seq_len: 8, tie_embeddings: tie }) as LmConfig;
 
-  it('gives head rows in training exactly when the logits are over the limit, and the same loss and gradients', async () => {
+  it('gives head rows (training and evaluation) exactly when the logits are over the limit, and the same loss and gradients', async () => {
     for (const tie of [false, true]) {
       const model = new CausalLM(cfg(tie), [0, 1]);
       const bs = [batchOf(5, 6, 2, 8, 24), batchOf(6, 3, 2, 8, 24)];
@@ -65,7 +80,7 @@ describe('the LM head', () => {
       const chunked = run();
       delete process.env['METALA_HEAD_LOGITS_MAX_BYTES'];
       expect(kind).toBe('head');
-      expect(evalKind).toBeUndefined();
+      expect(evalKind).toBe('head');
       expectClose(chunked.losses, plain.losses, { name: `tie ${tie} losses`, rtol: 1e-5 });
       for (const [k, g] of Object.entries(plain.grads)) expectClose(chunked.grads[k]!, g, { name: `tie ${tie} ∂${k}`, rtol: 1e-5 });
       tf.dispose([plain.losses, chunked.losses, ...Object.values(plain.grads), ...Object.values(chunked.grads)]);
@@ -81,6 +96,42 @@ describe('the LM head', () => {
     });
     expect(s).toBeUndefined();
     model.dispose();
+  });
+
+  it('evaluation gives the same predictions, accuracy and loss through head rows as through whole logits', async () => {
+    // Two batches per split. At 200 bytes one model's 6 rows × 24 classes (576 bytes) go 2 rows a
+    // chunk; the stack (tied head) pads replica 0's 3 rows to replica 1's 6, 1 row a chunk.
+    const split = (seed: number, labelled: number) => ({ size: 4, batches: (): Batch[] => [batchOf(seed, labelled, 2, 8, 24), batchOf(seed + 10, labelled, 2, 8, 24)] });
+    const evaluate = async (limit: string | undefined, run: (score: typeof mqarAccuracy) => Promise<EvalResult[]>) => {
+      if (limit === undefined) delete process.env['METALA_HEAD_LOGITS_MAX_BYTES'];
+      else process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = limit;
+      const preds: number[][] = [];
+      const results = await run((p, y) => (preds.push([...p]), mqarAccuracy(p, y)));
+      return { results, preds };
+    };
+    const expectSame = (got: { results: EvalResult[]; preds: number[][] }, want: { results: EvalResult[]; preds: number[][] }, name: string) => {
+      expect(got.preds, `${name} predictions`).toEqual(want.preds);
+      got.results.forEach((g, r) => {
+        const w = want.results[r]!;
+        expect([g.correct, g.total], `${name} replica ${r}`).toEqual([w.correct, w.total]);
+        expect(g.loss, `${name} replica ${r} loss`).toBeCloseTo(w.loss, 5);
+      });
+    };
+    const one = new CausalLM(cfg(false), 3);
+    const alone = (score: typeof mqarAccuracy) => evaluateSplit(one, split(1, 6), 2, score).then((e) => [e]);
+    expect(tf.tidy(() => one.supervised(split(1, 6).batches()[0]!).kind)).toBeUndefined();
+    const plainOne = await evaluate(undefined, alone);
+    process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = '200';
+    expect(tf.tidy(() => one.supervised(split(1, 6).batches()[0]!).kind)).toBe('head');
+    expectSame(await evaluate('200', alone), plainOne, 'one model');
+    one.dispose();
+    const stack = new CausalLM(cfg(true), [0, 1]);
+    const stacked = (score: typeof mqarAccuracy) => evaluateStack(stack, [split(2, 3), split(3, 6)], 2, score);
+    const plainStack = await evaluate(undefined, stacked);
+    process.env['METALA_HEAD_LOGITS_MAX_BYTES'] = '200';
+    expect(tf.tidy(() => stack.supervised(stackBatches([split(2, 3).batches()[0]!, split(3, 6).batches()[0]!])).kind)).toBe('head');
+    expectSame(await evaluate('200', stacked), plainStack, 'stack');
+    stack.dispose();
   });
 
   it('label smoothing with head rows and a bad limit are one-line errors (exit 2)', () => {

@@ -29,6 +29,9 @@ export const KERNEL_FAMILIES = [
   'matmul',
   // seeded dropout: the mask hashed on the GPU from the step's seed (layers/dropout_webgpu.ts)
   'dropout',
+  // the optimizer's gradient norm: per-row sums of squares in two stages, many workgroups per row
+  // (train/sum_squares_webgpu.ts)
+  'gradnorm',
 ] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 

@@ -95,11 +95,29 @@ export function tiledMatmulApplies(d: MatmulDims): boolean {
   // Vector-shaped products (decode with batch 1, reductions) fill a 64-row tile badly; tfjs's
   // MatMulReduce / SmallOutputSize programs are made for them.
   if (d.M < 16 || d.N < 16 || d.K < 8) return false;
-  // A short K with a wide output (the LM head's forward, [B·T, d] × [d, V]): tfjs's 32×32-tile
-  // kernel measured 3.35 ms of GPU time against this kernel's 9.46 ms at 32768×8192×128 on an H200
-  // (results/bench/matmul-training-products.json); at N ≤ 688 this kernel is as fast or faster.
-  if (!d.transA && !d.transB && d.K <= 256 && d.N >= 4096) return false;
+  // The LM head's forward ([B·T, d] × [d, V], a short K and a wide output) once measured faster on
+  // tfjs's 32×32-tile kernel (3.35 ms against 9.46 at 32768×8192×128, matmul-training-products.json);
+  // with the pipelined kernel it is the other way round: 5.15 ms against tfjs's 9.06 in one H200 call
+  // (results/bench/matmul-ref2-mqar128-tiles.json), so the tiled kernel takes it too.
   return true;
+}
+
+/**
+ * Whether op(B) = Bᵀ is first transposed into a buffer of its own and the plain product run. In one
+ * H200 call every product that reads B along K (transposeB: a layer's input gradient ∂x = ∂y·Wᵀ) ran
+ * 3.6–5.2× slower than the same product with B stored [K, N]: 1.83 ms against 0.505 at
+ * 32768×512×512, 0.203 against 0.039 at 32768×128×128 (results/bench/matmul-ref2-mqar128-tiles.json;
+ * both operands then take the transposing store into workgroup memory). A transpose moves B's
+ * batchB·N·K floats once, so it is done where that is at most a quarter of A's batch·M·K (weights,
+ * also a stack's [R, N, K]); attention's Q·Kᵀ (B as large as A) keeps the in-kernel transpose.
+ * METALA_MATMUL_PRETRANSPOSE=off keeps it everywhere (to measure what this buys).
+ */
+export function pretransposeB(d: MatmulDims): boolean {
+  if (!d.transB) return false;
+  const mode = process.env['METALA_MATMUL_PRETRANSPOSE'] ?? '';
+  if (mode !== '' && mode !== 'on' && mode !== 'off') throw new MetalaError(`METALA_MATMUL_PRETRANSPOSE: '${mode}' is not on or off. Unset it, or set on or off`);
+  if (mode === 'off') return false;
+  return 4 * d.batchB * d.N <= d.batch * d.M;
 }
 
 const COMP = ['x', 'y', 'z', 'w'];
@@ -444,6 +462,17 @@ interface WebgpuBackendLike {
 /** C = op(A)·op(B) for A [batchA, M|K, K|M], B [batchB, K|N, N|K] (rank-3 views); returns [batch, M, N]. */
 export function runTiledMatmul(backend: unknown, a: tf.TensorInfo, b: tf.TensorInfo, d: MatmulDims): tf.TensorInfo {
   const be = backend as WebgpuBackendLike;
+  if (pretransposeB(d)) {
+    // B [batchB, N, K] → Bᵀ [batchB, K, N] with tfjs's Transpose (a 2-D one runs its shared-memory
+    // tiled program), then the plain product; Bᵀ is freed once the product is recorded.
+    const transpose = tf.getKernel('Transpose', 'webgpu')!.kernelFunc as unknown as KernelFunc;
+    const b3 = d.batchB === 1 ? view(backend, b, [d.N, d.K]) : view(backend, b, [d.batchB, d.N, d.K]);
+    const bt = transpose({ inputs: { x: b3 }, backend, attrs: { perm: d.batchB === 1 ? [1, 0] : [0, 2, 1] } });
+    be.disposeData(b3.dataId);
+    const out = runTiledMatmul(backend, a, bt, { ...d, transB: false });
+    be.disposeData(bt.dataId);
+    return out;
+  }
   const tile = TILES[pickTile(d)];
   const { splits, kChunk } = pickSplits(d, tile);
   // WebGPU allows 65,535 workgroups per dimension: z carries batch × splits.

@@ -32,7 +32,7 @@ export function benchCommand(): Command {
     .option('--out <file>', 'write results here (default results/bench/bench-<time>.json)')
     .option('--profile', 'also time forward+backward vs optimizer, and list the slowest kernels (in the JSON)', false)
     .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', nonNegativeInt('--decode 256'), 0)
-    .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, dropout, or all), for an A/B in one file')
+    .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, dropout, gradnorm, or all), for an A/B in one file')
     .option('--matmul <specs>', 'time matrix products instead of models: [batch x] M x N x K [:ta] [:tb], comma-separated (tiled kernel vs tfjs on webgpu)', list)
     .option('--matmul-tiles <tiles>', 'with --matmul: also time the tiled kernel with each of these tiles forced (e.g. large,large_k16,wide,small), for a tile sweep in one file', list)
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
