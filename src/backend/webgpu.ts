@@ -87,6 +87,50 @@ export function isSoftwareAdapter(a: GpuAdapterLike): boolean {
   return a.info?.isFallbackAdapter === true || a.isFallbackAdapter === true || a.info?.architecture === 'software';
 }
 
+/** One adapter as Dawn describes it (`metala bench --adapter`). */
+export interface AdapterDescription {
+  /** Dawn instance toggles the adapter was requested with. */
+  flags: string[];
+  name: string;
+  features: string[];
+  subgroup_sizes?: [number, number];
+  /** Matrix shapes and component types of chromium-experimental-subgroup-matrix (tensor cores), if offered. */
+  subgroup_matrix_configs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
+  limits: Record<string, number>;
+}
+
+/**
+ * What Dawn offers on this machine, with and without `allow_unsafe_apis` (experimental features such
+ * as subgroup matrices appear only with it): which kernels are possible here, e.g. whether a
+ * tensor-core path has float component types to work with. No tfjs backend is started.
+ */
+export async function describeAdapters(): Promise<AdapterDescription[]> {
+  const { dawn, why } = await loadDawn();
+  if (dawn === undefined) throw new MetalaError(`bench --adapter: ${why}. Install the optional 'webgpu' package or set METALA_DAWN_NODE`, 2);
+  Object.assign(globalThis, dawn.globals);
+  const out: AdapterDescription[] = [];
+  for (const flags of [[], ['enable-dawn-features=allow_unsafe_apis']]) {
+    const a = (await dawn.create(flags).requestAdapter({ powerPreference: 'high-performance' })) as
+      | (GpuAdapterLike & { features: Set<string>; info?: { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Iterable<Record<string, unknown>> }; subgroupMatrixConfigs?: Iterable<Record<string, unknown>> })
+      | null;
+    if (a === null) throw new MetalaError('bench --adapter: no WebGPU adapter found. Check the GPU driver and VK_DRIVER_FILES', 2);
+    const keep = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension'];
+    const limits = Object.fromEntries(keep.map((k) => [k, Number(a.limits[k])]));
+    const configs = a.subgroupMatrixConfigs ?? a.info?.subgroupMatrixConfigs;
+    const i = a.info;
+    out.push({
+      flags,
+      name: adapterName(a),
+      features: [...a.features].sort(),
+      ...(i?.subgroupMinSize !== undefined && i.subgroupMaxSize !== undefined ? { subgroup_sizes: [i.subgroupMinSize, i.subgroupMaxSize] as [number, number] } : {}),
+      // Dawn's config objects keep their fields on the prototype: read them by name.
+      ...(configs !== undefined ? { subgroup_matrix_configs: [...configs].map((c) => ({ componentType: String(c['componentType']), resultComponentType: String(c['resultComponentType']), M: Number(c['M']), N: Number(c['N']), K: Number(c['K']) })) } : {}),
+      limits,
+    });
+  }
+  return out;
+}
+
 let navigatorSet = false;
 let firstGpuError: string | undefined;
 

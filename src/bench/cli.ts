@@ -26,6 +26,8 @@ export interface BenchOpts {
    */
   fusedOff?: string;
   child: boolean;
+  /** bench --adapter: describe Dawn's adapter (backend/webgpu.ts describeAdapters) and stop. */
+  adapter?: boolean;
   profile: boolean;
   recompute: boolean;
   /** With matmul: also time the tiled kernel with each of these tiles forced. */
@@ -136,6 +138,13 @@ async function runMatmulBench(o: BenchOpts): Promise<void> {
 
 export async function runBench(o: BenchOpts): Promise<void> {
   if (o.child) return runChild(o);
+  if (o.adapter === true) {
+    const { describeAdapters } = await import('../backend/webgpu.js');
+    const text = `${JSON.stringify({ created: new Date().toISOString(), adapters: await describeAdapters() }, null, 1)}\n`;
+    process.stdout.write(text);
+    if (o.out !== undefined) await atomicWriteFile(o.out, text);
+    return;
+  }
   if (o.matmulTiles !== undefined && o.matmul === undefined) throw new MetalaError('bench --matmul-tiles: it sweeps the tiles of --matmul products. Add --matmul SPECS, or leave --matmul-tiles out', 2);
   if (o.matmul !== undefined) return runMatmulBench(o);
   const refText = o.reference !== undefined ? await readReference(o.reference) : undefined;

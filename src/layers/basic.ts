@@ -2,6 +2,7 @@
 // before matMul: TF.js 4.22's broadcast matMul gradient is broken (tfjs-in-node.md §2.5).
 import * as tf from '@tensorflow/tfjs';
 import { NORM_BWD, NORM_FWD } from './norm_webgpu.js';
+import { GATE_BWD_G, GATE_BWD_X, GATE_FWD, SILU_BWD, SILU_FWD } from './silu_webgpu.js';
 import { replicaMatMul } from './replicas.js';
 
 /**
@@ -47,6 +48,20 @@ function siluDerivative(x: tf.Tensor, s: tf.Tensor): tf.Tensor {
   return d;
 }
 
+/** Whether SiLU and the SiLU gate run as one webgpu kernel each way (family 'silu'; float32 only). */
+function siluFused(x: tf.Tensor): boolean {
+  const b = tf.getBackend();
+  return b !== undefined && x.dtype === 'float32' && x.size > 0 && tf.getKernel(SILU_FWD, b) !== undefined;
+}
+
+/** One of silu_webgpu.ts's kernels (a flat [n] result) as a tensor of `shape`. */
+function fusedKernel(name: string, inputs: Record<string, tf.Tensor>, shape: number[]): tf.Tensor {
+  const flat = tf.engine().runKernel(name, inputs) as tf.Tensor;
+  const y = tf.reshape(flat, shape);
+  flat.dispose();
+  return y;
+}
+
 /**
  * SiLU(x) = x·σ(x), with its gradient σ(x)·(1 + x·(1 − σ(x))) in closed form. Why: tfjs's autodiff
  * of x·σ(x) keeps σ(x) for the backward pass besides x (the Multiply saves both factors, the
@@ -57,6 +72,13 @@ function siluDerivative(x: tf.Tensor, s: tf.Tensor): tf.Tensor {
 export const silu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const x = args[0] as tf.Tensor;
   (args[1] as tf.GradSaveFunc)([x]);
+  if (siluFused(x)) {
+    // One kernel each way (src/layers/silu_webgpu.ts).
+    return {
+      value: fusedKernel(SILU_FWD, { x }, x.shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => fusedKernel(SILU_BWD, { x: saved[0]!, dy }, dy.shape),
+    };
+  }
   return {
     value: tf.mul(x, tf.sigmoid(x)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -80,6 +102,16 @@ const mulSiluOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const x = args[0] as tf.Tensor;
   const g = args[1] as tf.Tensor;
   (args[2] as tf.GradSaveFunc)([x, g]);
+  if (siluFused(x)) {
+    // One kernel forward, two backward (src/layers/silu_webgpu.ts).
+    return {
+      value: fusedKernel(GATE_FWD, { x, g }, x.shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs] = saved as [tf.Tensor, tf.Tensor];
+        return [fusedKernel(GATE_BWD_X, { dy, g: gs }, dy.shape), fusedKernel(GATE_BWD_G, { dy, x: xs, g: gs }, dy.shape)];
+      },
+    };
+  }
   return {
     value: tf.mul(x, tf.mul(g, tf.sigmoid(g))),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {

@@ -51,3 +51,25 @@ describe('bench --fused-off', () => {
     }
   });
 });
+
+describe('bench --adapter', () => {
+  it.skipIf(!hasLavapipe)('describes the adapter with and without allow_unsafe_apis, and writes it to --out', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metala-adapter-'));
+    try {
+      const out = join(dir, 'adapter.json');
+      const r = bench(['--adapter', '--out', out]);
+      expect(r.code).toBe(0);
+      const file = JSON.parse(readFileSync(out, 'utf8')) as { adapters: { flags: string[]; name: string; features: string[]; subgroup_matrix_configs?: unknown[]; limits: Record<string, number> }[] };
+      expect(JSON.parse(r.out)).toEqual(file);
+      expect(file.adapters.map((a) => a.flags)).toEqual([[], ['enable-dawn-features=allow_unsafe_apis']]);
+      for (const a of file.adapters) {
+        expect(a.name).toMatch(/llvmpipe/);
+        expect(a.features).toContain('timestamp-query');
+        expect(a.subgroup_matrix_configs).toEqual([]); // lavapipe has no matrix units
+        expect(a.limits['maxComputeWorkgroupsPerDimension']).toBe(65535);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

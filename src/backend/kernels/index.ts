@@ -32,6 +32,8 @@ export const KERNEL_FAMILIES = [
   // the optimizer's gradient norm: per-row sums of squares in two stages, many workgroups per row
   // (train/sum_squares_webgpu.ts)
   'gradnorm',
+  // SiLU and the SiLU gate x ⊙ SiLU(g): one kernel forward, one or two backward (layers/silu_webgpu.ts)
+  'silu',
 ] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 

@@ -32,7 +32,7 @@ export function benchCommand(): Command {
     .option('--out <file>', 'write results here (default results/bench/bench-<time>.json)')
     .option('--profile', 'also time forward+backward vs optimizer, and list the slowest kernels (in the JSON)', false)
     .option('--decode <n>', 'also generate n tokens recurrently and record live memory at powers of two', nonNegativeInt('--decode 256'), 0)
-    .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, dropout, gradnorm, or all), for an A/B in one file')
+    .option('--fused-off <families>', 'webgpu: also run every case with these fused kernel families left out (gla, conv, norm, rwkv4, scan, embedding, xent, matmul, dropout, gradnorm, silu, or all), for an A/B in one file')
     .option('--matmul <specs>', 'time matrix products instead of models: [batch x] M x N x K [:ta] [:tb], comma-separated (tiled kernel vs tfjs on webgpu)', list)
     .option('--matmul-tiles <tiles>', 'with --matmul: also time the tiled kernel with each of these tiles forced (e.g. large,large_k16,wide,small), for a tile sweep in one file', list)
     .option('--reference <file>', 'JSON lines from a reference run in the same GPU call (torch_reference.py, or src/bench/reference/torch_matmul.py with --matmul), attached per case')
@@ -40,8 +40,9 @@ export function benchCommand(): Command {
     .option('--stack <list>', 'replica counts: each case also trains as a stack of that many models (train.stack), tokens/s summed over them, e.g. 1,4', positiveInts('--stack 1,4'), [1])
     .option('--recompute', 'train with train.recompute: each block is replayed in the backward pass instead of keeping its activations (memory for time)', false)
     .option('--cpu-prof <dir>', "write a V8 CPU profile of each case's measured steps to DIR/<case>.cpuprofile (host time per step: JS and native calls)")
+    .option('--adapter', 'print what Dawn offers on this machine instead (features, subgroup sizes, subgroup-matrix configurations, limits; with and without allow_unsafe_apis) and write it to --out if given', false)
     .option('--child', 'internal: run one backend and print JSON', false)
-    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; matmulTiles?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; cpuProf?: string; decode: number; stack: number[] }) => {
+    .action(async (o: { backends: string[]; mixers: string; seqLens: number[]; batch: number; dModel: number; layers: number; vocab: number; heads: number; steps: number; warmup: number; out?: string; note?: string; fusedOff?: string; matmul?: string[]; matmulTiles?: string[]; reference?: string; child: boolean; profile: boolean; recompute: boolean; cpuProf?: string; decode: number; stack: number[]; adapter: boolean }) => {
       const { runBench } = await import('../../bench/cli.js');
       await runBench({ ...o, mixers: list(o.mixers) });
     });
