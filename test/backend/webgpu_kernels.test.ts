@@ -14,6 +14,7 @@ import { selectiveScan } from '../../src/ops/selective_scan/index.js';
 import { embedLookup } from '../../src/layers/embedding.js';
 import { causalConv1d } from '../../src/layers/short_conv.js';
 import { layerNorm, rmsNorm } from '../../src/layers/basic.js';
+import { NORM_BWD, NORM_FWD, normLaunch } from '../../src/layers/norm_webgpu.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
 import { gla } from '../../src/ops/index.js';
 import { goldenTensor, loadGolden } from '../ops/harness.js';
@@ -200,27 +201,61 @@ describe.skipIf(why !== undefined)('webgpu kernels', () => {
     }
   }
 
-  // Rows of scale 1e-2 … 1e2 with an offset, so eps and the centring both matter.
+  // Rows of scale 1e-2 … 1e2 with an offset, so eps and the centring both matter. Rows of D 4 span
+  // 1e-1 … 1e1, and the 70,000 rows (D 8) have scale 1: in rows of few elements, small and nearly
+  // constant, the op chain's own float32 error (tfjs's mean divides before it sums) passes the
+  // tolerance, by the same amount with the one-thread-a-row kernels before. The shapes cut
+  // the rows in every way norm_webgpu.ts does (threads per row TPR, workgroup of WG threads, see
+  // normLaunch): D 24 (TPR 8 divides D, 16 rows a workgroup), D 37 (TPR 16 does not divide D, rows
+  // not a multiple of the 8 a workgroup), D 1000 (TPR 256 = WG, 4 slots a thread, the last
+  // partly past the row), D 4 (TPR 1: no reduction steps), D 8 with 70,000 rows (over 65,535).
   for (const [name, norm, eps] of [['rmsNorm', rmsNorm, 1e-6], ['layerNorm', layerNorm, 1e-5]] as const) {
-    it(`${name} fused = the plain op chain: value and input gradient`, async () => {
+    it(`${name} fused = the plain op chain: value and input gradient (D 24, 37, 1000, 4; 70,000 rows of D 8)`, async () => {
       const plain = (x: tf.Tensor): tf.Tensor => {
         const c = name === 'layerNorm' ? tf.sub(x, tf.mean(x, -1, true)) : x;
         return tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), -1, true), eps)));
       };
-      const x = tf.tidy(() => tf.add(tf.mul(r([3, 5, 24], 41), tf.pow(10, tf.linspace(-2, 2, 15).reshape([3, 5, 1]))), 0.3));
-      const w = r([3, 5, 24], 42);
-      const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(tf.square(f(t)), w));
-      const got = tf.grad(loss((t) => norm(t, eps)))(x);
-      const want = tf.grad(loss(plain))(x);
-      expect(maxRel(await got.data(), await want.data())).toBeLessThan(1e-5);
-      const [a, b] = [norm(x, eps), plain(x)];
-      expect(maxRel(await a.data(), await b.data())).toBeLessThan(1e-6);
-      const prof = await tf.profile(() => tf.dispose(tf.grad(loss((t) => norm(t, eps)))(x)));
-      expect(prof.kernels.some((k) => k.name === 'MetalaNormFwd') && prof.kernels.some((k) => k.name === 'MetalaNormBwd')).toBe(true);
-      tf.dispose([x, w, got, want, a, b]);
+      const loss = (w: tf.Tensor, f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(tf.square(f(t)), w));
+      for (const [c, [shape, seed, decades]] of ([[[3, 5, 24], 41, 2], [[3, 5, 37], 43, 2], [[2, 3, 1000], 45, 2], [[3, 5, 4], 47, 1], [[70000, 8], 49, 0]] as const).entries()) {
+        const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+        const x = tf.tidy(() => tf.add(tf.mul(r([...shape], seed), tf.pow(10, tf.linspace(-decades, decades, rows).reshape([...shape.slice(0, -1), 1]))), 0.3));
+        const w = r([...shape], seed + 1);
+        const got = tf.grad(loss(w, (t) => norm(t, eps)))(x);
+        const want = tf.grad(loss(w, plain))(x);
+        expect(maxRel(await got.data(), await want.data()), `gradient, ${shape}`).toBeLessThan(1e-5);
+        const [a, b] = [norm(x, eps), plain(x)];
+        expect(maxRel(await a.data(), await b.data()), `value, ${shape}`).toBeLessThan(1e-6);
+        if (c === 0) {
+          const prof = await tf.profile(() => tf.dispose(tf.grad(loss(w, (t) => norm(t, eps)))(x)));
+          expect(prof.kernels.some((k) => k.name === NORM_FWD) && prof.kernels.some((k) => k.name === NORM_BWD)).toBe(true);
+        }
+        tf.dispose([x, w, got, want, a, b]);
+      }
       expect(await takeGpuError()).toBeUndefined();
     });
   }
+
+  it('fused norm: workgroups taking several rounds of rows give the same bits as one round', async () => {
+    // 3,001 rows of D 37: 376 row groups of 8 (16 threads a row); capped at 7 workgroups, 54 rounds, the last partial.
+    const [rows, D] = [3001, 37];
+    expect(normLaunch(rows, D, 7).iter).toBe(54);
+    const x = r([rows * D], 51);
+    const dy = r([rows * D], 52);
+    const engine = tf.engine();
+    for (const centre of [false, true]) {
+      const run = (maxWorkgroups?: number): tf.Tensor[] => {
+        const attrs = { rows, D, eps: 1e-5, centre, ...(maxWorkgroups === undefined ? {} : { maxWorkgroups }) };
+        const f = engine.runKernel(NORM_FWD, { x }, attrs as never) as tf.Tensor;
+        const dx = engine.runKernel(NORM_BWD, { y: f.slice(0, rows * D), r: f.slice(rows * D, rows), dy }, attrs as never) as tf.Tensor;
+        return [f, dx];
+      };
+      const [one, many] = [tf.tidy(() => run()), tf.tidy(() => run(7))];
+      for (let i = 0; i < 2; i++) expect(Array.from(await many[i]!.data()), ['forward', 'backward'][i]).toEqual(Array.from(await one[i]!.data()));
+      tf.dispose([...one, ...many]);
+    }
+    tf.dispose([x, dy]);
+    expect(await takeGpuError()).toBeUndefined();
+  });
 
   it('embedding gradient by sorted segment sum = tf.gather gradient, with a heavily repeated token', async () => {
     const Vocab = 37;
