@@ -65,10 +65,11 @@ describe('tiled matmul routing and K splits (decided on the host)', () => {
     expect(tiledMatmulApplies(d(32768, 8192, 128))).toBe(true); // head forward: measured faster than tfjs's
     expect(tiledMatmulApplies(d(1, 300, 64))).toBe(false); // decode row
   });
-  it('transposes a weight-sized Bᵀ first, not an attention-sized one; a bad METALA_MATMUL_PRETRANSPOSE is one line', () => {
+  it('transposes Bᵀ first where each B meets at least 64 rows of A; a bad METALA_MATMUL_PRETRANSPOSE is one line', () => {
     expect(pretransposeB(d(32768, 512, 512, false, true))).toBe(true); // input gradient ∂y·Wᵀ
     expect(pretransposeB(d(2048, 128, 256, true, true, 4))).toBe(true); // a stack's [R, N, K] weights
-    expect(pretransposeB(d(512, 512, 64, false, true, 64))).toBe(false); // attention Q·Kᵀ: B as large as A
+    expect(pretransposeB(d(256, 256, 64, false, true, 64))).toBe(true); // attention Q·Kᵀ at T 256
+    expect(pretransposeB(d(32, 32, 64, false, true, 64))).toBe(false); // 32 rows per B: the move would not pay
     expect(pretransposeB(d(32768, 512, 512))).toBe(false); // nothing to transpose
     process.env['METALA_MATMUL_PRETRANSPOSE'] = 'off';
     expect(pretransposeB(d(32768, 512, 512, false, true))).toBe(false);

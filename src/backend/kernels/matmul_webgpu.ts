@@ -108,16 +108,17 @@ export function tiledMatmulApplies(d: MatmulDims): boolean {
  * 3.6–5.2× slower than the same product with B stored [K, N]: 1.83 ms against 0.505 at
  * 32768×512×512, 0.203 against 0.039 at 32768×128×128 (results/bench/matmul-ref2-mqar128-tiles.json;
  * both operands then take the transposing store into workgroup memory). A transpose moves B's
- * batchB·N·K floats once, so it is done where that is at most a quarter of A's batch·M·K (weights,
- * also a stack's [R, N, K]); attention's Q·Kᵀ (B as large as A) keeps the in-kernel transpose.
- * METALA_MATMUL_PRETRANSPOSE=off keeps it everywhere (to measure what this buys).
+ * batchB·N·K floats once, and the product then does 2·M·batch/batchB FLOPs per element of B: at 64
+ * rows of A per B matrix or more (weights, a stack's [R, N, K], attention's Q·Kᵀ from T = 64) the
+ * product's time dominates the move's. METALA_MATMUL_PRETRANSPOSE=off keeps the in-kernel transpose
+ * everywhere (to measure what this buys).
  */
 export function pretransposeB(d: MatmulDims): boolean {
   if (!d.transB) return false;
   const mode = process.env['METALA_MATMUL_PRETRANSPOSE'] ?? '';
   if (mode !== '' && mode !== 'on' && mode !== 'off') throw new MetalaError(`METALA_MATMUL_PRETRANSPOSE: '${mode}' is not on or off. Unset it, or set on or off`);
   if (mode === 'off') return false;
-  return 4 * d.batchB * d.N <= d.batch * d.M;
+  return d.batch * d.M >= 64 * d.batchB;
 }
 
 const COMP = ['x', 'y', 'z', 'w'];
