@@ -107,9 +107,9 @@ fn rowSum(lid : i32, lane : i32, v : ${t}) -> ${t} {
   return total;
 }`;
 
-// x [rows·D] → [ŷ (rows·D) | r (rows)]
-const fwd = (wg: number): string => `${rowSum('f32', wg)}
-fn main(index : i32) {
+// The rounds of row groups both kernels walk: thread `lane` of row `row` (`live` when it exists),
+// whose elements start at `o`; each kernel's body follows and closes both braces.
+const ROW_ROUNDS = `fn main(index : i32) {
   guard(index);
   let lid = i32(localIndex);
   let lane = lid % TPR;
@@ -118,7 +118,11 @@ fn main(index : i32) {
     let row = (wid + it * NWG) * RPW + lid / TPR;
     let live = row < ROWS;
     let o = row * D;
-    var xv : array<f32, EPT>; // zeros past the row (and for rows past the end)
+`;
+
+// x [rows·D] → [ŷ (rows·D) | r (rows)]
+const fwd = (wg: number): string => `${rowSum('f32', wg)}
+${ROW_ROUNDS}    var xv : array<f32, EPT>; // zeros past the row (and for rows past the end)
     for (var i = 0; i < EPT; i++) {
       let e = i * TPR + lane;
       if (live && inRow(e)) { xv[i] = X[o + e]; }
@@ -145,16 +149,7 @@ fn main(index : i32) {
 
 // ŷ [rows·D], r [rows], dy [rows·D] → dx [rows·D]
 const bwd = (wg: number): string => `${rowSum('vec2<f32>', wg)}
-fn main(index : i32) {
-  guard(index);
-  let lid = i32(localIndex);
-  let lane = lid % TPR;
-  let wid = i32(workgroupId.x);
-  for (var it = 0; it < ITER; it++) {
-    let row = (wid + it * NWG) * RPW + lid / TPR;
-    let live = row < ROWS;
-    let o = row * D;
-    var yv : array<f32, EPT>; // zeros past the row (and for rows past the end)
+${ROW_ROUNDS}    var yv : array<f32, EPT>; // zeros past the row (and for rows past the end)
     var gv : array<f32, EPT>;
     var part = vec2<f32>(0.0);
     for (var i = 0; i < EPT; i++) {
