@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, takeGpuError } from '../../src/backend/index.js';
-import { pickSplits, pretransposeB, TILES, tiledMatmulApplies, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
+import { pickSplits, pickTile, pretransposeB, TILES, tiledMatmulApplies, type MatmulDims } from '../../src/backend/kernels/matmul_webgpu.js';
 import { embedLookup, sortIds } from '../../src/layers/embedding.js';
 import { glaSplits } from '../../src/ops/gated_recurrence/webgpu_recurrent.js';
 import { disabledFamilies } from '../../src/backend/kernels/index.js';
@@ -76,6 +76,14 @@ describe('tiled matmul routing and K splits (decided on the host)', () => {
     process.env['METALA_MATMUL_PRETRANSPOSE'] = 'yes';
     expect(() => pretransposeB(d(32768, 512, 512, false, true))).toThrow(/^METALA_MATMUL_PRETRANSPOSE: 'yes' is not on or off\. Unset it, or set on or off$/);
     delete process.env['METALA_MATMUL_PRETRANSPOSE'];
+  });
+  it('picks the tile by the output shape, with 16-deep k slices from K = 512', () => {
+    expect(pickTile(d(32768, 128, 128))).toBe('large');
+    expect(pickTile(d(32768, 1376, 512))).toBe('large_k16');
+    expect(pickTile(d(128, 8192, 32768, true))).toBe('large_k16');
+    expect(pickTile(d(32768, 64, 512))).toBe('wide');
+    expect(pickTile(d(64, 512, 32768, true))).toBe('tall');
+    expect(pickTile(d(64, 64, 64, false, false, 32))).toBe('small');
   });
   it('splits a long K only while the output tiles are too few, in BK multiples', () => {
     expect(pickSplits(d(32768, 128, 128), TILES.large)).toEqual({ splits: 1, kChunk: 128 });

@@ -76,7 +76,11 @@ export function pickTile(d: MatmulDims): TileName {
   if (d.M <= 64 && d.N <= 64) return 'small';
   if (d.N <= 64) return 'wide';
   if (d.M <= 64) return 'tall';
-  return 'large';
+  // 16-deep k slices (half the barriers per k) ran as fast or faster than 8-deep ones on every
+  // product with K ≥ 512 of one H200 sweep (32768×1376×512: 1.44 ms against 2.19; 512×1376×32768
+  // with A transposed: 1.34 against 1.53) and slower at K = 128 (32768×128×128: 0.098 against
+  // 0.039 ms): results/bench/matmul-ref2-mqar128-tiles.json. (K here is the whole K, before splits.)
+  return d.K >= 512 ? 'large_k16' : 'large';
 }
 
 /** K splits: enough workgroups for the GPU, each split at least 256 deep, a multiple of BK. */
