@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shutdownBackend, takeGpuError } from '../../src/backend/index.js';
-import { GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O } from '../../src/ops/gated_recurrence/webgpu_chunk.js';
+import { bwdSplit, GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O } from '../../src/ops/gated_recurrence/webgpu_chunk.js';
 import { GLA_FWD } from '../../src/ops/gated_recurrence/webgpu_recurrent.js';
 import { gla, glaFused, glaFusedChunk, glaKernelChoice, glaNaive } from '../../src/ops/gated_recurrence/index.js';
 import type { ResolvedOptions } from '../../src/ops/index.js';
@@ -135,6 +135,37 @@ describe.skipIf(why !== undefined)('webgpu chunkwise gla kernels', { timeout: 60
       expect(await takeGpuError()).toBeUndefined();
     });
   }
+
+  it('METALA_GLA_BWD=split (the backward gradients as two launches) gives the one launch\'s gradients bit for bit; a bad value is one line', async () => {
+    const cases: [number, number, number, number, number][] = [
+      [2, 70, 2, 16, 24],
+      [1, 128, 1, 80, 72], // K and V past one 64-wide tile
+    ];
+    for (const [B, T, H, K, V] of cases) {
+      const rng = new Rng(77 + T);
+      const [q, k] = [rng.randn([B, T, H, K]), rng.randn([B, T, H, K])] as tf.Tensor4D[];
+      const v = rng.randn([B, T, H, V]) as tf.Tensor4D;
+      const g = logDecay(rng, [B, T, H, K], 'mixed');
+      const h0 = rng.randn([B, H, K, V]) as tf.Tensor4D;
+      const dO = rng.randn([B, T, H, V]);
+      const loss = (...xs: tf.Tensor[]): tf.Scalar => {
+        const [qq, kk, vv, gg, hh] = xs as tf.Tensor4D[];
+        return tf.sum(tf.mul(glaFusedChunk(qq!, kk!, vv!, gg!, opts(false, hh)).o, dO));
+      };
+      const one = tf.grads(loss)([q!, k!, v, g, h0]);
+      process.env['METALA_GLA_BWD'] = 'split';
+      let split: tf.Tensor[];
+      try {
+        split = tf.grads(loss)([q!, k!, v, g, h0]);
+      } finally {
+        delete process.env['METALA_GLA_BWD'];
+      }
+      for (let i = 0; i < one.length; i++) expect(Array.from(await split[i]!.data()), `gradient ${i} of B ${B} T ${T}`).toEqual(Array.from(await one[i]!.data()));
+      tf.dispose([...one, ...split, q, k, v, g, h0, dO]);
+    }
+    expect(() => bwdSplit('two')).toThrow(/^METALA_GLA_BWD: 'two' is not one or split\. Unset it, or set one or split$/);
+    expect(await takeGpuError()).toBeUndefined();
+  });
 
   // Strong decay before weak decay within a chunk: a float32 in-chunk cumsum b reaches ~−600 and
   // e^{b_i − b_j} near 1 then loses ~4e-5 (the kernels split b into an exact hi and a small lo).

@@ -6,7 +6,7 @@
 // The forward keeps its chunk states and in-chunk cumulative decay b ([S_0 .. S_N | b], about one
 // extra [B,T,H,K]-sized tensor when V = C = 64) for the backward pass instead of recomputing them.
 import * as tf from '@tensorflow/tfjs';
-import { GLA_CHUNK_BWD, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O, GLA_CHUNK_WORKGROUP_BYTES } from './webgpu_chunk.js';
+import { bwdSplit, GLA_CHUNK_BWD, GLA_CHUNK_BWD_DQK, GLA_CHUNK_BWD_DV, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O, GLA_CHUNK_WORKGROUP_BYTES } from './webgpu_chunk.js';
 import type { GlaChunkDims } from './webgpu_chunk.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 
@@ -59,13 +59,22 @@ export function glaFusedChunk(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g:
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sq, sk, sv, shb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const dh = engine.runKernel(GLA_CHUNK_BWD_H, { q: sq, hb: shb, dy }, dims as never) as tf.Tensor1D;
-        const grads = engine.runKernel(GLA_CHUNK_BWD, { q: sq, k: sk, v: sv, hb: shb, dh, dy }, dims as never) as tf.Tensor1D;
-        const out = [
-          grads.slice(0, nK).reshape([B, T, H, K]),
-          grads.slice(nK, nK).reshape([B, T, H, K]),
-          grads.slice(3 * nK, nO).reshape([B, T, H, V]),
-          grads.slice(2 * nK, nK).reshape([B, T, H, K]),
-        ];
+        const inputs = { q: sq, k: sk, v: sv, hb: shb, dh, dy };
+        let out: tf.Tensor[];
+        if (bwdSplit()) {
+          // two launches: [dq | dk | dg] and [dv]
+          const qk = engine.runKernel(GLA_CHUNK_BWD_DQK, inputs, dims as never) as tf.Tensor1D;
+          const dv = engine.runKernel(GLA_CHUNK_BWD_DV, inputs, dims as never) as tf.Tensor1D;
+          out = [qk.slice(0, nK).reshape([B, T, H, K]), qk.slice(nK, nK).reshape([B, T, H, K]), dv.reshape([B, T, H, V]), qk.slice(2 * nK, nK).reshape([B, T, H, K])];
+        } else {
+          const grads = engine.runKernel(GLA_CHUNK_BWD, inputs, dims as never) as tf.Tensor1D;
+          out = [
+            grads.slice(0, nK).reshape([B, T, H, K]),
+            grads.slice(nK, nK).reshape([B, T, H, K]),
+            grads.slice(3 * nK, nO).reshape([B, T, H, V]),
+            grads.slice(2 * nK, nK).reshape([B, T, H, K]),
+          ];
+        }
         // dS_0 (the n = 0 set of the state gradients) is dh0
         if (hasH0) out.push(dh.slice(0, nS).reshape([B, H, K, V]));
         return out;

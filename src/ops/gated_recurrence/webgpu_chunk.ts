@@ -72,6 +72,7 @@
 // the sequence, and the backward work is two launches (reverse state scan, then all gradients).
 import * as tf from '@tensorflow/tfjs';
 import { defineKernelFamily } from '../../backend/kernels/index.js';
+import { MetalaError } from '../../util/errors.js';
 
 /** Chunk length (rows per workgroup tile). */
 export const GLA_CHUNK = 64;
@@ -477,19 +478,26 @@ ${storeValueTile('0', 'SCALE * ')}
 // Backward gradients. Workgroups [0, NY): (bh, n, vt) write dv; [NY, NY + NX): (bh, n, kt) write
 // dq, dk and dg for keys kt·64 .. +64.
 // dy = [d_o | d_final]; result = [dq | dk | dg (B·T·H·K each) | dv (B·T·H·V)]
-function bwdSource(): string {
+// `part` 'dv' or 'dqk' makes a shader of one kind of workgroup only (result [dv], or [dq | dk | dg]):
+// the backward pass as two launches, each pipeline with the registers and workgroup memory its
+// own kind needs rather than the larger of the two (METALA_GLA_BWD=split; see bwdSplit).
+function bwdSource(part: 'both' | 'dv' | 'dqk' = 'both'): string {
   // In the key-tiled workgroups thread (row i = tid / 4, c2 = 2 · (tid % 4)) owns keys
   // l = 8 s + c2 + dd (s = 0..7, dd = 0..1) of the 64-key tile: component dd of dqI[s], dkI[s].
   const key = (s: number, dd: number): string => `${8 * s} + c2 + ${dd}`;
   const pair = (f: (x: number) => string): string => `vec2<f32>(${f(0)}, ${f(1)})`;
+  const shFloats = part === 'dv' ? VALUE_TILE_FLOATS : part === 'dqk' ? KEY_TILE_FLOATS : Math.max(VALUE_TILE_FLOATS, KEY_TILE_FLOATS);
+  // Which kind a workgroup is: split by id in the shared shader, fixed in a one-part shader (whose
+  // other branch the compiler drops: the condition is a constant).
+  const isValueTile = part === 'both' ? 'wid < NY' : part === 'dv' ? 'true' : 'false';
   return `${header()}
-var<workgroup> sh : array<f32, ${Math.max(VALUE_TILE_FLOATS, KEY_TILE_FLOATS)}>;
+var<workgroup> sh : array<f32, ${shFloats}>;
 fn main(index : i32) {
 ${WORKGROUP_ID}
   let VT = (DV + 63) / 64;
   let KT = (DK + 63) / 64;
-  let NY = BH * NC * VT;
-  if (wid < NY) {
+  let NY = ${part === 'dqk' ? '0' : 'BH * NC * VT'};
+  if (${isValueTile}) {
     // ---- dv_j = Σ_{i≥j} A_ij ď_i + (k_j ⊙ e^{B − b_j}) dS_{n+1} ----
     let vt = wid % VT;
     let n = (wid / VT) % NC;
@@ -511,7 +519,7 @@ ${range(4).map((jj) => `          acc[${jj}] += sh[i * 64 + 4 * I + ${jj}] * d4;
       }
       workgroupBarrier();
     }
-${storeValueTile('3 * NQK', '')}
+${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
   } else {
     // ---- dq, dk, dg for keys kt·64 .. +64 ----
     let w2 = wid - NY;
@@ -709,6 +717,23 @@ export const GLA_CHUNK_FWD_H = 'MetalaGlaChunkFwdH';
 export const GLA_CHUNK_FWD_O = 'MetalaGlaChunkFwdO';
 export const GLA_CHUNK_BWD_H = 'MetalaGlaChunkBwdH';
 export const GLA_CHUNK_BWD = 'MetalaGlaChunkBwd';
+/** The backward gradients as two launches (METALA_GLA_BWD=split): dv, then dq | dk | dg. */
+export const GLA_CHUNK_BWD_DV = 'MetalaGlaChunkBwdDv';
+export const GLA_CHUNK_BWD_DQK = 'MetalaGlaChunkBwdDqk';
+
+/**
+ * Whether the backward gradients run as two launches (value-tile and key-tile workgroups each in a
+ * pipeline of its own) instead of one launch holding both kinds. On the H200 the one-launch kernel
+ * took 6.4 ms per layer at ref2 (B 16, T 2048, H 4, K 64, V 128: results/bench/ref2-kernel-profile.json),
+ * several times what its memory traffic and exponentials need; one pipeline for both kinds gets the
+ * registers of the larger, which may limit how many workgroups an SM holds. Not yet measured, so
+ * `one` stays the default: METALA_GLA_BWD=split|one.
+ */
+export function bwdSplit(value = process.env['METALA_GLA_BWD'] ?? ''): boolean {
+  if (value === '' || value === 'one') return false;
+  if (value === 'split') return true;
+  throw new MetalaError(`METALA_GLA_BWD: '${value}' is not one or split. Unset it, or set one or split`);
+}
 
 /** Floats in the chunk states, [N+1, B, H, K, V]. */
 export function glaChunkStateSize(d: GlaChunkDims): number {
@@ -725,7 +750,7 @@ interface WebgpuBackendLike {
   runWebGPUProgram(program: GlaChunkProgram, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: string; data: number[] }[]): tf.TensorInfo;
 }
 
-/** Registers the four chunk kernels for the 'webgpu' backend (idempotent). */
+/** Registers the chunk kernels for the 'webgpu' backend (idempotent). */
 export function registerGlaChunkWebgpuKernels(): void {
   const nc = (d: GlaChunkDims): number => ceilDiv(d.T, GLA_CHUNK);
   const nQK = (d: GlaChunkDims): number => d.B * d.T * d.H * d.K;
@@ -775,7 +800,25 @@ export function registerGlaChunkWebgpuKernels(): void {
       outSize: (d) => 3 * nQK(d) + nVO(d),
       workgroups: (d) => d.B * d.H * nc(d) * (ceilDiv(d.V, 64) + ceilDiv(d.K, 64)),
       threads: 256,
-      source: bwdSource,
+      source: () => bwdSource(),
+    },
+    // the same, value-tile workgroups only → [dv]
+    [GLA_CHUNK_BWD_DV]: {
+      kind: 'bwd_dv',
+      inputs: () => [['q', 'Qs'], ['k', 'Ks'], ['v', 'Vs'], ['hb', 'HB'], ['dh', 'DH'], ['dy', 'Dy']],
+      outSize: nVO,
+      workgroups: (d) => d.B * d.H * nc(d) * ceilDiv(d.V, 64),
+      threads: 256,
+      source: () => bwdSource('dv'),
+    },
+    // the same, key-tile workgroups only → [dq | dk | dg]
+    [GLA_CHUNK_BWD_DQK]: {
+      kind: 'bwd_dqk',
+      inputs: () => [['q', 'Qs'], ['k', 'Ks'], ['v', 'Vs'], ['hb', 'HB'], ['dh', 'DH'], ['dy', 'Dy']],
+      outSize: (d) => 3 * nQK(d),
+      workgroups: (d) => d.B * d.H * nc(d) * ceilDiv(d.K, 64),
+      threads: 256,
+      source: () => bwdSource('dqk'),
     },
   };
   for (const [kernelName, spec] of Object.entries(specs)) {
