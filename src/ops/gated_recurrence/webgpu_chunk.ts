@@ -93,11 +93,17 @@ export interface GlaChunkDims {
 
 // Workgroup memory (floats) each kernel declares, besides the one-word workgroup-id slot.
 const SCAN_FLOATS = 5 * 1024 + 2 * 128 + 2 * 16; // g → b hi, b lo, k̃, v [64][32], segment sums, B
-const VALUE_TILE_FLOATS = 6 * 1024; // q, k, b hi, b lo, a derived tile [64][16], a state slice [16][64]
+// The [C][16] tiles are stored with rows 17 floats apart (RS): a warp's threads read rows 4J + r for
+// J = 0 … 15, and at a stride of 16 floats all 16 rows fall in one of the 32 banks of workgroup
+// memory (a 16-way conflict on the innermost loop of A); at 17 they fall in 8 banks two apart.
+const RS = 17;
+/** Floats of one [C][16] tile at row stride RS. */
+const TILE16 = 64 * RS;
+const VALUE_TILE_FLOATS = 5 * TILE16 + 1024; // q, k, b hi, b lo, a derived tile [64][16], a state slice [16][64]
 const KEY_TILE_FLOATS = 4096 + 4 * 512 + 64; // dA [64][64], q, k, b hi, b lo [64][8], Σ_v S ⊙ dS
 
 /**
- * Workgroup memory the largest of these kernels declares, in bytes (24,836). WebGPU guarantees only
+ * Workgroup memory the largest of these kernels declares, in bytes (25,860). WebGPU guarantees only
  * 16 KiB; the caller keeps the chunk path to devices whose limit is at least this (lavapipe gives
  * 32 KiB, Dawn on the H200 48 KiB).
  */
@@ -318,13 +324,13 @@ ${storeState('0')}
 // the chunk's C×C matrix, and (in the value-tiled passes) rows 4I.., value columns 4J.. of the
 // output tile.
 
-// A's share of one K slice of 16 channels, staged as q, k, b hi, b lo [C][16] at 0, 1024, 2048,
-// 3072 of `sh`; channel c of the slice. Only blocks with I ≥ J are formed (A is lower triangular),
+// A's share of one K slice of 16 channels, staged as q, k, b hi, b lo [C][16] (row stride RS) at
+// 0, 1, 2, 3 · TILE16 of `sh`; channel c of the slice. Only blocks with I ≥ J are formed (A is lower triangular),
 // and in the diagonal blocks only pairs j ≤ i, so every exponent is ≤ 0.
 function aSliceStep(): string {
   const rows = (off: number, name: string, blk: string): string =>
     range(4)
-      .map((r) => `let ${name}${r} = sh[${off} + (4 * ${blk} + ${r}) * 16 + c];`)
+      .map((r) => `let ${name}${r} = sh[${off} + (4 * ${blk} + ${r}) * ${RS} + c];`)
       .join(' ');
   // e^{b_i − b_j} from the (hi, lo) parts, hi difference first (row i: bi, li; column j: bj, lj)
   const w = (i: string, li: string, j: string, lj: string): string => `exp((${i} - ${j}) + (${li} - ${lj}))`;
@@ -339,17 +345,17 @@ function aSliceStep(): string {
     .join('\n');
   return `
       if (I > J) {
-        ${rows(0, 'q', 'I')} ${rows(2048, 'b', 'I')} ${rows(3072, 'l', 'I')}
-        ${rows(1024, 'k', 'J')} ${rows(2048, 'g', 'J')} ${rows(3072, 'm', 'J')}
+        ${rows(0, 'q', 'I')} ${rows(2 * TILE16, 'b', 'I')} ${rows(3 * TILE16, 'l', 'I')}
+        ${rows(TILE16, 'k', 'J')} ${rows(2 * TILE16, 'g', 'J')} ${rows(3 * TILE16, 'm', 'J')}
 ${full}
       } else if (I == J) {
-        ${rows(0, 'q', 'I')} ${rows(1024, 'k', 'I')} ${rows(2048, 'b', 'I')} ${rows(3072, 'l', 'I')}
+        ${rows(0, 'q', 'I')} ${rows(TILE16, 'k', 'I')} ${rows(2 * TILE16, 'b', 'I')} ${rows(3 * TILE16, 'l', 'I')}
 ${diag}
       }`;
 }
 
 // Stages the K slice k0 .. k0+15 of chunk n: q, k, b hi, b lo (rows past T: q = k = 0 and b
-// clamped to the last valid row) and one derived tile at 4096 = f(qv, kv, hiV, loV, hiL, loL):
+// clamped to the last valid row) and one derived tile at 4 · TILE16 = f(qv, kv, hiV, loV, hiL, loL):
 // b of the row and of the chunk's last row, as hi + lo.
 function stageQKB(extra: string): string {
   return `
@@ -371,17 +377,18 @@ function stageQKB(extra: string): string {
         loL = HB[NQK + oc];
         if (t < T) { let o = gqk(b, t, h) + dd; qv = Qs[o]; kv = Ks[o]; }
       }
-      sh[e] = qv;
-      sh[1024 + e] = kv;
-      sh[2048 + e] = hiV;
-      sh[3072 + e] = loV;
-      sh[4096 + e] = ${extra};
+      let at = (e / 16) * ${RS} + e % 16;
+      sh[at] = qv;
+      sh[${TILE16} + at] = kv;
+      sh[${2 * TILE16} + at] = hiV;
+      sh[${3 * TILE16} + at] = loV;
+      sh[${4 * TILE16} + at] = ${extra};
     }`;
 }
 
 // A over all K slices for chunk n, plus acc[ii] += X[4I+ii][c] · S[c][4J..4J+3] where X is the
-// derived tile at 4096 (q ⊙ e^{b} forward, k ⊙ e^{B − b} for dv) and S the slice k0.. of state
-// set `m` of buffer `buf`, staged [16][64] at 5120. Leaves A in sh[0 .. 4096) as [C][C].
+// derived tile at 4 · TILE16 (q ⊙ e^{b} forward, k ⊙ e^{B − b} for dv) and S the slice k0.. of state
+// set `m` of buffer `buf`, staged [16][64] at 5 · TILE16. Leaves A in sh[0 .. 4096) as [C][C].
 function aAndInter(extra: string, buf: string, m: string): string {
   return `
   for (var k0 = 0; k0 < DK; k0 += 16) {
@@ -391,13 +398,13 @@ ${stageQKB(extra)}
       let vv = vt * 64 + e % 64;
       var x = 0.0;
       if (dd < DK && vv < DV) { x = ${buf}[gst(${m}, bh, dd) + vv]; }
-      sh[5120 + e] = x;
+      sh[${5 * TILE16} + e] = x;
     }
     workgroupBarrier();
     for (var c = 0; c < 16; c++) {
 ${aSliceStep()}
-      let s4 = vec4<f32>(${range(4).map((j) => `sh[5120 + c * 64 + 4 * J + ${j}]`).join(', ')});
-${range(4).map((ii) => `      acc[${ii}] += sh[4096 + (4 * I + ${ii}) * 16 + c] * s4;`).join('\n')}
+      let s4 = vec4<f32>(${range(4).map((j) => `sh[${5 * TILE16} + c * 64 + 4 * J + ${j}]`).join(', ')});
+${range(4).map((ii) => `      acc[${ii}] += sh[${4 * TILE16} + (4 * I + ${ii}) * ${RS} + c] * s4;`).join('\n')}
     }
     workgroupBarrier();
   }
@@ -539,8 +546,8 @@ ${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
     var dqI = array<vec2<f32>, 8>();
     var dkI = array<vec2<f32>, 8>();
     var fin = 0.0;  // thread tid < 64: Σ_v S_{n+1}[key tid] ⊙ dS_{n+1}[key tid]
-    // Pass 1 over V slices of 16: ď [C][16] at 0, v [C][16] at 1024, S_n [64 keys][16] at 2048,
-    // dS_{n+1} [64 keys][16] at 3072.
+    // Pass 1 over V slices of 16 (rows RS apart): ď [C][16] at 0, v [C][16] at TILE16, S_n
+    // [64 keys][16] at 2 · TILE16, dS_{n+1} [64 keys][16] at 3 · TILE16.
     for (var v0 = 0; v0 < DV; v0 += 16) {
       for (var e = tid; e < CH * 16; e += 256) {
         let tt = n * CH + e / 16;
@@ -548,28 +555,29 @@ ${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
         var dov = 0.0;
         var vvv = 0.0;
         if (tt < T && vv < DV) { let o = gvo(b, tt, h) + vv; dov = SCALE * Dy[o]; vvv = Vs[o]; }
-        sh[e] = dov;
-        sh[1024 + e] = vvv;
+        let at = (e / 16) * ${RS} + e % 16;
+        sh[at] = dov;
+        sh[${TILE16} + at] = vvv;
         let dd = kt * 64 + e / 16;
         var sv = 0.0;
         var dsv = 0.0;
         if (dd < DK && vv < DV) { sv = HB[gst(n, bh, dd) + vv]; dsv = DH[gst(n + 1, bh, dd) + vv]; }
-        sh[2048 + e] = sv;
-        sh[3072 + e] = dsv;
+        sh[${2 * TILE16} + at] = sv;
+        sh[${3 * TILE16} + at] = dsv;
       }
       workgroupBarrier();
       for (var c = 0; c < 16; c++) {
         if (I >= J) {
-${range(4).map((r) => `          let x${r} = sh[(4 * I + ${r}) * 16 + c];`).join('\n')}
-          let y4 = vec4<f32>(${range(4).map((r) => `sh[1024 + (4 * J + ${r}) * 16 + c]`).join(', ')});
+${range(4).map((r) => `          let x${r} = sh[(4 * I + ${r}) * ${RS} + c];`).join('\n')}
+          let y4 = vec4<f32>(${range(4).map((r) => `sh[${TILE16} + (4 * J + ${r}) * ${RS} + c]`).join(', ')});
 ${range(4).map((r) => `          da[${r}] += x${r} * y4;`).join('\n')}
         }
-        let di = sh[i * 16 + c];
-        let vi = sh[1024 + i * 16 + c];
+        let di = sh[i * ${RS} + c];
+        let vi = sh[${TILE16} + i * ${RS} + c];
 ${range(8)
   .map(
-    (s) => `        dqI[${s}] += di * ${pair((dd) => `sh[2048 + (${key(s, dd)}) * 16 + c]`)};
-        dkI[${s}] += vi * ${pair((dd) => `sh[3072 + (${key(s, dd)}) * 16 + c]`)};`,
+    (s) => `        dqI[${s}] += di * ${pair((dd) => `sh[${2 * TILE16} + (${key(s, dd)}) * ${RS} + c]`)};
+        dkI[${s}] += vi * ${pair((dd) => `sh[${3 * TILE16} + (${key(s, dd)}) * ${RS} + c]`)};`,
   )
   .join('\n')}
       }
