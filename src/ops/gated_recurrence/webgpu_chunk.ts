@@ -100,7 +100,10 @@ const RS = 17;
 /** Floats of one [C][16] tile at row stride RS. */
 const TILE16 = 64 * RS;
 const VALUE_TILE_FLOATS = 5 * TILE16 + 1024; // q, k, b hi, b lo, a derived tile [64][16], a state slice [16][64]
-const KEY_TILE_FLOATS = 4096 + 4 * 512 + 64; // dA [64][64], q, k, b hi, b lo [64][8], Σ_v S ⊙ dS
+/** Row stride of dA [C][C] in the backward key pass (see bwdSource), and where it ends. */
+const DA_RS = 65;
+const DA_END = 64 * DA_RS;
+const KEY_TILE_FLOATS = DA_END + 4 * 512 + 64; // dA [64][64], q, k, b hi, b lo [64][8], Σ_v S ⊙ dS
 
 /**
  * Workgroup memory the largest of these kernels declares, in bytes (25,860). WebGPU guarantees only
@@ -590,17 +593,19 @@ ${range(8)
       }
       workgroupBarrier();
     }
-    // dA to [C][C] at 0: lower blocks, and only j ≤ i inside the diagonal blocks
+    // dA to [C][C] at 0 with rows DA_RS = 65 floats apart (the dq loop below reads rows i = tid / 4:
+    // 8 rows per warp, all in one bank at a stride of 64): lower blocks, and only j ≤ i inside the
+    // diagonal blocks
 ${range(4)
   .map((ii) =>
     range(4)
-      .map((jj) => `    sh[(4 * I + ${ii}) * 64 + 4 * J + ${jj}] = ${jj > ii ? `select(da[${ii}].${XYZW[jj]}, 0.0, I == J)` : `da[${ii}].${XYZW[jj]}`};`)
+      .map((jj) => `    sh[(4 * I + ${ii}) * ${DA_RS} + 4 * J + ${jj}] = ${jj > ii ? `select(da[${ii}].${XYZW[jj]}, 0.0, I == J)` : `da[${ii}].${XYZW[jj]}`};`)
       .join('\n'),
   )
   .join('\n')}
-    if (tid < 64) { sh[6144 + tid] = fin; }
-    // Pass 2 over the 8-key slices that hold keys (K = 32: four of eight): q [C][8] at 4096, k at
-    // 4608, b hi at 5120, b lo at 5632; then r = q ⊙ dq − k ⊙ dk at 4096 and the segment sums of
+    if (tid < 64) { sh[${DA_END + 2048} + tid] = fin; }
+    // Pass 2 over the 8-key slices that hold keys (K = 32: four of eight): q [C][8] at DA_END, k at
+    // + 512, b hi at + 1024, b lo at + 1536; then r = q ⊙ dq − k ⊙ dk at DA_END and the segment sums of
     // its reverse cumsum at 4608. (nSlices is uniform: from uniforms and the uniform workgroup id.)
     let nSlices = min(8, (DK - kt * 64 + 7) / 8);
     for (var s = 0; s < nSlices; s++) {
@@ -619,29 +624,29 @@ ${range(4)
           loV = HB[NQK + ob];
           if (tt < T) { let o = gqk(b, tt, h) + dd; qv = Qs[o]; kv = Ks[o]; }
         }
-        sh[4096 + e] = qv;
-        sh[4608 + e] = kv;
-        sh[5120 + e] = hiV;
-        sh[5632 + e] = loV;
+        sh[${DA_END} + e] = qv;
+        sh[${DA_END + 512} + e] = kv;
+        sh[${DA_END + 1024} + e] = hiV;
+        sh[${DA_END + 1536} + e] = loV;
       }
       workgroupBarrier();
       var dq = vec2<f32>(0.0);
       var dk = vec2<f32>(0.0);
-      let bhi = ${pair((x) => `sh[5120 + i * 8 + c2 + ${x}]`)};
-      let bli = ${pair((x) => `sh[5632 + i * 8 + c2 + ${x}]`)};
+      let bhi = ${pair((x) => `sh[${DA_END + 1024} + i * 8 + c2 + ${x}]`)};
+      let bli = ${pair((x) => `sh[${DA_END + 1536} + i * 8 + c2 + ${x}]`)};
       // dq_i = Σ_{j<i} dA_ij k_j ⊙ e^{b_i − b_j} (the pair j = i below)
       for (var j = 0; j < i; j++) {
-        let bhj = ${pair((x) => `sh[5120 + j * 8 + c2 + ${x}]`)};
-        let blj = ${pair((x) => `sh[5632 + j * 8 + c2 + ${x}]`)};
-        let kj = ${pair((x) => `sh[4608 + j * 8 + c2 + ${x}]`)};
-        dq += sh[i * 64 + j] * kj * exp((bhi - bhj) + (bli - blj));
+        let bhj = ${pair((x) => `sh[${DA_END + 1024} + j * 8 + c2 + ${x}]`)};
+        let blj = ${pair((x) => `sh[${DA_END + 1536} + j * 8 + c2 + ${x}]`)};
+        let kj = ${pair((x) => `sh[${DA_END + 512} + j * 8 + c2 + ${x}]`)};
+        dq += sh[i * ${DA_RS} + j] * kj * exp((bhi - bhj) + (bli - blj));
       }
       // dk_i = Σ_{j>i} dA_ji q_j ⊙ e^{b_j − b_i}
       for (var j = i + 1; j < CH; j++) {
-        let bhj = ${pair((x) => `sh[5120 + j * 8 + c2 + ${x}]`)};
-        let blj = ${pair((x) => `sh[5632 + j * 8 + c2 + ${x}]`)};
-        let qj = ${pair((x) => `sh[4096 + j * 8 + c2 + ${x}]`)};
-        dk += sh[j * 64 + i] * qj * exp((bhj - bhi) + (blj - bli));
+        let bhj = ${pair((x) => `sh[${DA_END + 1024} + j * 8 + c2 + ${x}]`)};
+        let blj = ${pair((x) => `sh[${DA_END + 1536} + j * 8 + c2 + ${x}]`)};
+        let qj = ${pair((x) => `sh[${DA_END} + j * 8 + c2 + ${x}]`)};
+        dk += sh[j * ${DA_RS} + i] * qj * exp((bhj - bhi) + (blj - bli));
       }
       // inter parts: e^{b_i} ⊙ Σ_v ď_i S_n and e^{B − b_i} ⊙ Σ_v v_i dS_{n+1}
       var hiL = vec2<f32>(0.0);
@@ -652,12 +657,12 @@ ${range(4)
       }
       dq += exp(bhi + bli) * dqI[s];
       dk += exp((hiL - bhi) + (loL - bli)) * dkI[s];
-      let qi = ${pair((x) => `sh[4096 + i * 8 + c2 + ${x}]`)};
-      let ki = ${pair((x) => `sh[4608 + i * 8 + c2 + ${x}]`)};
+      let qi = ${pair((x) => `sh[${DA_END} + i * 8 + c2 + ${x}]`)};
+      let ki = ${pair((x) => `sh[${DA_END + 512} + i * 8 + c2 + ${x}]`)};
       // The pair j = i adds dA_ii k_i to dq_i and dA_ii q_i to dk_i, so q_i ⊙ dA_ii k_i − k_i ⊙
       // dA_ii q_i = 0 to r: left out of r, where its rounding would only add noise.
       let r = qi * dq - ki * dk;
-      let dii = sh[i * 64 + i];
+      let dii = sh[i * ${DA_RS} + i];
       dq += dii * ki;
       dk += dii * qi;
       if (t < T) {
@@ -667,18 +672,18 @@ ${range(4)
         }
       }
       workgroupBarrier();
-      sh[4096 + i * 8 + c2] = r.x;
-      sh[4096 + i * 8 + c2 + 1] = r.y;
+      sh[${DA_END} + i * 8 + c2] = r.x;
+      sh[${DA_END} + i * 8 + c2 + 1] = r.y;
       workgroupBarrier();
       // reverse cumsum of r over the chunk's rows, per key: 32 segments of 2 rows, then offsets
       let c = tid % 8;
       let seg = tid / 8;
-      let r1 = sh[4096 + (seg * 2 + 1) * 8 + c];
-      let r0 = sh[4096 + seg * 2 * 8 + c] + r1;
-      sh[4608 + seg * 8 + c] = r0;
+      let r1 = sh[${DA_END} + (seg * 2 + 1) * 8 + c];
+      let r0 = sh[${DA_END} + seg * 2 * 8 + c] + r1;
+      sh[${DA_END + 512} + seg * 8 + c] = r0;
       workgroupBarrier();
-      var post = sh[6144 + 8 * s + c];
-      for (var s2 = seg + 1; s2 < 32; s2++) { post += sh[4608 + s2 * 8 + c]; }
+      var post = sh[${DA_END + 2048} + 8 * s + c];
+      for (var s2 = seg + 1; s2 < 32; s2++) { post += sh[${DA_END + 512} + s2 * 8 + c]; }
       let dd = k0 + c;
       let t0 = n * CH + seg * 2;
       if (dd < DK) {
