@@ -35,11 +35,11 @@ export const SCAN_CHUNK = 8;
 
 /**
  * Channels per workgroup of the backward kernel: the largest of 64, 32, …, 4 that divides E and
- * keeps its reduction buffer (2·WG·N floats) within WebGPU's 16 KiB of workgroup memory;
+ * keeps its reduction buffer (2·(WG + 1)·N floats) within WebGPU's 16 KiB of workgroup memory;
  * undefined when there is none (the op then uses the gla mapping).
  */
 export function scanWorkgroup(E: number, N: number): number | undefined {
-  for (let wg = 64; wg >= 4; wg /= 2) if (E % wg === 0 && 2 * wg * N * 4 <= 16384) return wg;
+  for (let wg = 64; wg >= 4; wg /= 2) if (E % wg === 0 && 2 * (wg + 1) * N * 4 <= 16384) return wg;
   return undefined;
 }
 
@@ -100,7 +100,7 @@ fn main(index : i32) {
 // the group innermost so that the caller's sum is over the last axis]
 function bwdSource(wg: number, n: number): string {
   return `
-var<workgroup> red : array<f32, ${2 * wg * n}>;
+var<workgroup> red : array<f32, ${2 * (wg + 1) * n}>;
 fn main(index : i32) {
   guard(index);
   // Every workgroup is full (B·E is a multiple of WG): no early return, so the barriers below
@@ -146,8 +146,11 @@ fn main(index : i32) {
         dx += l * dt * bn;
         ddt += l * (a[n] * dec * hp + bn * xt);
         dA[n] += l * dt * dec * hp;
-        red[lane * N + n] = l * dt * xt;
-        red[(WG + lane) * N + n] = g * hs[(j + 1) * N + n];
+        // red[k][lane] for k = which·N + n, rows WG + 1 apart: the lanes of a warp store to
+        // consecutive words, and the sums below read column k of row l2 from distinct banks
+        // (lane-major [lane][k] put a warp's 32 stores of one n in 2 banks: a 16-way conflict).
+        red[n * (WG + 1) + lane] = l * dt * xt;
+        red[(N + n) * (WG + 1) + lane] = g * hs[(j + 1) * N + n];
         lam[n] = dec * l;
       }
       result[i] = dx;
@@ -157,7 +160,7 @@ fn main(index : i32) {
         let which = k / N;
         let n = k % N;
         var s = 0.0;
-        for (var l2 = 0; l2 < WG; l2++) { s += red[(which * WG + l2) * N + n]; }
+        for (var l2 = 0; l2 < WG; l2++) { s += red[k * (WG + 1) + l2]; }
         result[OFF_B + which * NBC + ((b * T + t) * N + n) * G + grp] = s;
       }
       workgroupBarrier();
