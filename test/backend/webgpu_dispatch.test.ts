@@ -49,7 +49,8 @@ describe.skipIf(why !== undefined)('webgpu dispatch cache and step-repeating poo
     for (let i = 0; i < 12; i++) rows.push(await step());
     const first = rows[0]!;
     const last = rows.at(-1)!;
-    expect(first.hits).toBe(0);
+    // a cold cache: only a dispatch that repeats one of the same step (same pipeline, same buffers) hits
+    expect(first.hits / (first.hits + first.misses)).toBeLessThan(0.05);
     expect(last.hits / (last.hits + last.misses)).toBeGreaterThanOrEqual(0.98);
     // tfjs's reverse pass frees later, so allocations land elsewhere; the pool repeats that too.
     installLeanBackward(false);
