@@ -57,7 +57,7 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
     await shutdownBackend();
   });
 
-  for (const [tile, kernel] of Object.keys(TILES).flatMap((t) => [[t, 'pipelined'], [t, 'staged']] as const)) {
+  for (const [tile, kernel] of Object.keys(TILES).flatMap((t) => [[t, 'pipelined'], [t, 'staged'], [t, 'double']] as const)) {
     it(`tile ${tile}, ${kernel} kernel: = the float64 product for both transposes, ragged and vec4 sizes, batch broadcasting`, async () => {
       process.env['METALA_MATMUL_TILE'] = tile;
       process.env['METALA_MATMUL_KERNEL'] = kernel;
@@ -99,12 +99,12 @@ describe.skipIf(why !== undefined)('webgpu tiled matmul', () => {
     expect(pickSplits(d2, TILES.small)).toEqual({ splits: 4, kChunk: 504 }); // 1999 = 3·504 + 487
     expect((await check(d2, 9)).rel).toBeLessThan(1e-5);
     // vec4 operands with a split count that does not divide K, on both kernels
-    for (const kernel of ['pipelined', 'staged']) {
+    for (const kernel of ['pipelined', 'staged', 'double']) {
       process.env['METALA_MATMUL_KERNEL'] = kernel;
       expect((await check(dims(1, 1, 64, 72, 2008, true, false), 15)).rel, kernel).toBeLessThan(1e-5);
     }
     process.env['METALA_MATMUL_KERNEL'] = 'fast';
-    expect(() => tf.matMul(tf.ones([20, 20]), tf.ones([20, 20]))).toThrow(/METALA_MATMUL_KERNEL: 'fast' is not staged or pipelined/);
+    expect(() => tf.matMul(tf.ones([20, 20]), tf.ones([20, 20]))).toThrow(/METALA_MATMUL_KERNEL: 'fast' is not staged, pipelined or double/);
   });
 
   it('a pre-transposed Bᵀ gives the in-kernel transpose\'s product, for plain and stacked weights, and frees its copy', async () => {

@@ -134,13 +134,13 @@ const COMP = ['x', 'y', 'z', 'w'];
  * r, c < 4): its vec4 groups are interleaved with its neighbours', so a warp's workgroup-memory
  * reads and global stores of one group are consecutive vec4s.
  */
-function sliceProducts(t: MatmulTile): string[] {
+function sliceProducts(t: MatmulTile, bases: [string, string] = ['', '']): string[] {
   const { BM, BN, TM, TN } = t;
   const NTX = BN / TN;
   const NTY = BM / TM;
   const lines: string[] = [];
-  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[kk * ${BM / 4} + ${p * NTY} + ty];`);
-  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[kk * ${BN / 4} + ${q * NTX} + tx];`);
+  for (let p = 0; p < TM / 4; p++) lines.push(`      let a${p} = As[${bases[0]}kk * ${BM / 4} + ${p * NTY} + ty];`);
+  for (let q = 0; q < TN / 4; q++) lines.push(`      let b${q} = Bs[${bases[1]}kk * ${BN / 4} + ${q * NTX} + tx];`);
   for (let i = 0; i < TM; i++) {
     for (let q = 0; q < TN / 4; q++) lines.push(`      acc${i}_${q} = fma(vec4<f32>(a${Math.floor(i / 4)}.${COMP[i % 4]}), b${q}, acc${i}_${q});`);
   }
@@ -263,18 +263,21 @@ fn main(index : i32) {
 }
 
 /**
- * The two forms of the tiled kernel (METALA_MATMUL_KERNEL): `staged` loads each BK slice of A and B
+ * The forms of the tiled kernel (METALA_MATMUL_KERNEL): `staged` loads each BK slice of A and B
  * element by element, stores it, waits and computes; `pipelined` loads whole vec4s where an operand's
  * contiguous axis is a multiple of 4, holds the next slice's loads in registers while it computes on
  * the current one (the global-load latency hides behind the FMAs, as CUTLASS's register prefetch),
- * and drops the bounds checks that the compile-time sizes prove unnecessary.
+ * and drops the bounds checks that the compile-time sizes prove unnecessary; `double` is `pipelined`
+ * with two slices of workgroup memory: slice it + 1 is stored into one while slice it is multiplied
+ * from the other, one barrier per slice instead of two (twice the workgroup memory; not yet timed on
+ * a GPU, so not the default).
  */
-export type MatmulKernel = 'staged' | 'pipelined';
+export type MatmulKernel = 'staged' | 'pipelined' | 'double';
 
 export function matmulKernel(): MatmulKernel {
   const v = process.env['METALA_MATMUL_KERNEL'] ?? '';
   if (v === '') return 'pipelined';
-  if (v !== 'staged' && v !== 'pipelined') throw new MetalaError(`METALA_MATMUL_KERNEL: '${v}' is not staged or pipelined. Unset it, or set one of them`);
+  if (v !== 'staged' && v !== 'pipelined' && v !== 'double') throw new MetalaError(`METALA_MATMUL_KERNEL: '${v}' is not staged, pipelined or double. Unset it, or set one of them`);
   return v;
 }
 
@@ -289,7 +292,7 @@ export function vec4Operands(d: MatmulDims): [boolean, boolean] {
  * way into workgroup memory (4 component stores per vec4), one contiguous along m or n is copied
  * as whole vec4s.
  */
-export function pipelinedSource(d: MatmulDims, t: MatmulTile, kChunk: number, splits: number): string {
+export function pipelinedSource(d: MatmulDims, t: MatmulTile, kChunk: number, splits: number, double = false): string {
   const { BM, BN, BK, TM, TN } = t;
   const NT = (BM / TM) * (BN / TN);
   const NTX = BN / TN;
@@ -305,8 +308,8 @@ const M = ${d.M}; const N = ${d.N}; const K = ${d.K};
 const BATCH = ${d.batch}; const SPLITS = ${splits}; const KCHUNK = ${kChunk};
 const A_BATCH_STRIDE = ${d.batchA === 1 ? 0 : d.M * d.K};
 const B_BATCH_STRIDE = ${d.batchB === 1 ? 0 : d.K * d.N};
-var<workgroup> As : array<vec4<f32>, ${(BK * BM) / 4}>;
-var<workgroup> Bs : array<vec4<f32>, ${(BK * BN) / 4}>;
+var<workgroup> As : array<vec4<f32>, ${((double ? 2 : 1) * BK * BM) / 4}>;
+var<workgroup> Bs : array<vec4<f32>, ${((double ? 2 : 1) * BK * BN) / 4}>;
 
 fn main(index : i32) {
   guard(index);
@@ -368,9 +371,11 @@ fn main(index : i32) {
       load.push(`    { let e = ${e}; let rr = ${row}; let kk = ${kk}; ${guarded} }`);
       // workgroup stores: the slice is [BK][rows/4] vec4s
       const st: string[] = [];
-      if (alongRows && vec) st.push(`${shared}[kk * ${rows / 4} + rr / 4] = ${reg}${r};`);
-      else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${COMP[c]};`);
-      else st.push(`${shared}[kk * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r};`);
+      // `double`: the slice goes into the buffer `sb` (vec4 offset of slice it + 1's half)
+      const sb = double ? 'sb + ' : '';
+      if (alongRows && vec) st.push(`${shared}[${sb}kk * ${rows / 4} + rr / 4] = ${reg}${r};`);
+      else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[${sb}(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${COMP[c]};`);
+      else st.push(`${shared}[${sb}kk * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r};`);
       const placed = `let rr = ${row}; let kk = ${kk}; ${st.join(' ')}`;
       store.push(`    { let e = ${e}; ${partial ? `if (e < ${units}) { ${placed} }` : placed} }`);
     }
@@ -381,6 +386,33 @@ fn main(index : i32) {
   for (let i = 0; i < TM; i++) for (let q = 0; q < TN / 4; q++) lines.push(`  var acc${i}_${q} = vec4<f32>(0.0);`);
   lines.push(...pa.decl, ...pb.decl);
   lines.push('  { let k0 = kBegin;', ...pa.load, ...pb.load, '  }');
+  if (double) {
+    // Slice 0 into half 0; then per slice: prefetch slice it + 1 into registers, multiply slice it
+    // from half it % 2, store slice it + 1 into the other half, one barrier. The other half was last
+    // read while multiplying slice it − 1, which every thread finished before the previous barrier.
+    // A's halves are BK·BM/4 vec4s apart, B's BK·BN/4 (sb below is per operand: two plans, two names).
+    const nIt = kChunk / BK;
+    const aStore = pa.store.map((l) => l.replaceAll('sb + ', 'sbA + '));
+    const bStore = pb.store.map((l) => l.replaceAll('sb + ', 'sbB + '));
+    lines.push('  { let sbA = 0; let sbB = 0;', ...aStore, ...bStore, '  }', '  workgroupBarrier();');
+    lines.push(`  for (var it = 0; it < ${nIt}; it++) {
+    let half = it % 2;
+    let rdA = half * ${(BK * BM) / 4};
+    let rdB = half * ${(BK * BN) / 4};
+    let more = it + 1 < ${nIt};
+    if (more) {
+      let k0 = kBegin + (it + 1) * ${BK};`, ...pa.load, ...pb.load, '    }');
+    lines.push(`    for (var kk = 0; kk < ${BK}; kk++) {`);
+    lines.push(...sliceProducts(t, ['rdA + ', 'rdB + ']));
+    lines.push(`    }
+    if (more) {
+      let sbA = (1 - half) * ${(BK * BM) / 4};
+      let sbB = (1 - half) * ${(BK * BN) / 4};`, ...aStore, ...bStore, `    }
+    workgroupBarrier();
+  }`);
+    lines.push(...storeTile(d, t, checkM, checkN), '}');
+    return lines.join('\n');
+  }
   // A constant trip count keeps the barriers in uniform control flow; the prefetch of slice it + 1
   // is issued after the barrier, so its loads are in flight while slice it is multiplied.
   lines.push(`  for (var it = 0; it < ${kChunk / BK}; it++) {`, ...pa.store, ...pb.store, '    workgroupBarrier();');
@@ -417,7 +449,7 @@ class TiledMatmulProgram {
   ) {
     const { BM, BN, TM, TN } = tile;
     const [vecA, vecB] = vec4Operands(d);
-    this.variableComponents = kernel === 'pipelined' ? [vecA ? 4 : 1, vecB ? 4 : 1] : [1, 1];
+    this.variableComponents = kernel !== 'staged' ? [vecA ? 4 : 1, vecB ? 4 : 1] : [1, 1];
     this.outputShape = splits === 1 ? [d.batch, d.M, d.N] : [splits, d.batch, d.M, d.N];
     this.workgroupSize = [(BM / TM) * (BN / TN), 1, 1];
     this.outputComponent = d.N % 4 === 0 ? 4 : 1;
@@ -428,7 +460,8 @@ class TiledMatmulProgram {
 
   getUserCode(): string {
     const nan = this.outputComponent === 4 ? 'vec4<f32>(uniforms.NAN)' : 'uniforms.NAN';
-    return `fn guard(index : i32) { if (index < 0) { result[0] = ${nan}; } }\n${(this.kernel === 'pipelined' ? pipelinedSource : matmulSource)(this.d, this.tile, this.kChunk, this.splits)}`;
+    const src = this.kernel === 'staged' ? matmulSource(this.d, this.tile, this.kChunk, this.splits) : pipelinedSource(this.d, this.tile, this.kChunk, this.splits, this.kernel === 'double');
+    return `fn guard(index : i32) { if (index < 0) { result[0] = ${nan}; } }\n${src}`;
   }
 }
 
