@@ -330,7 +330,7 @@ export async function benchCase(c: BenchCase, backend: BackendInfo, steps: numbe
       const gpuError = await takeGpuError();
       if (gpuError !== undefined) throw new Error(`GPU error: ${gpuError}`);
     } catch (e) {
-      inferMs = Number.NaN;
+      inferMs = Number.NaN; // a first run that passed and a timed one that failed leave no number
       inferError = (e as Error).message.split('\n')[0];
     }
     const prof = await tf.profile(trainStep);

@@ -1,6 +1,7 @@
 // Position-wise building blocks shared by mixers and backbones. Dense layers reshape to 2-D
 // before matMul: TF.js 4.22's broadcast matMul gradient is broken (tfjs-in-node.md §2.5).
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../backend/kernels/index.js';
 import { NORM_BWD, NORM_FWD } from './norm_webgpu.js';
 import { GATE_BWD_G, GATE_BWD_X, GATE_FWD, SILU_BWD, SILU_FWD } from './silu_webgpu.js';
 import { replicaMatMul } from './replicas.js';
@@ -50,8 +51,7 @@ function siluDerivative(x: tf.Tensor, s: tf.Tensor): tf.Tensor {
 
 /** Whether SiLU and the SiLU gate run as one webgpu kernel each way (family 'silu'; float32 only). */
 function siluFused(x: tf.Tensor): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && x.dtype === 'float32' && x.size > 0 && tf.getKernel(SILU_FWD, b) !== undefined;
+  return x.dtype === 'float32' && x.size > 0 && kernelOnBackend(SILU_FWD);
 }
 
 /** One of silu_webgpu.ts's kernels (a flat [n] result) as a tensor of `shape`. */
@@ -177,8 +177,7 @@ function normWithGrad(eps: number, centre: boolean): (x: tf.Tensor) => tf.Tensor
 }
 
 function normFused(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(NORM_FWD, b) !== undefined;
+  return kernelOnBackend(NORM_FWD);
 }
 
 /** The same norm and gradient as one webgpu kernel each way (src/layers/norm_webgpu.ts). */

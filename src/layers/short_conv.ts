@@ -4,12 +4,12 @@
 // form is differentiable on every backend (tfjs-in-node.md §0). On webgpu the taps run as one fused
 // kernel forward and two backward (src/layers/short_conv_webgpu.ts) instead of one per tap and op.
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../backend/kernels/index.js';
 import { CONV_DW, CONV_DXP, CONV_FWD, convBlocks } from './short_conv_webgpu.js';
 import { channelsToReplicas, replicasToChannels, stackedChannels } from './replicas.js';
 
 function fusedAvailable(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(CONV_FWD, b) !== undefined;
+  return kernelOnBackend(CONV_FWD);
 }
 
 /** y from xp [B, c−1+T, D] and w [c, D] through the fused kernels, with their gradients. */

@@ -9,6 +9,7 @@
 // (the recomputed forward). The same trade as Liger-Kernel's fused linear cross-entropy.
 // Evaluation reads the argmax of each row from the same chunks (headPredictions).
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../backend/kernels/index.js';
 import { derived } from '../backend/host_inputs.js';
 import { headLogitsMaxBytes } from '../backend/logits_limit.js';
 import { replicaMatMul } from '../layers/replicas.js';
@@ -16,8 +17,7 @@ import type { HeadRows } from '../models/types.js';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 
 function fusedKernels(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(CE_FWD, b) !== undefined;
+  return kernelOnBackend(CE_FWD);
 }
 
 /** (loss, lse) per row of z [N, V]: the webgpu kernel, or tfjs ops elsewhere. */

@@ -2,6 +2,7 @@
 // Zoology's MQAR training uses). Rows are selected on the host first, so MQAR's few query
 // positions never pay for a [B·T, V] softmax, and no [N, V] one-hot is ever built.
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../backend/kernels/index.js';
 import { CE_BWD, CE_FWD } from './cross_entropy_webgpu.js';
 import type { LabelIndex } from '../data/labels.js';
 import type { HeadRows, Supervised } from '../models/types.js';
@@ -12,8 +13,7 @@ import { headCrossEntropy } from './head_cross_entropy.js';
 
 /** True when the current backend has the fused cross-entropy kernels (webgpu). */
 function fusedCrossEntropyAvailable(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(CE_FWD, b) !== undefined;
+  return kernelOnBackend(CE_FWD);
 }
 
 /**

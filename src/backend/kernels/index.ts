@@ -4,6 +4,7 @@
 // each module adds its register function to its family here when it is imported, so this lower
 // layer names the families without importing the modules above it. The tiled matmul, which
 // replaces tfjs's own BatchMatMul kernel rather than serving one of our ops, lives here.
+import * as tf from '@tensorflow/tfjs';
 import { MetalaError } from '../../util/errors.js';
 import { registerMatmulWebgpuKernel } from './matmul_webgpu.js';
 import { registerSumBlocksWebgpuKernel } from './sum_blocks_webgpu.js';
@@ -71,4 +72,10 @@ export function registerWebgpuKernels(): void {
   const off = disabledFamilies();
   enabled = new Set(KERNEL_FAMILIES.filter((f) => !off.has(f)));
   for (const f of enabled) for (const register of registrants.get(f)!) register();
+}
+
+/** Whether `kernelName` is registered for the current backend: the fused form of an op runs only there. */
+export function kernelOnBackend(kernelName: string): boolean {
+  const b = tf.getBackend();
+  return b !== undefined && tf.getKernel(kernelName, b) !== undefined;
 }

@@ -371,8 +371,8 @@ fn main(index : i32) {
       load.push(`    { let e = ${e}; let rr = ${row}; let kk = ${kk}; ${guarded} }`);
       // workgroup stores: the slice is [BK][rows/4] vec4s
       const st: string[] = [];
-      // `double`: the slice goes into the buffer `sb` (vec4 offset of slice it + 1's half)
-      const sb = double ? 'sb + ' : '';
+      // `double`: the slice goes into the half at sbA / sbB (vec4 offset, set where the stores run)
+      const sb = double ? `sb${name} + ` : '';
       if (alongRows && vec) st.push(`${shared}[${sb}kk * ${rows / 4} + rr / 4] = ${reg}${r};`);
       else if (vec) for (let c = 0; c < 4; c++) st.push(`${shared}[${sb}(kk + ${c}) * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r}.${COMP[c]};`);
       else st.push(`${shared}[${sb}kk * ${rows / 4} + rr / 4][rr % 4] = ${reg}${r};`);
@@ -390,11 +390,9 @@ fn main(index : i32) {
     // Slice 0 into half 0; then per slice: prefetch slice it + 1 into registers, multiply slice it
     // from half it % 2, store slice it + 1 into the other half, one barrier. The other half was last
     // read while multiplying slice it − 1, which every thread finished before the previous barrier.
-    // A's halves are BK·BM/4 vec4s apart, B's BK·BN/4 (sb below is per operand: two plans, two names).
+    // A's halves are BK·BM/4 vec4s apart, B's BK·BN/4.
     const nIt = kChunk / BK;
-    const aStore = pa.store.map((l) => l.replaceAll('sb + ', 'sbA + '));
-    const bStore = pb.store.map((l) => l.replaceAll('sb + ', 'sbB + '));
-    lines.push('  { let sbA = 0; let sbB = 0;', ...aStore, ...bStore, '  }', '  workgroupBarrier();');
+    lines.push('  { let sbA = 0; let sbB = 0;', ...pa.store, ...pb.store, '  }', '  workgroupBarrier();');
     lines.push(`  for (var it = 0; it < ${nIt}; it++) {
     let half = it % 2;
     let rdA = half * ${(BK * BM) / 4};
@@ -407,7 +405,7 @@ fn main(index : i32) {
     lines.push(`    }
     if (more) {
       let sbA = (1 - half) * ${(BK * BM) / 4};
-      let sbB = (1 - half) * ${(BK * BN) / 4};`, ...aStore, ...bStore, `    }
+      let sbB = (1 - half) * ${(BK * BN) / 4};`, ...pa.store, ...pb.store, `    }
     workgroupBarrier();
   }`);
     lines.push(...storeTile(d, t, checkM, checkN), '}');

@@ -7,6 +7,7 @@
 // the key-side exponent of step t, so ∂L/∂G_t = q_t ⊙ dq_t − k_t ⊙ dk_t (+ Σ_j dS_T ⊙ S_T at t = T),
 // and dg_u = Σ_{t≥u} ∂L/∂G_t: a reverse cumulative sum, computed inside the row kernel.
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../../backend/kernels/index.js';
 import { GLA_BWD_COLS, GLA_BWD_ROWS, GLA_FWD, glaSplits } from './webgpu_recurrent.js';
 import { SUM_BLOCKS } from '../../backend/kernels/sum_blocks_webgpu.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
@@ -14,8 +15,7 @@ import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
 /** True when the current backend has the fused gla kernels (webgpu after initBackend). */
 /** True when the current backend has the fused gla kernels (webgpu after initBackend). */
 export function glaFusedAvailable(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(GLA_FWD, b) !== undefined;
+  return kernelOnBackend(GLA_FWD);
 }
 
 /** Partial sums laid out [n, blocks] → [n] (no kernel when there is one block). */

@@ -6,6 +6,7 @@
 // The forward keeps its chunk states and in-chunk cumulative decay b ([S_0 .. S_N | b], about one
 // extra [B,T,H,K]-sized tensor when V = C = 64) for the backward pass instead of recomputing them.
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../../backend/kernels/index.js';
 import { bwdSplit, GLA_CHUNK_BWD, GLA_CHUNK_BWD_DQK, GLA_CHUNK_BWD_DV, GLA_CHUNK_BWD_H, GLA_CHUNK_FWD_H, GLA_CHUNK_FWD_O, GLA_CHUNK_WORKGROUP_BYTES } from './webgpu_chunk.js';
 import type { GlaChunkDims } from './webgpu_chunk.js';
 import type { RecurrenceResult, ResolvedOptions } from '../common/types.js';
@@ -21,8 +22,7 @@ function workgroupStorageLimit(): number {
  * the device gives them the workgroup memory they declare (WebGPU guarantees only 16 KiB).
  */
 export function glaFusedChunkAvailable(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(GLA_CHUNK_FWD_H, b) !== undefined && workgroupStorageLimit() >= GLA_CHUNK_WORKGROUP_BYTES;
+  return kernelOnBackend(GLA_CHUNK_FWD_H) && workgroupStorageLimit() >= GLA_CHUNK_WORKGROUP_BYTES;
 }
 
 /**
@@ -60,21 +60,17 @@ export function glaFusedChunk(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g:
         const [sq, sk, sv, shb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const dh = engine.runKernel(GLA_CHUNK_BWD_H, { q: sq, hb: shb, dy }, dims as never) as tf.Tensor1D;
         const inputs = { q: sq, k: sk, v: sv, hb: shb, dh, dy };
-        let out: tf.Tensor[];
+        // [dq | dk | dg] and dv: two launches (METALA_GLA_BWD=split), or views of one [dq | dk | dg | dv]
+        let qk: tf.Tensor1D;
+        let dv: tf.Tensor1D;
         if (bwdSplit()) {
-          // two launches: [dq | dk | dg] and [dv]
-          const qk = engine.runKernel(GLA_CHUNK_BWD_DQK, inputs, dims as never) as tf.Tensor1D;
-          const dv = engine.runKernel(GLA_CHUNK_BWD_DV, inputs, dims as never) as tf.Tensor1D;
-          out = [qk.slice(0, nK).reshape([B, T, H, K]), qk.slice(nK, nK).reshape([B, T, H, K]), dv.reshape([B, T, H, V]), qk.slice(2 * nK, nK).reshape([B, T, H, K])];
+          qk = engine.runKernel(GLA_CHUNK_BWD_DQK, inputs, dims as never) as tf.Tensor1D;
+          dv = engine.runKernel(GLA_CHUNK_BWD_DV, inputs, dims as never) as tf.Tensor1D;
         } else {
-          const grads = engine.runKernel(GLA_CHUNK_BWD, inputs, dims as never) as tf.Tensor1D;
-          out = [
-            grads.slice(0, nK).reshape([B, T, H, K]),
-            grads.slice(nK, nK).reshape([B, T, H, K]),
-            grads.slice(3 * nK, nO).reshape([B, T, H, V]),
-            grads.slice(2 * nK, nK).reshape([B, T, H, K]),
-          ];
+          qk = engine.runKernel(GLA_CHUNK_BWD, inputs, dims as never) as tf.Tensor1D;
+          dv = qk.slice(3 * nK, nO);
         }
+        const out = [qk.slice(0, nK).reshape([B, T, H, K]), qk.slice(nK, nK).reshape([B, T, H, K]), dv.reshape([B, T, H, V]), qk.slice(2 * nK, nK).reshape([B, T, H, K])];
         // dS_0 (the n = 0 set of the state gradients) is dh0
         if (hasH0) out.push(dh.slice(0, nS).reshape([B, H, K, V]));
         return out;

@@ -2,14 +2,14 @@
 // (src/ops/rwkv4/webgpu.ts), joined to autodiff with tf.customGrad. Training form: no
 // initial state in, no final state out (the op's default picks it only then).
 import * as tf from '@tensorflow/tfjs';
+import { kernelOnBackend } from '../../backend/kernels/index.js';
 import { RWKV4_BWD, RWKV4_FWD } from './webgpu.js';
 import type { RecurrenceResult } from '../common/types.js';
 import type { Rwkv4Resolved } from './state.js';
 
 /** True when the current backend has the fused WKV kernels (webgpu after initBackend). */
 export function rwkv4FusedAvailable(): boolean {
-  const b = tf.getBackend();
-  return b !== undefined && tf.getKernel(RWKV4_FWD, b) !== undefined;
+  return kernelOnBackend(RWKV4_FWD);
 }
 
 /**
