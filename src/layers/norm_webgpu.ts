@@ -10,8 +10,8 @@
 // every load and store of a warp touches consecutive floats. The row sums (mean, Σ xc², or
 // (Σ ∂y·ŷ, Σ ∂y) backward) are each thread's EPT terms in order, then a tree reduction over the
 // row's TPR lanes in workgroup memory. Why: the kernels before gave a thread a row and walked D,
-// so a warp's loads were D floats apart: at ref2 ([16, 2048, 512]) ~0.5 ms a call, ~200 GB/s on
-// an H200 (results/bench/ref2-kernel-profile.json), 7–9% of the step at ref2 and MQAR-128.
+// so a warp's loads were D floats apart: at ref2 ([16, 2048, 512]) 0.35–0.5 ms a call, ~400 GB/s on
+// an H200 (results/bench/ref2-kernel-profile.json), 5–7% of the profiled step at MQAR-128 and ref2.
 // Deterministic: the order of every sum depends on D alone, not on the row count or on which
 // workgroup takes the row, so a row normalises to the same bits in any batch.
 //
