@@ -103,7 +103,7 @@ const VALUE_TILE_FLOATS = 5 * TILE16 + 1024; // q, k, b hi, b lo, a derived tile
 /** Row stride of dA [C][C] in the backward key pass (see bwdSource), and where it ends. */
 const DA_RS = 65;
 const DA_END = 64 * DA_RS;
-const KEY_TILE_FLOATS = DA_END + 4 * 512 + 64; // dA [64][64], q, k, b hi, b lo [64][8], Σ_v S ⊙ dS
+const KEY_TILE_FLOATS = DA_END + 4 * 512 + 256; // dA [64][64], q, k, b hi, b lo [64][8], Σ_v S ⊙ dS in 4 parts per key
 
 /**
  * Workgroup memory the largest of these kernels declares, in bytes (25,860). WebGPU guarantees only
@@ -548,9 +548,12 @@ ${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
     // inter parts before their decay factors: Σ_v ď_i S_n[l] and Σ_v v_i dS_{n+1}[l]
     var dqI = array<vec2<f32>, 8>();
     var dkI = array<vec2<f32>, 8>();
-    var fin = 0.0;  // thread tid < 64: Σ_v S_{n+1}[key tid] ⊙ dS_{n+1}[key tid]
+    // Σ_v S_{n+1} ⊙ dS_{n+1} of key i, over the value columns ≡ tid % 4 (mod 4) of each slice: the four
+    // threads of a key share the sum, added up in pass 2
+    var fin = 0.0;
     // Pass 1 over V slices of 16 (rows RS apart): ď [C][16] at 0, v [C][16] at TILE16, S_n
-    // [64 keys][16] at 2 · TILE16, dS_{n+1} [64 keys][16] at 3 · TILE16.
+    // [64 keys][16] at 2 · TILE16, dS_{n+1} [64 keys][16] at 3 · TILE16, S_{n+1} [64 keys][16] at
+    // 4 · TILE16 (inside the dA region of pass 2, written after this pass).
     for (var v0 = 0; v0 < DV; v0 += 16) {
       for (var e = tid; e < CH * 16; e += 256) {
         let tt = n * CH + e / 16;
@@ -564,9 +567,11 @@ ${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
         let dd = kt * 64 + e / 16;
         var sv = 0.0;
         var dsv = 0.0;
-        if (dd < DK && vv < DV) { sv = HB[gst(n, bh, dd) + vv]; dsv = DH[gst(n + 1, bh, dd) + vv]; }
+        var snv = 0.0;
+        if (dd < DK && vv < DV) { sv = HB[gst(n, bh, dd) + vv]; dsv = DH[gst(n + 1, bh, dd) + vv]; snv = HB[gst(n + 1, bh, dd) + vv]; }
         sh[${2 * TILE16} + at] = sv;
         sh[${3 * TILE16} + at] = dsv;
+        sh[${4 * TILE16} + at] = snv;
       }
       workgroupBarrier();
       for (var c = 0; c < 16; c++) {
@@ -584,13 +589,11 @@ ${range(8)
   )
   .join('\n')}
       }
-      if (tid < 64) {
-        let dd = kt * 64 + tid;
-        for (var c = 0; c < 16; c++) {
-          let vv = v0 + c;
-          if (dd < DK && vv < DV) { let o = gst(n + 1, bh, dd) + vv; fin += HB[o] * DH[o]; }
-        }
-      }
+      // (staged, not read from global memory here: two warps walking 16 dependent loads each held
+      // the other six at the barrier below)
+${range(4)
+  .map((u) => `      fin += sh[${4 * TILE16} + i * ${RS} + 4 * (tid % 4) + ${u}] * sh[${3 * TILE16} + i * ${RS} + 4 * (tid % 4) + ${u}];`)
+  .join('\n')}
       workgroupBarrier();
     }
     // dA to [C][C] at 0 with rows DA_RS = 65 floats apart (the dq loop below reads rows i = tid / 4:
@@ -603,7 +606,7 @@ ${range(4)
       .join('\n'),
   )
   .join('\n')}
-    if (tid < 64) { sh[${DA_END + 2048} + tid] = fin; }
+    sh[${DA_END + 2048} + tid] = fin; // key i = tid / 4, part tid % 4
     // Pass 2 over the 8-key slices that hold keys (K = 32: four of eight): q [C][8] at DA_END, k at
     // + 512, b hi at + 1024, b lo at + 1536; then r = q ⊙ dq − k ⊙ dk at DA_END and the segment sums of
     // its reverse cumsum at 4608. (nSlices is uniform: from uniforms and the uniform workgroup id.)
@@ -682,7 +685,8 @@ ${range(4)
       let r0 = sh[${DA_END} + seg * 2 * 8 + c] + r1;
       sh[${DA_END + 512} + seg * 8 + c] = r0;
       workgroupBarrier();
-      var post = sh[${DA_END + 2048} + 8 * s + c];
+      let fk = ${DA_END + 2048} + 4 * (8 * s + c);
+      var post = (sh[fk] + sh[fk + 1]) + (sh[fk + 2] + sh[fk + 3]);
       for (var s2 = seg + 1; s2 < 32; s2++) { post += sh[${DA_END + 512} + s2 * 8 + c]; }
       let dd = k0 + c;
       let t0 = n * CH + seg * 2;
