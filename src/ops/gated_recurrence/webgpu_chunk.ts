@@ -99,6 +99,8 @@ const SCAN_FLOATS = 5 * 1024 + 2 * 128 + 2 * 16; // g → b hi, b lo, k̃, v [64
 const RS = 17;
 /** Floats of one [C][16] tile at row stride RS. */
 const TILE16 = 64 * RS;
+/** Elements of one [C][16] tile. */
+const CH_TILE16 = 64 * 16;
 const VALUE_TILE_FLOATS = 5 * TILE16 + 1024; // q, k, b hi, b lo, a derived tile [64][16], a state slice [16][64]
 /** Row stride of dA [C][C] in the backward key pass (see bwdSource), and where it ends. */
 const DA_RS = 65;
@@ -115,6 +117,26 @@ export const GLA_CHUNK_WORKGROUP_BYTES = 4 * (Math.max(SCAN_FLOATS, VALUE_TILE_F
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const XYZW = ['x', 'y', 'z', 'w'];
+
+/**
+ * WGSL that stages `count` elements, e = tid + threads · u for u = 0 … count/threads − 1, with
+ * every load issued before the first store. A staging loop `for (e = tid; …; e += threads)` is not
+ * unrolled by the drivers (its trip count depends on tid), so each iteration's store waits for its
+ * own loads: one global-memory latency per iteration, while the kernel has little else to hide it
+ * behind. Here the loads of all iterations are in flight at once. `load(u, e)` declares element
+ * u's values (names ending in u), `store(u, e)` writes them to workgroup memory.
+ */
+function stageUnrolled(count: number, threads: number, load: (u: number, e: string) => string, store: (u: number, e: string) => string): string {
+  if (count % threads !== 0) throw new Error(`internal: ${count} staged elements over ${threads} threads`);
+  const us = range(count / threads);
+  return `{
+${us.map((u) => `      let e${u} = tid + ${threads * u};\n${load(u, `e${u}`)}`).join('\n')}
+${us.map((u) => store(u, `e${u}`)).join('\n')}
+    }`;
+}
+
+/** `expr` with the staged value names qv, kv, hiV, loV, hiL, loL suffixed by u. */
+const suffixed = (expr: string, u: number): string => expr.replace(/\b(qv|kv|hiV|loV|hiL|loL)\b/g, `$1${u}`);
 
 // Uniforms after tfjs's own (declaration order = data order in uniformData below).
 const UNIFORMS = 'gB : i32, gT : i32, gH : i32, gK : i32, gV : i32, gNC : i32, gNWG : i32, gFinal : i32, gScale : f32,';
@@ -198,15 +220,89 @@ const scanUpdate = (extra = ''): string => `
     s *= exp(lastB[dl]${extra});
     for (var r = 0; r < CH; r++) { s += xs[r * TK + dl] * ys[r * (TV / 4) + vl / 4]; }`;
 
-// Stages v (forward) or ď = scale · d_o (backward) rows of chunk n, columns vt·32 .. +32, into ys.
-const stageScanValues = (expr: string): string => `
-    for (var e = tid; e < CH * TV; e += 128) {
-      let t = n * CH + e / TV;
+// Software pipelining of the scans: each thread loads chunk n + 1's inputs into registers right after
+// the barrier that publishes chunk n's, so their global-memory latency passes while chunk n is
+// computed (the scan walks all NC chunks in one workgroup, with little parallel work to hide it
+// behind otherwise), and stores them to workgroup memory at the top of the next iteration.
+// Every thread stages 8 key-tile elements e = tid + 128 u ([C][16]) and 16 value-tile elements
+// ([C][32]); the loads assign registers declared by scanRegisters.
+const scanRegisters = (keyRegs: string[]): string =>
+  [...keyRegs.flatMap((r) => range(8).map((u) => `  var ${r}${u} = 0.0;`)), ...range(16).map((u) => `  var pv${u} = 0.0;`)].join('\n');
+
+// Loads v (forward) or ď = scale · d_o (backward) rows of chunk `nn`, columns vt·32 .. +32, into pv*.
+const loadScanValues = (nn: string, expr: string): string =>
+  range(16)
+    .map(
+      (u) => `    {
+      let e = tid + ${128 * u};
+      let t = (${nn}) * CH + e / TV;
       let vv = vt * TV + e % TV;
-      var x = 0.0;
-      if (t < T && vv < DV) { x = ${expr}; }
-      ys[e / 4][e % 4] = x;
+      pv${u} = 0.0;
+      if (t < T && vv < DV) { pv${u} = ${expr}; }
+    }`,
+    )
+    .join('\n');
+
+// Stores pv* into ys.
+const storeScanValues = range(16)
+  .map((u) => `    ys[(tid + ${128 * u}) / 4][(tid + ${128 * u}) % 4] = pv${u};`)
+  .join('\n');
+
+// Forward scan: g, k of chunk nn into pg*, pk* (key tile [C][16]) and v into pv*.
+const fwdHLoad = (nn: string): string =>
+  `${range(8)
+    .map(
+      (u) => `    {
+      let e = tid + ${128 * u};
+      let t = (${nn}) * CH + e / TK;
+      let dd = kt * TK + e % TK;
+      pg${u} = 0.0;
+      pk${u} = 0.0;
+      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; pg${u} = max(Gs[o], -200.0); pk${u} = Ks[o]; }
+    }`,
+    )
+    .join('\n')}
+${loadScanValues(nn, 'Vs[gvo(b, t, h) + vv]')}`;
+
+// g split into gh + gl (see the header comment) into bHi, bLo; k into xs; v into ys.
+const fwdHStore = `${range(8)
+  .map(
+    (u) => `    {
+      let e = tid + ${128 * u};
+      let gh = round(pg${u} * 1024.0) / 1024.0;
+      bHi[e] = gh;
+      bLo[e] = pg${u} - gh;
+      xs[e] = pk${u};
+    }`,
+  )
+  .join('\n')}
+${storeScanValues}`;
+
+// Backward scan: q ⊙ e^{b} of chunk nn into px*, ď into pv*, B of the chunk into pl (tid < 16).
+const bwdHLoad = (nn: string): string =>
+  `${range(8)
+    .map(
+      (u) => `    {
+      let e = tid + ${128 * u};
+      let t = (${nn}) * CH + e / TK;
+      let dd = kt * TK + e % TK;
+      px${u} = 0.0;
+      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; px${u} = Qs[o] * exp(bSum(o)); }
+    }`,
+    )
+    .join('\n')}
+${loadScanValues(nn, 'SCALE * Dy[gvo(b, t, h) + vv]')}
+    if (tid < TK) {
+      let dd = kt * TK + tid;
+      pl = 0.0;
+      if (dd < DK) { pl = bSum(gqk(b, min((${nn}) * CH + CH - 1, T - 1), h) + dd); }
     }`;
+
+const bwdHStore = `${range(8)
+  .map((u) => `    xs[tid + ${128 * u}] = px${u};`)
+  .join('\n')}
+${storeScanValues}
+    if (tid < TK) { lastB[tid] = pl; }`;
 
 // Forward scan. Per chunk: stage g (split into gh + gl, see the header comment), k [C,16] and
 // v [C,32]; in-chunk inclusive cumsums of gh and gl per key channel (8 segments of 8 rows, then
@@ -232,20 +328,14 @@ ${
   }`
     : ''
 }
+${scanRegisters(['pg', 'pk'])}
+${fwdHLoad('0')}
   for (var n = 0; n < NC; n++) {
-    for (var e = tid; e < CH * TK; e += 128) {
-      let t = n * CH + e / TK;
-      let dd = kt * TK + e % TK;
-      var gv = 0.0;
-      var kv = 0.0;
-      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; gv = max(Gs[o], -200.0); kv = Ks[o]; }
-      let gh = round(gv * 1024.0) / 1024.0;
-      bHi[e] = gh;
-      bLo[e] = gv - gh;
-      xs[e] = kv;
-    }
-${stageScanValues('Vs[gvo(b, t, h) + vv]')}
+${fwdHStore}
     workgroupBarrier();
+    if (n + 1 < NC) {
+${fwdHLoad('n + 1')}
+    }
     // Rows past T were staged with g = 0, so b stays at its last valid value there.
     let c = tid % TK;
     let seg = tid / TK;
@@ -296,24 +386,16 @@ ${SCAN_THREAD}
   if (HAS_FINAL && d < DK) {
     for (var jj = 0; jj < 4; jj++) { if (v0 + jj < DV) { s[jj] = Dy[NVO + gst(0, bh, d) + v0 + jj]; } }
   }
+${scanRegisters(['px'])}
+  var pl = 0.0;
+${bwdHLoad('NC - 1')}
   for (var m = 0; m < NC; m++) {
     let n = NC - 1 - m;
-    let lastT = min(n * CH + CH - 1, T - 1);
-    for (var e = tid; e < CH * TK; e += 128) {
-      let t = n * CH + e / TK;
-      let dd = kt * TK + e % TK;
-      var x = 0.0;
-      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; x = Qs[o] * exp(bSum(o)); }
-      xs[e] = x;
-    }
-${stageScanValues('SCALE * Dy[gvo(b, t, h) + vv]')}
-    if (tid < TK) {
-      let dd = kt * TK + tid;
-      var x = 0.0;
-      if (dd < DK) { x = bSum(gqk(b, lastT, h) + dd); }
-      lastB[tid] = x;
-    }
+${bwdHStore}
     workgroupBarrier();
+    if (m + 1 < NC) {
+${bwdHLoad('n - 1')}
+    }
 ${storeState('n + 1')}
 ${scanUpdate()}
     workgroupBarrier();
@@ -359,34 +441,41 @@ ${diag}
 
 // Stages the K slice k0 .. k0+15 of chunk n: q, k, b hi, b lo (rows past T: q = k = 0 and b
 // clamped to the last valid row) and one derived tile at 4 · TILE16 = f(qv, kv, hiV, loV, hiL, loL):
-// b of the row and of the chunk's last row, as hi + lo.
-function stageQKB(extra: string): string {
-  return `
-    for (var e = tid; e < CH * 16; e += 256) {
-      let t = n * CH + e / 16;
-      let dd = k0 + e % 16;
-      var qv = 0.0;
-      var kv = 0.0;
-      var hiV = 0.0;
-      var loV = 0.0;
-      var hiL = 0.0;
-      var loL = 0.0;
-      if (dd < DK) {
-        let ob = HS + gqk(b, min(t, T - 1), h) + dd;
-        hiV = HB[ob];
-        loV = HB[NQK + ob];
-        let oc = HS + gqk(b, lastT, h) + dd;
-        hiL = HB[oc];
-        loL = HB[NQK + oc];
-        if (t < T) { let o = gqk(b, t, h) + dd; qv = Qs[o]; kv = Ks[o]; }
+// b of the row and of the chunk's last row, as hi + lo; and the slice k0 .. of state set `m` of
+// buffer `buf`, [16][64] at 5 · TILE16. Every thread stages four elements of each.
+function stageQKBS(extra: string, buf: string, m: string): string {
+  return stageUnrolled(
+    CH_TILE16,
+    256,
+    (u, e) => `      let t${u} = n * CH + ${e} / 16;
+      let dd${u} = k0 + ${e} % 16;
+      var qv${u} = 0.0;
+      var kv${u} = 0.0;
+      var hiV${u} = 0.0;
+      var loV${u} = 0.0;
+      var hiL${u} = 0.0;
+      var loL${u} = 0.0;
+      if (dd${u} < DK) {
+        let ob = HS + gqk(b, min(t${u}, T - 1), h) + dd${u};
+        hiV${u} = HB[ob];
+        loV${u} = HB[NQK + ob];
+        let oc = HS + gqk(b, lastT, h) + dd${u};
+        hiL${u} = HB[oc];
+        loL${u} = HB[NQK + oc];
+        if (t${u} < T) { let o = gqk(b, t${u}, h) + dd${u}; qv${u} = Qs[o]; kv${u} = Ks[o]; }
       }
-      let at = (e / 16) * ${RS} + e % 16;
-      sh[at] = qv;
-      sh[${TILE16} + at] = kv;
-      sh[${2 * TILE16} + at] = hiV;
-      sh[${3 * TILE16} + at] = loV;
-      sh[${4 * TILE16} + at] = ${extra};
-    }`;
+      let sd${u} = k0 + ${e} / 64;
+      let sv${u} = vt * 64 + ${e} % 64;
+      var sx${u} = 0.0;
+      if (sd${u} < DK && sv${u} < DV) { sx${u} = ${buf}[gst(${m}, bh, sd${u}) + sv${u}]; }`,
+    (u, e) => `      let at${u} = (${e} / 16) * ${RS} + ${e} % 16;
+      sh[at${u}] = qv${u};
+      sh[${TILE16} + at${u}] = kv${u};
+      sh[${2 * TILE16} + at${u}] = hiV${u};
+      sh[${3 * TILE16} + at${u}] = loV${u};
+      sh[${4 * TILE16} + at${u}] = ${suffixed(extra, u)};
+      sh[${5 * TILE16} + ${e}] = sx${u};`,
+  );
 }
 
 // A over all K slices for chunk n, plus acc[ii] += X[4I+ii][c] · S[c][4J..4J+3] where X is the
@@ -395,14 +484,7 @@ function stageQKB(extra: string): string {
 function aAndInter(extra: string, buf: string, m: string): string {
   return `
   for (var k0 = 0; k0 < DK; k0 += 16) {
-${stageQKB(extra)}
-    for (var e = tid; e < 16 * 64; e += 256) {
-      let dd = k0 + e / 64;
-      let vv = vt * 64 + e % 64;
-      var x = 0.0;
-      if (dd < DK && vv < DV) { x = ${buf}[gst(${m}, bh, dd) + vv]; }
-      sh[${5 * TILE16} + e] = x;
-    }
+    ${stageQKBS(extra, buf, m)}
     workgroupBarrier();
     for (var c = 0; c < 16; c++) {
 ${aSliceStep()}
@@ -417,14 +499,16 @@ ${range(4).map((ii) => range(4).map((jj) => `  sh[(4 * I + ${ii}) * 64 + 4 * J +
 }
 
 // Stages rows r0 .. r0+15 of chunk n, value columns vt·64 .. +64, of `expr` (index o) at 4096.
-const stageRowsV = (expr: string): string => `
-    for (var e = tid; e < 16 * 64; e += 256) {
-      let t = n * CH + r0 + e / 64;
-      let vv = vt * 64 + e % 64;
-      var x = 0.0;
-      if (t < T && vv < DV) { let o = gvo(b, t, h) + vv; x = ${expr}; }
-      sh[4096 + e] = x;
-    }`;
+const stageRowsV = (expr: string): string =>
+  stageUnrolled(
+    16 * 64,
+    256,
+    (u, e) => `      let t${u} = n * CH + r0 + ${e} / 64;
+      let vv${u} = vt * 64 + ${e} % 64;
+      var x${u} = 0.0;
+      if (t${u} < T && vv${u} < DV) { let o = gvo(b, t${u}, h) + vv${u}; x${u} = ${expr}; }`,
+    (u, e) => `      sh[4096 + ${e}] = x${u};`,
+  );
 
 const VALUE_TILE_THREAD = `
   let I = tid / 16;
@@ -463,7 +547,7 @@ ${VALUE_TILE_THREAD}
 ${aAndInter('qv * exp(hiV + loV)', 'HB', 'n')}
   // intra-chunk part A·v over row slices (rows j ≤ 4I+3 only)
   for (var r0 = 0; r0 < CH; r0 += 16) {
-${stageRowsV('Vs[o]')}
+    ${stageRowsV('Vs[o]')}
     workgroupBarrier();
     if (r0 <= 4 * I + 3) {
       for (var jr = 0; jr < 16; jr++) {
@@ -518,7 +602,7 @@ ${VALUE_TILE_THREAD}
 ${aAndInter('kv * exp((hiL - hiV) + (loL - loV))', 'DH', 'n + 1')}
     // Aᵀ ď over row slices i (rows i ≥ 4I only)
     for (var r0 = 0; r0 < CH; r0 += 16) {
-${stageRowsV('SCALE * Dy[o]')}
+      ${stageRowsV('SCALE * Dy[o]')}
       workgroupBarrier();
       if (r0 + 15 >= 4 * I) {
         for (var ir = 0; ir < 16; ir++) {
@@ -555,24 +639,30 @@ ${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
     // [64 keys][16] at 2 · TILE16, dS_{n+1} [64 keys][16] at 3 · TILE16, S_{n+1} [64 keys][16] at
     // 4 · TILE16 (inside the dA region of pass 2, written after this pass).
     for (var v0 = 0; v0 < DV; v0 += 16) {
-      for (var e = tid; e < CH * 16; e += 256) {
-        let tt = n * CH + e / 16;
-        let vv = v0 + e % 16;
-        var dov = 0.0;
-        var vvv = 0.0;
-        if (tt < T && vv < DV) { let o = gvo(b, tt, h) + vv; dov = SCALE * Dy[o]; vvv = Vs[o]; }
-        let at = (e / 16) * ${RS} + e % 16;
-        sh[at] = dov;
-        sh[${TILE16} + at] = vvv;
-        let dd = kt * 64 + e / 16;
-        var sv = 0.0;
-        var dsv = 0.0;
-        var snv = 0.0;
-        if (dd < DK && vv < DV) { sv = HB[gst(n, bh, dd) + vv]; dsv = DH[gst(n + 1, bh, dd) + vv]; snv = HB[gst(n + 1, bh, dd) + vv]; }
-        sh[${2 * TILE16} + at] = sv;
-        sh[${3 * TILE16} + at] = dsv;
-        sh[${4 * TILE16} + at] = snv;
-      }
+      ${stageUnrolled(
+        CH_TILE16,
+        256,
+        (u, e) => `      let tt${u} = n * CH + ${e} / 16;
+      let vv${u} = v0 + ${e} % 16;
+      var dov${u} = 0.0;
+      var vvv${u} = 0.0;
+      if (tt${u} < T && vv${u} < DV) { let o = gvo(b, tt${u}, h) + vv${u}; dov${u} = SCALE * Dy[o]; vvv${u} = Vs[o]; }
+      let dd${u} = kt * 64 + ${e} / 16;
+      var sv${u} = 0.0;
+      var dsv${u} = 0.0;
+      var snv${u} = 0.0;
+      if (dd${u} < DK && vv${u} < DV) {
+        sv${u} = HB[gst(n, bh, dd${u}) + vv${u}];
+        dsv${u} = DH[gst(n + 1, bh, dd${u}) + vv${u}];
+        snv${u} = HB[gst(n + 1, bh, dd${u}) + vv${u}];
+      }`,
+        (u, e) => `      let at${u} = (${e} / 16) * ${RS} + ${e} % 16;
+      sh[at${u}] = dov${u};
+      sh[${TILE16} + at${u}] = vvv${u};
+      sh[${2 * TILE16} + at${u}] = sv${u};
+      sh[${3 * TILE16} + at${u}] = dsv${u};
+      sh[${4 * TILE16} + at${u}] = snv${u};`,
+      )}
       workgroupBarrier();
       for (var c = 0; c < 16; c++) {
         if (I >= J) {
@@ -614,24 +704,26 @@ ${range(4)
     for (var s = 0; s < nSlices; s++) {
       let k0 = kt * 64 + 8 * s;
       workgroupBarrier();
-      for (var e = tid; e < CH * 8; e += 256) {
-        let tt = n * CH + e / 8;
-        let dd = k0 + e % 8;
-        var qv = 0.0;
-        var kv = 0.0;
-        var hiV = 0.0;
-        var loV = 0.0;
-        if (dd < DK) {
-          let ob = HS + gqk(b, min(tt, T - 1), h) + dd;
-          hiV = HB[ob];
-          loV = HB[NQK + ob];
-          if (tt < T) { let o = gqk(b, tt, h) + dd; qv = Qs[o]; kv = Ks[o]; }
-        }
-        sh[${DA_END} + e] = qv;
-        sh[${DA_END + 512} + e] = kv;
-        sh[${DA_END + 1024} + e] = hiV;
-        sh[${DA_END + 1536} + e] = loV;
-      }
+      ${stageUnrolled(
+        64 * 8,
+        256,
+        (u, e) => `      let tt${u} = n * CH + ${e} / 8;
+      let dd${u} = k0 + ${e} % 8;
+      var qv${u} = 0.0;
+      var kv${u} = 0.0;
+      var hiV${u} = 0.0;
+      var loV${u} = 0.0;
+      if (dd${u} < DK) {
+        let ob = HS + gqk(b, min(tt${u}, T - 1), h) + dd${u};
+        hiV${u} = HB[ob];
+        loV${u} = HB[NQK + ob];
+        if (tt${u} < T) { let o = gqk(b, tt${u}, h) + dd${u}; qv${u} = Qs[o]; kv${u} = Ks[o]; }
+      }`,
+        (u, e) => `      sh[${DA_END} + ${e}] = qv${u};
+      sh[${DA_END + 512} + ${e}] = kv${u};
+      sh[${DA_END + 1024} + ${e}] = hiV${u};
+      sh[${DA_END + 1536} + ${e}] = loV${u};`,
+      )}
       workgroupBarrier();
       var dq = vec2<f32>(0.0);
       var dk = vec2<f32>(0.0);
