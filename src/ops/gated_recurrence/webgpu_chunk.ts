@@ -518,16 +518,25 @@ const VALUE_TILE_THREAD = `
   var acc = array<vec4<f32>, 4>();`;
 
 // Writes acc (rows 4I+ii of chunk n, columns vt·64 + 4J + jj) times `mul` to result[off + …].
-const storeValueTile = (off: string, mul: string): string => `
-  for (var ii = 0; ii < 4; ii++) {
-    let t = n * CH + 4 * I + ii;
+// (Unrolled here, so acc is only ever indexed by constants and stays in registers.)
+const storeValueTile = (off: string, mul: string): string =>
+  range(4)
+    .map(
+      (ii) => `  {
+    let t = n * CH + 4 * I + ${ii};
     if (t < T) {
-      for (var jj = 0; jj < 4; jj++) {
-        let vv = vt * 64 + 4 * J + jj;
-        if (vv < DV) { result[${off} + gvo(b, t, h) + vv] = ${mul}acc[ii][jj]; }
-      }
+${range(4)
+  .map(
+    (jj) => `      {
+        let vv = vt * 64 + 4 * J + ${jj};
+        if (vv < DV) { result[${off} + gvo(b, t, h) + vv] = ${mul}acc[${ii}].${XYZW[jj]}; }
+      }`,
+  )
+  .join('\n')}
     }
-  }`;
+  }`,
+    )
+    .join('\n');
 
 // Forward outputs. Workgroup (bh, n, vt) of BH·NC·⌈V/64⌉.
 // result = [o (B·T·H·V) | final state (B·H·K·V) when HAS_FINAL, copied from the chunk states]
@@ -750,8 +759,15 @@ ${range(4)
         let dd = k0 + c2 + x;
         if (dd < DK) { let oc = HS + gqk(b, lastT, h) + dd; hiL[x] = HB[oc]; loL[x] = HB[NQK + oc]; }
       }
-      dq += exp(bhi + bli) * dqI[s];
-      dk += exp((hiL - bhi) + (loL - bli)) * dkI[s];
+      // dqI[s], dkI[s] picked with constant indices only: an array indexed by a loop variable lives
+      // in (off-chip) local memory, and with it every += of pass 1
+      var dqS = dqI[0];
+      var dkS = dkI[0];
+${range(7)
+  .map((x) => `      if (s == ${x + 1}) { dqS = dqI[${x + 1}]; dkS = dkI[${x + 1}]; }`)
+  .join('\n')}
+      dq += exp(bhi + bli) * dqS;
+      dk += exp((hiL - bhi) + (loL - bli)) * dkS;
       let qi = ${pair((x) => `sh[${DA_END} + i * 8 + c2 + ${x}]`)};
       let ki = ${pair((x) => `sh[${DA_END + 512} + i * 8 + c2 + ${x}]`)};
       // The pair j = i adds dA_ii k_i to dq_i and dA_ii q_i to dk_i, so q_i ⊙ dA_ii k_i − k_i ⊙
