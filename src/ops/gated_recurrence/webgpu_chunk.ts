@@ -405,13 +405,24 @@ ${storeState('0')}
 }
 
 // ---- The per-chunk kernels ----
-// 256 threads; thread (I, J) = (tid / 16, tid % 16) owns the 4×4 block A[4I..4I+3][4J..4J+3] of
-// the chunk's C×C matrix, and (in the value-tiled passes) rows 4I.., value columns 4J.. of the
-// output tile.
+// 256 threads; thread (I, J) = (tid / 16, tid % 16) owns (in the value-tiled passes) rows 4I..,
+// value columns 4J.. of the output tile. The chunk's C×C matrix A is formed in 4×4 blocks
+// (IA, JA), one per thread, numbered so that whole warps share a kind: threads 0–119 the strictly
+// lower blocks (the only ones with work: one exp per pair and channel), 120–135 the diagonal ones,
+// 136–255 the upper ones (zeros). With blocks (tid / 16, tid % 16), every warp but one held blocks of
+// two kinds, so each computed the lower blocks' exps for all 32 lanes: now 4¼ warps of 8 do.
+const A_BLOCK = `
+// (IA, JA) of the strictly lower block number t < 120, in row-major order: IA(IA − 1)/2 ≤ t < IA(IA + 1)/2
+fn lowerBlock(t : i32) -> vec2<i32> {
+  var r = i32(floor((1.0 + sqrt(f32(8 * t + 1))) * 0.5));
+  if (r * (r - 1) / 2 > t) { r -= 1; }
+  if (r * (r + 1) / 2 <= t) { r += 1; }
+  return vec2<i32>(r, t - r * (r - 1) / 2);
+}`;
 
 // A's share of one K slice of 16 channels, staged as q, k, b hi, b lo [C][16] (row stride RS) at
-// 0, 1, 2, 3 · TILE16 of `sh`; channel c of the slice. Only blocks with I ≥ J are formed (A is lower triangular),
-// and in the diagonal blocks only pairs j ≤ i, so every exponent is ≤ 0.
+// 0, 1, 2, 3 · TILE16 of `sh`; channel c of the slice. Only blocks with IA ≥ JA are formed (A is
+// lower triangular), and in the diagonal blocks only pairs j ≤ i, so every exponent is ≤ 0.
 function aSliceStep(): string {
   const rows = (off: number, name: string, blk: string): string =>
     range(4)
@@ -429,12 +440,12 @@ function aSliceStep(): string {
     })
     .join('\n');
   return `
-      if (I > J) {
-        ${rows(0, 'q', 'I')} ${rows(2 * TILE16, 'b', 'I')} ${rows(3 * TILE16, 'l', 'I')}
-        ${rows(TILE16, 'k', 'J')} ${rows(2 * TILE16, 'g', 'J')} ${rows(3 * TILE16, 'm', 'J')}
+      if (IA > JA) {
+        ${rows(0, 'q', 'IA')} ${rows(2 * TILE16, 'b', 'IA')} ${rows(3 * TILE16, 'l', 'IA')}
+        ${rows(TILE16, 'k', 'JA')} ${rows(2 * TILE16, 'g', 'JA')} ${rows(3 * TILE16, 'm', 'JA')}
 ${full}
-      } else if (I == J) {
-        ${rows(0, 'q', 'I')} ${rows(TILE16, 'k', 'I')} ${rows(2 * TILE16, 'b', 'I')} ${rows(3 * TILE16, 'l', 'I')}
+      } else if (IA == JA) {
+        ${rows(0, 'q', 'IA')} ${rows(TILE16, 'k', 'IA')} ${rows(2 * TILE16, 'b', 'IA')} ${rows(3 * TILE16, 'l', 'IA')}
 ${diag}
       }`;
 }
@@ -493,8 +504,8 @@ ${range(4).map((ii) => `      acc[${ii}] += sh[${4 * TILE16} + (4 * I + ${ii}) *
     }
     workgroupBarrier();
   }
-  // A to workgroup memory, [C][C] at 0 (blocks above the diagonal are zero)
-${range(4).map((ii) => range(4).map((jj) => `  sh[(4 * I + ${ii}) * 64 + 4 * J + ${jj}] = a[${ii}].${XYZW[jj]};`).join('\n')).join('\n')}
+  // A to workgroup memory, [C][C] at 0 (the upper blocks' threads write their zeros)
+${range(4).map((ii) => range(4).map((jj) => `  sh[(4 * IA + ${ii}) * 64 + 4 * JA + ${jj}] = a[${ii}].${XYZW[jj]};`).join('\n')).join('\n')}
   workgroupBarrier();`;
 }
 
@@ -513,6 +524,10 @@ const stageRowsV = (expr: string): string =>
 const VALUE_TILE_THREAD = `
   let I = tid / 16;
   let J = tid % 16;
+  var blk = vec2<i32>(tid - 120, tid - 120);
+  if (tid < 120) { blk = lowerBlock(tid); } else if (tid >= 136) { blk = lowerBlock(tid - 136).yx; }
+  let IA = blk.x;
+  let JA = blk.y;
   let lastT = min(n * CH + CH - 1, T - 1);
   var a = array<vec4<f32>, 4>();
   var acc = array<vec4<f32>, 4>();`;
@@ -543,6 +558,7 @@ ${range(4)
 function fwdOSource(): string {
   return `${header()}
 var<workgroup> sh : array<f32, ${VALUE_TILE_FLOATS}>;
+${A_BLOCK}
 fn main(index : i32) {
 ${WORKGROUP_ID}
   let VT = (DV + 63) / 64;
@@ -595,6 +611,7 @@ function bwdSource(part: 'both' | 'dv' | 'dqk' = 'both'): string {
   const isValueTile = part === 'both' ? 'wid < NY' : part === 'dv' ? 'true' : 'false';
   return `${header()}
 var<workgroup> sh : array<f32, ${shFloats}>;
+${A_BLOCK}
 fn main(index : i32) {
 ${WORKGROUP_ID}
   let VT = (DV + 63) / 64;
