@@ -61,6 +61,13 @@
 // constant trip counts; rows past T and channels past K, V are staged as zeros (and b as its last
 // valid value, so b stays non-increasing and no exponent turns positive).
 //
+// Latency, not arithmetic, bounded these kernels (the chunk states are small and the exps cheap):
+// every staging of global memory into workgroup memory issues all its loads before its first store
+// (stageUnrolled), the two scans load chunk n + 1 into registers while chunk n computes, and no
+// private array is indexed by a loop variable (it would live in off-chip local memory). On the
+// H200 at ref2 these took the four kernels from 96.1 to 45.0 ms of a profiled training step
+// (results/bench/ref2-kernel-profile.json → ref2-kernel-profile-gla-bwd-split.json).
+//
 // Porting note: fla's chunk_gla (fla/ops/gla/chunk.py) keeps the float32 cumulative gate over the
 // chunk and factors intra-chunk pair weights at sub-chunk boundaries (16-token sub-chunks, the
 // diagonal sub-chunk blocks computed per pair), with separate kernels for A, h, o and for dA, dv,
@@ -865,11 +872,12 @@ export const GLA_CHUNK_BWD_DQK = 'MetalaGlaChunkBwdDqk';
 
 /**
  * Whether the backward gradients run as two launches (value-tile and key-tile workgroups each in a
- * pipeline of its own) instead of one launch holding both kinds. On the H200 the one-launch kernel
- * took 6.4 ms per layer at ref2 (B 16, T 2048, H 4, K 64, V 128: results/bench/ref2-kernel-profile.json),
- * several times what its memory traffic and exponentials need; one pipeline for both kinds gets the
- * registers of the larger, which may limit how many workgroups an SM holds. Not yet measured, so
- * `one` stays the default: METALA_GLA_BWD=split|one.
+ * pipeline of its own) instead of one launch holding both kinds, whose pipeline gets the registers of
+ * the larger. Measured on the H200 at ref2 (B 16, T 2048, H 4, K 64, V 128), after the staging and
+ * local-memory fixes above: 137,139 tokens/s split against 137,492 in one launch
+ * (results/bench/ref2-kernel-profile-gla-bwd-split.json, ref2-gla-latency-after.json; there the
+ * key tiles took 2.0 ms per layer and the value tiles 1.1), so `one` stays the default:
+ * METALA_GLA_BWD=split|one.
  */
 export function bwdSplit(value = process.env['METALA_GLA_BWD'] ?? ''): boolean {
   if (value === '' || value === 'one') return false;
