@@ -255,20 +255,24 @@ const storeScanValues = range(16)
   .map((u) => `    ys[(tid + ${128 * u}) / 4][(tid + ${128 * u}) % 4] = pv${u};`)
   .join('\n');
 
-// Forward scan: g, k of chunk nn into pg*, pk* (key tile [C][16]) and v into pv*.
-const fwdHLoad = (nn: string): string =>
-  `${range(8)
+// Loads the key-tile elements e = tid + 128 u ([C][16]) of chunk nn: the registers `regs` (u
+// appended) zeroed, then `assign(u)` with o the element's [B,T,H,K] offset where it exists.
+const loadScanKeys = (nn: string, regs: string[], assign: (u: number) => string): string =>
+  range(8)
     .map(
       (u) => `    {
       let e = tid + ${128 * u};
       let t = (${nn}) * CH + e / TK;
       let dd = kt * TK + e % TK;
-      pg${u} = 0.0;
-      pk${u} = 0.0;
-      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; pg${u} = max(Gs[o], -200.0); pk${u} = Ks[o]; }
+${regs.map((r) => `      ${r}${u} = 0.0;`).join('\n')}
+      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; ${assign(u)} }
     }`,
     )
-    .join('\n')}
+    .join('\n');
+
+// Forward scan: g, k of chunk nn into pg*, pk* and v into pv*.
+const fwdHLoad = (nn: string): string =>
+  `${loadScanKeys(nn, ['pg', 'pk'], (u) => `pg${u} = max(Gs[o], -200.0); pk${u} = Ks[o];`)}
 ${loadScanValues(nn, 'Vs[gvo(b, t, h) + vv]')}`;
 
 // g split into gh + gl (see the header comment) into bHi, bLo; k into xs; v into ys.
@@ -287,17 +291,7 @@ ${storeScanValues}`;
 
 // Backward scan: q ⊙ e^{b} of chunk nn into px*, ď into pv*, B of the chunk into pl (tid < 16).
 const bwdHLoad = (nn: string): string =>
-  `${range(8)
-    .map(
-      (u) => `    {
-      let e = tid + ${128 * u};
-      let t = (${nn}) * CH + e / TK;
-      let dd = kt * TK + e % TK;
-      px${u} = 0.0;
-      if (t < T && dd < DK) { let o = gqk(b, t, h) + dd; px${u} = Qs[o] * exp(bSum(o)); }
-    }`,
-    )
-    .join('\n')}
+  `${loadScanKeys(nn, ['px'], (u) => `px${u} = Qs[o] * exp(bSum(o));`)}
 ${loadScanValues(nn, 'SCALE * Dy[gvo(b, t, h) + vv]')}
     if (tid < TK) {
       let dd = kt * TK + tid;
@@ -457,6 +451,28 @@ ${diag}
       }`;
 }
 
+// Loads element u (index e) of the [C][w] key slice k0 .. k0+w−1 of chunk n: qv, kv and b as
+// hiV, loV (rows past T: q = k = 0 and b clamped to the last valid row); with `last`, also b of
+// the chunk's last row as hiL, loL.
+function loadQKB(u: number, e: string, w: number, last: boolean): string {
+  return `      let t${u} = n * CH + ${e} / ${w};
+      let dd${u} = k0 + ${e} % ${w};
+      var qv${u} = 0.0;
+      var kv${u} = 0.0;
+      var hiV${u} = 0.0;
+      var loV${u} = 0.0;${last ? `\n      var hiL${u} = 0.0;\n      var loL${u} = 0.0;` : ''}
+      if (dd${u} < DK) {
+        let ob = HS + gqk(b, min(t${u}, T - 1), h) + dd${u};
+        hiV${u} = HB[ob];
+        loV${u} = HB[NQK + ob];${
+    last
+      ? `\n        let oc = HS + gqk(b, lastT, h) + dd${u};\n        hiL${u} = HB[oc];\n        loL${u} = HB[NQK + oc];`
+      : ''
+  }
+        if (t${u} < T) { let o = gqk(b, t${u}, h) + dd${u}; qv${u} = Qs[o]; kv${u} = Ks[o]; }
+      }`;
+}
+
 // Stages the K slice k0 .. k0+15 of chunk n: q, k, b hi, b lo (rows past T: q = k = 0 and b
 // clamped to the last valid row) and one derived tile at 4 · TILE16 = f(qv, kv, hiV, loV, hiL, loL):
 // b of the row and of the chunk's last row, as hi + lo; and the slice k0 .. of state set `m` of
@@ -465,23 +481,7 @@ function stageQKBS(extra: string, buf: string, m: string): string {
   return stageUnrolled(
     CH_TILE16,
     256,
-    (u, e) => `      let t${u} = n * CH + ${e} / 16;
-      let dd${u} = k0 + ${e} % 16;
-      var qv${u} = 0.0;
-      var kv${u} = 0.0;
-      var hiV${u} = 0.0;
-      var loV${u} = 0.0;
-      var hiL${u} = 0.0;
-      var loL${u} = 0.0;
-      if (dd${u} < DK) {
-        let ob = HS + gqk(b, min(t${u}, T - 1), h) + dd${u};
-        hiV${u} = HB[ob];
-        loV${u} = HB[NQK + ob];
-        let oc = HS + gqk(b, lastT, h) + dd${u};
-        hiL${u} = HB[oc];
-        loL${u} = HB[NQK + oc];
-        if (t${u} < T) { let o = gqk(b, t${u}, h) + dd${u}; qv${u} = Qs[o]; kv${u} = Ks[o]; }
-      }
+    (u, e) => `${loadQKB(u, e, 16, true)}
       let sd${u} = k0 + ${e} / 64;
       let sv${u} = vt * 64 + ${e} % 64;
       var sx${u} = 0.0;
@@ -740,18 +740,7 @@ ${range(4)
       ${stageUnrolled(
         64 * 8,
         256,
-        (u, e) => `      let tt${u} = n * CH + ${e} / 8;
-      let dd${u} = k0 + ${e} % 8;
-      var qv${u} = 0.0;
-      var kv${u} = 0.0;
-      var hiV${u} = 0.0;
-      var loV${u} = 0.0;
-      if (dd${u} < DK) {
-        let ob = HS + gqk(b, min(tt${u}, T - 1), h) + dd${u};
-        hiV${u} = HB[ob];
-        loV${u} = HB[NQK + ob];
-        if (tt${u} < T) { let o = gqk(b, tt${u}, h) + dd${u}; qv${u} = Qs[o]; kv${u} = Ks[o]; }
-      }`,
+        (u, e) => loadQKB(u, e, 8, false),
         (u, e) => `      sh[${DA_END} + ${e}] = qv${u};
       sh[${DA_END + 512} + ${e}] = kv${u};
       sh[${DA_END + 1024} + ${e}] = hiV${u};
