@@ -410,8 +410,8 @@ ${storeState('0')}
 // value columns 4J.. of the output tile. The chunk's C×C matrix A is formed in 4×4 blocks
 // (IA, JA), one per thread, numbered so that whole warps share a kind: threads 0–119 the strictly
 // lower blocks (the only ones with work: one exp per pair and channel), 120–135 the diagonal ones,
-// 136–255 the upper ones (zeros). With blocks (tid / 16, tid % 16), every warp but one held blocks of
-// two kinds, so each computed the lower blocks' exps for all 32 lanes: now 4¼ warps of 8 do.
+// 136–255 the upper ones (zeros). With blocks (tid / 16, tid % 16), every warp held blocks of all
+// three kinds, so each computed the lower blocks' exps for all 32 lanes: now 4¼ warps of 8 do.
 const A_BLOCK = `
 // (IA, JA) of the strictly lower block number t < 120, in row-major order: IA(IA − 1)/2 ≤ t < IA(IA + 1)/2
 fn lowerBlock(t : i32) -> vec2<i32> {
@@ -665,8 +665,8 @@ ${storeValueTile(part === 'dv' ? '0' : '3 * NQK', '')}
     // inter parts before their decay factors: Σ_v ď_i S_n[l] and Σ_v v_i dS_{n+1}[l]
     var dqI = array<vec2<f32>, 8>();
     var dkI = array<vec2<f32>, 8>();
-    // Σ_v S_{n+1} ⊙ dS_{n+1} of key i, over the value columns ≡ tid % 4 (mod 4) of each slice: the four
-    // threads of a key share the sum, added up in pass 2
+    // Σ_v S_{n+1} ⊙ dS_{n+1} of key i over columns 4q .. 4q + 3 (q = tid % 4) of each 16-column
+    // slice: the four threads of a key share the sum, added up in pass 2
     var fin = 0.0;
     // Pass 1 over V slices of 16 (rows RS apart): ď [C][16] at 0, v [C][16] at TILE16, S_n
     // [64 keys][16] at 2 · TILE16, dS_{n+1} [64 keys][16] at 3 · TILE16, S_{n+1} [64 keys][16] at
